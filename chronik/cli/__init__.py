@@ -1,0 +1,99 @@
+"""The `chronik` command tree.
+
+Each command group lives in its own module and registers itself on `app`
+(or as a sub-Typer). This module only wires them together and turns
+errors into one clear line on stderr with a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from chronik import __version__
+from chronik.cli.state import CliError, state
+
+app = typer.Typer(
+    name="chronik",
+    help="Chronik: a Kafka-compatible broker for the laptop, and a Kafka CLI.",
+    no_args_is_help=True,
+    add_completion=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"chronik {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    brokers: Annotated[
+        str,
+        typer.Option(
+            "-b",
+            "--brokers",
+            envvar="CHRONIK_BROKERS",
+            help="Bootstrap brokers, host:port[,host:port...].",
+        ),
+    ] = "localhost:9092",
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Output for listing commands: table|json|yaml|text|wide "
+            "(default: table on a terminal, json when piped).",
+        ),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version_callback, is_eager=True, help="Show version."),
+    ] = False,
+) -> None:
+    state.brokers = brokers
+    state.output = output
+    state.debug = debug
+
+
+def _register() -> None:
+    # Imported here so each module can import `app` from this package.
+    from chronik.cli import integrated  # noqa: F401
+
+
+_register()
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except CliError as exc:
+        if state.debug:
+            raise
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.secho("aborted", fg=typer.colors.RED, err=True)
+        sys.exit(1)
+    except SystemExit:
+        raise
+    except Exception as exc:  # noqa: BLE001 - last-resort: one line, not a traceback
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if state.debug:
+            raise
+        typer.secho(f"error: {type(exc).__name__}: {exc}", fg=typer.colors.RED, err=True)
+        sys.exit(1)

@@ -1,0 +1,52 @@
+"""`chronik integrated`: run the broker in the foreground."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from chronik.cli import app
+
+
+@app.command()
+def integrated(
+    port: Annotated[int, typer.Option("-p", "--port", help="Port to listen on.")] = 9092,
+    data_dir: Annotated[Path, typer.Option("-d", "--data-dir", help="Data directory.")] = Path(
+        "./data"
+    ),
+    host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
+    advertised_host: Annotated[
+        str | None,
+        typer.Option("--advertised-host", help="Host advertised to clients (default: --host)."),
+    ] = None,
+    partitions: Annotated[
+        int, typer.Option("--partitions", min=1, help="Partitions of auto-created topics.")
+    ] = 1,
+    no_auto_create: Annotated[
+        bool, typer.Option("--no-auto-create", help="Do not create topics on first use.")
+    ] = False,
+    max_request_bytes: Annotated[
+        int,
+        typer.Option("--max-request-bytes", min=1024, help="Largest request frame accepted."),
+    ] = 100 * 1024 * 1024,
+    log_level: Annotated[
+        str, typer.Option("--log-level", help="debug|info|warning|error")
+    ] = "info",
+) -> None:
+    """Run a single-node Kafka-compatible broker on PORT with data in DIR."""
+    from chronik.broker.config import BrokerConfig
+    from chronik.broker.main import run_broker
+
+    config = BrokerConfig(
+        port=port,
+        data_dir=data_dir,
+        host=host,
+        advertised_host=advertised_host,
+        default_partitions=partitions,
+        auto_create_topics=not no_auto_create,
+        max_request_bytes=max_request_bytes,
+        log_level=log_level,
+    )
+    raise typer.Exit(run_broker(config))
