@@ -1,0 +1,324 @@
+"""A do-nothing Kafka produce sink: the CEILING of the produce benchmarks, NOT a broker.
+
+It speaks just enough of the Kafka protocol for librdkafka to create a topic and
+produce to it: ApiVersions, Metadata, CreateTopics, InitProducerId and Produce.
+Produce batches are acknowledged and thrown away (only the record count is read
+so that offsets advance). Whatever the sink achieves is the most the client and
+the loopback link allow on this machine, so a broker's produce figures are read
+against it.
+
+Run: python bench/sink.py --port PORT  (prints "listening on ..." once ready)
+"""
+
+from __future__ import annotations
+
+import argparse
+import selectors
+import socket
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from kafka.protocol.admin.topics import CreateTopicsRequest, CreateTopicsResponse
+from kafka.protocol.metadata.api_versions import ApiVersionsRequest, ApiVersionsResponse
+from kafka.protocol.metadata.metadata import MetadataRequest, MetadataResponse
+from kafka.protocol.producer.produce import ProduceRequest, ProduceResponse
+from kafka.protocol.producer.transaction import InitProducerIdRequest, InitProducerIdResponse
+
+UNSUPPORTED_VERSION = 35
+NODE_ID = 0
+# librdkafka refuses to use Produce unless the broker also claims Fetch >= 4,
+# so Fetch is advertised although the sink never answers it.
+FETCH_API_KEY, FETCH_MAX_VERSION = 1, 12
+# Produce v13 addresses topics by id; capping at 12 keeps names on the wire.
+PRODUCE_MAX_VERSION = 12
+
+HEADER = struct.Struct(">hhi")  # api_key, api_version, correlation_id
+INT16 = struct.Struct(">h")
+INT32 = struct.Struct(">i")
+# Record batch v2: baseOffset(8) batchLength(4) leaderEpoch(4) magic(1) crc(4)
+# attributes(2) lastOffsetDelta(4) -> lastOffsetDelta sits at byte 23.
+LAST_OFFSET_DELTA = struct.Struct(">i")
+LAST_OFFSET_DELTA_POS = 23
+BATCH_LENGTH_POS = 8
+
+
+@dataclass
+class RequestHeader:
+    api_key: int
+    api_version: int
+    correlation_id: int
+    body_offset: int
+
+
+def read_uvarint(buf: memoryview, pos: int) -> tuple[int, int]:
+    """Decode an unsigned varint; returns (value, next position)."""
+    value, shift = 0, 0
+    while True:
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+
+
+def skip_tagged_fields(buf: memoryview, pos: int) -> int:
+    count, pos = read_uvarint(buf, pos)
+    for _ in range(count):
+        _tag, pos = read_uvarint(buf, pos)
+        size, pos = read_uvarint(buf, pos)
+        pos += size
+    return pos
+
+
+def parse_header(buf: memoryview, request_cls: type | None) -> RequestHeader:
+    """Parse a request header v1/v2 (v2 adds tagged fields for flexible requests)."""
+    api_key, api_version, correlation_id = HEADER.unpack_from(buf, 0)
+    (client_id_len,) = INT16.unpack_from(buf, 8)
+    pos = 10 + max(client_id_len, 0)  # -1 means a null client id
+    if request_cls is not None and request_cls.flexible_version_q(api_version):
+        pos = skip_tagged_fields(buf, pos)
+    return RequestHeader(api_key, api_version, correlation_id, pos)
+
+
+def frame(correlation_id: int, body: bytes, flexible_header: bool) -> bytes:
+    """Length-prefix a response; flexible headers carry an empty tagged-field set."""
+    header = INT32.pack(correlation_id) + (b"\x00" if flexible_header else b"")
+    return INT32.pack(len(header) + len(body)) + header + body
+
+
+def count_records(records: bytes | None) -> int:
+    """Sum record counts over all v2 batches in a Produce partition payload."""
+    if not records:
+        return 0
+    view, pos, total = memoryview(records), 0, 0
+    while pos + LAST_OFFSET_DELTA_POS + 4 <= len(view):
+        (batch_len,) = INT32.unpack_from(view, pos + BATCH_LENGTH_POS)
+        (delta,) = LAST_OFFSET_DELTA.unpack_from(view, pos + LAST_OFFSET_DELTA_POS)
+        total += delta + 1
+        pos += 12 + batch_len
+    return total
+
+
+@dataclass
+class SinkState:
+    host: str
+    port: int
+    # next offset per (topic, partition), so delivery reports look plausible
+    offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+
+
+Handler = Callable[[SinkState, RequestHeader, memoryview], bytes | None]
+
+
+def handle_api_versions(state: SinkState, hdr: RequestHeader, buf: memoryview) -> bytes:
+    # The response header is always v0 for ApiVersions (no tagged fields).
+    version = hdr.api_version
+    if version > ApiVersionsResponse.max_version:
+        body = ApiVersionsResponse(error_code=UNSUPPORTED_VERSION, api_keys=api_key_list())
+        return frame(hdr.correlation_id, body.encode(version=0), flexible_header=False)
+    body = ApiVersionsResponse(error_code=0, api_keys=api_key_list(), throttle_time_ms=0)
+    return frame(hdr.correlation_id, body.encode(version=version), flexible_header=False)
+
+
+def api_key_list() -> list[ApiVersionsResponse.ApiVersion]:
+    entry = ApiVersionsResponse.ApiVersion
+    keys = [
+        entry(api_key=cls.API_KEY, min_version=0, max_version=max_v)
+        for cls, max_v in (
+            (ProduceRequest, PRODUCE_MAX_VERSION),
+            (MetadataRequest, MetadataRequest.max_version),
+            (ApiVersionsRequest, ApiVersionsRequest.max_version),
+            (CreateTopicsRequest, CreateTopicsRequest.max_version),
+            (InitProducerIdRequest, InitProducerIdRequest.max_version),
+        )
+    ]
+    keys.append(entry(api_key=FETCH_API_KEY, min_version=0, max_version=FETCH_MAX_VERSION))
+    return sorted(keys, key=lambda k: k.api_key)
+
+
+def handle_metadata(state: SinkState, hdr: RequestHeader, buf: memoryview) -> bytes:
+    version = hdr.api_version
+    req = MetadataRequest.decode(buf[hdr.body_offset :], version=version)
+    names = [t.name for t in (req.topics or []) if t.name] or sorted(
+        {topic for topic, _ in state.offsets}
+    )
+    resp = MetadataResponse(
+        throttle_time_ms=0,
+        brokers=[MetadataResponse.MetadataResponseBroker(
+            node_id=NODE_ID, host=state.host, port=state.port, rack=None)],
+        cluster_id="chronik-bench-sink",
+        controller_id=NODE_ID,
+        topics=[topic_metadata(name) for name in names],
+    )
+    flexible = MetadataResponse.flexible_version_q(version)
+    return frame(hdr.correlation_id, resp.encode(version=version), flexible)
+
+
+def topic_metadata(name: str) -> MetadataResponse.MetadataResponseTopic:
+    # Every topic "exists" with one partition led by the sink itself.
+    partition = MetadataResponse.MetadataResponseTopic.MetadataResponsePartition(
+        error_code=0, partition_index=0, leader_id=NODE_ID, leader_epoch=0,
+        replica_nodes=[NODE_ID], isr_nodes=[NODE_ID], offline_replicas=[],
+    )
+    return MetadataResponse.MetadataResponseTopic(
+        error_code=0, name=name, is_internal=False, partitions=[partition],
+    )
+
+
+def handle_create_topics(state: SinkState, hdr: RequestHeader, buf: memoryview) -> bytes:
+    version = hdr.api_version
+    req = CreateTopicsRequest.decode(buf[hdr.body_offset :], version=version)
+    results = []
+    for topic in req.topics:
+        state.offsets.setdefault((topic.name, 0), 0)
+        results.append(CreateTopicsResponse.CreatableTopicResult(
+            name=topic.name, error_code=0, error_message=None,
+            num_partitions=1, replication_factor=1,
+        ))
+    resp = CreateTopicsResponse(throttle_time_ms=0, topics=results)
+    flexible = CreateTopicsResponse.flexible_version_q(version)
+    return frame(hdr.correlation_id, resp.encode(version=version), flexible)
+
+
+def handle_init_producer_id(state: SinkState, hdr: RequestHeader, buf: memoryview) -> bytes:
+    version = hdr.api_version
+    resp = InitProducerIdResponse(
+        throttle_time_ms=0, error_code=0, producer_id=1, producer_epoch=0,
+    )
+    flexible = InitProducerIdResponse.flexible_version_q(version)
+    return frame(hdr.correlation_id, resp.encode(version=version), flexible)
+
+
+def handle_produce(state: SinkState, hdr: RequestHeader, buf: memoryview) -> bytes | None:
+    version = hdr.api_version
+    req = ProduceRequest.decode(buf[hdr.body_offset :], version=version)
+    topics = []
+    for topic in req.topic_data:
+        partitions = []
+        for part in topic.partition_data:
+            key = (topic.name, part.index)
+            base = state.offsets.get(key, 0)
+            state.offsets[key] = base + count_records(part.records)
+            partitions.append(ProduceResponse.TopicProduceResponse.PartitionProduceResponse(
+                index=part.index, error_code=0, base_offset=base,
+                log_append_time_ms=-1, log_start_offset=0,
+            ))
+        topics.append(ProduceResponse.TopicProduceResponse(
+            name=topic.name, partition_responses=partitions))
+    if req.acks == 0:
+        return None  # acks=0 producers expect no response at all
+    resp = ProduceResponse(responses=topics, throttle_time_ms=0)
+    flexible = ProduceResponse.flexible_version_q(version)
+    return frame(hdr.correlation_id, resp.encode(version=version), flexible)
+
+
+HANDLERS: dict[int, tuple[type, Handler]] = {
+    ApiVersionsRequest.API_KEY: (ApiVersionsRequest, handle_api_versions),
+    MetadataRequest.API_KEY: (MetadataRequest, handle_metadata),
+    CreateTopicsRequest.API_KEY: (CreateTopicsRequest, handle_create_topics),
+    InitProducerIdRequest.API_KEY: (InitProducerIdRequest, handle_init_producer_id),
+    ProduceRequest.API_KEY: (ProduceRequest, handle_produce),
+}
+
+
+def dispatch(state: SinkState, request: memoryview) -> bytes | None:
+    (api_key,) = INT16.unpack_from(request, 0)
+    request_cls, handler = HANDLERS.get(api_key, (None, None))
+    if handler is None:
+        # Unknown API: there is no generic error body, so closing is the honest answer.
+        raise ConnectionError(f"unsupported api_key {api_key}")
+    return handler(state, parse_header(request, request_cls), request)
+
+
+@dataclass
+class Connection:
+    sock: socket.socket
+    inbuf: bytearray = field(default_factory=bytearray)
+    outbuf: bytearray = field(default_factory=bytearray)
+
+
+class Sink:
+    """Single-threaded selectors loop: read frames, answer them in order."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.selector = selectors.DefaultSelector()
+        self.listener = socket.create_server((host, port), backlog=128)
+        self.listener.setblocking(False)
+        bound_port = self.listener.getsockname()[1]
+        self.state = SinkState(host=host, port=bound_port)
+        self.selector.register(self.listener, selectors.EVENT_READ, None)
+
+    def serve_forever(self) -> None:
+        while True:
+            for key, events in self.selector.select():
+                if key.data is None:
+                    self.accept()
+                else:
+                    self.service(key.data, events)
+
+    def accept(self) -> None:
+        sock, _ = self.listener.accept()
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.selector.register(sock, selectors.EVENT_READ, Connection(sock))
+
+    def service(self, conn: Connection, events: int) -> None:
+        try:
+            if events & selectors.EVENT_READ:
+                self.read(conn)
+            if conn.outbuf:
+                self.write(conn)
+        except (ConnectionError, OSError):
+            self.close(conn)
+
+    def read(self, conn: Connection) -> None:
+        data = conn.sock.recv(1 << 20)
+        if not data:
+            raise ConnectionResetError("peer closed")
+        conn.inbuf += data
+        self.process_frames(conn)
+
+    def process_frames(self, conn: Connection) -> None:
+        buf, pos = conn.inbuf, 0
+        while len(buf) - pos >= 4:
+            (size,) = INT32.unpack_from(buf, pos)
+            if len(buf) - pos - 4 < size:
+                break
+            # Copy the frame out: decoded fields may keep views into it after the
+            # bytearray is compacted below.
+            request = memoryview(bytes(buf[pos + 4 : pos + 4 + size]))
+            response = dispatch(self.state, request)
+            if response is not None:
+                conn.outbuf += response
+            pos += 4 + size
+        del buf[:pos]
+
+    def write(self, conn: Connection) -> None:
+        sent = conn.sock.send(conn.outbuf)
+        del conn.outbuf[:sent]
+        # Only ask for writability while a backlog exists, to avoid busy wake-ups.
+        wanted = selectors.EVENT_READ | (selectors.EVENT_WRITE if conn.outbuf else 0)
+        self.selector.modify(conn.sock, wanted, conn)
+
+    def close(self, conn: Connection) -> None:
+        self.selector.unregister(conn.sock)
+        conn.sock.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Kafka produce sink (benchmark ceiling)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+    sink = Sink(args.host, args.port)
+    print(f"sink listening on {args.host}:{sink.state.port}", flush=True)
+    try:
+        sink.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
