@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import os
 import platform
+import signal
 import sys
 import time
 import traceback
@@ -78,7 +79,7 @@ class Bench:
         if leg in self.errors[target.name] or "start" in self.errors[target.name]:
             return
         if not target.alive():
-            self.errors[target.name].setdefault("process", f"died: {target.log_tail(500)}")
+            self.errors[target.name].setdefault("process", f"died: {target.log_tail()}")
             return
         self.console.print(f"  {leg:<22} {target.name:<8}", end="")
         t0 = time.perf_counter()
@@ -185,7 +186,8 @@ class Bench:
             after = self.figures[target.name].get("rss_after_repeat_mb")
             growth = (after - before) / before * 100 if before and after else None
             self.record(target, "rss_growth_pct", growth)
-            self.record(target, "mb_through", self.bytes_through[target.name] / 1e6)
+            moved = self.bytes_through[target.name]
+            self.record(target, "mb_through", moved / 1e6 if moved else None)
 
     def run(self) -> None:
         self.console.rule("start-up")
@@ -257,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     # Piped output defaults to 80 columns, which folds the table into unreadable cells.
     console = Console() if sys.stdout.isatty() else Console(width=150)
     started = time.time()
+    # A SIGTERM must still run the finally below, which stops every broker we started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     bench = Bench(build_targets(args.only, args.bootstrap), plan, console)
     try:
         bench.run()

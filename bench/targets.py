@@ -138,11 +138,13 @@ class Target:
         assert self.workdir is not None
         return self.workdir / f"{self.name}.log"
 
-    def log_tail(self, limit: int = 2000) -> str:
+    def log_tail(self, lines: int = 6) -> str:
+        """The last lines of the process output: enough to say why it died."""
         try:
-            return self.log_path().read_text(errors="replace")[-limit:]
+            text = self.log_path().read_text(errors="replace")
         except (OSError, AssertionError):
             return ""
+        return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
 def _local(name: str, command_for_port: list[str], port: int, workdir: Path) -> Target:
