@@ -40,6 +40,7 @@ from workloads import (
 BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_JSON = BENCH_DIR / "results" / "latest.json"
 KIB = 1024
+ABANDON_AFTER_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class Bench:
 
     def attempt(self, target: Target, leg: str, fn: Callable[[], None]) -> None:
         """Run one leg on one target; a failure is recorded, never fatal to the run."""
-        if leg in self.errors[target.name] or "start" in self.errors[target.name]:
+        if {leg, "start", "abandoned"} & self.errors[target.name].keys():
             return
         if not target.alive():
             self.errors[target.name].setdefault("process", f"died: {target.log_tail()}")
@@ -87,8 +88,13 @@ class Bench:
             fn()
             self.console.print(f" ok ({time.perf_counter() - t0:.1f}s)")
         except Exception as exc:  # noqa: BLE001 - any failure is a result to report
+            elapsed = time.perf_counter() - t0
             self.errors[target.name][leg] = f"{type(exc).__name__}: {exc}"
-            self.console.print(f" [red]failed[/]: {escape(str(exc))}")
+            self.console.print(f" [red]failed[/] after {elapsed:.0f}s: {escape(str(exc))}")
+            if elapsed > ABANDON_AFTER_S:
+                # A leg that fails slowly means a hung broker: more legs would only
+                # burn the run's time budget on timeouts.
+                self.errors[target.name]["abandoned"] = f"skipped the rest after {leg}"
             if os.environ.get("BENCH_DEBUG"):
                 traceback.print_exc()
 
