@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         bench.run()
     finally:
         for target in bench.targets:
-            target.stop()
+            target.stop(keep_log_in=args.json.parent / "logs")
     render(bench.figures, bench.errors, console)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results_document(bench, plan, started), indent=2) + "\n")

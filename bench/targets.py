@@ -123,7 +123,7 @@ class Target:
     def peak_rss_mb(self) -> float | None:
         return status_kib(self.proc.pid, "VmHWM") / 1024 if self.proc and self.alive() else None
 
-    def stop(self) -> None:
+    def stop(self, keep_log_in: Path | None = None) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -132,6 +132,10 @@ class Target:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
         if self.workdir is not None:
+            # The temp dir goes, but the broker's output is kept for post-mortems.
+            if keep_log_in is not None and self.log_path().exists():
+                keep_log_in.mkdir(parents=True, exist_ok=True)
+                shutil.copy(self.log_path(), keep_log_in / self.log_path().name)
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     def log_path(self) -> Path:
