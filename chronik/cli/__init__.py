@@ -65,6 +65,7 @@ def root(
 def _register() -> None:
     # Imported here so each module can import `app` from this package.
     from chronik.cli import integrated  # noqa: F401
+    from chronik.cli import produce  # noqa: F401
 
 
 _register()
