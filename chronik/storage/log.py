@@ -1,0 +1,421 @@
+"""A partition's log: a directory of segments in Kafka's on-disk layout."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import struct
+import time
+from bisect import bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from chronik.storage.batch import (
+    HEADER,
+    HEADER_SIZE,
+    BatchInfo,
+    CorruptBatchError,
+    scan_batches,
+    set_log_append_time,
+)
+from chronik.storage.recovery import load_sealed_segment, recover_active_segment
+from chronik.storage.segment import INT32_MAX, Segment
+
+__all__ = [
+    "AppendResult",
+    "LogConfig",
+    "MessageTooLargeError",
+    "OffsetOutOfRangeError",
+    "PartitionLog",
+    "ReadResult",
+]
+
+logger = logging.getLogger("chronik.storage")
+
+LOG_START_OFFSET_FILE = "log-start-offset"
+_BASE_AND_EPOCH = struct.Struct(">q")
+_EPOCH = struct.Struct(">i")
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass
+class LogConfig:
+    segment_bytes: int = 1073741824
+    segment_ms: int = 604800000
+    index_interval_bytes: int = 4096
+    max_message_bytes: int = 1048588
+    message_timestamp_type: str = "CreateTime"
+    flush_messages: int | None = None
+
+
+class MessageTooLargeError(Exception):
+    """A batch exceeds max.message.bytes (Kafka's MESSAGE_TOO_LARGE)."""
+
+
+class OffsetOutOfRangeError(Exception):
+    """A fetch or delete asked for an offset outside [log start, log end]."""
+
+
+@dataclass(slots=True)
+class AppendResult:
+    base_offset: int
+    last_offset: int
+    log_append_time: int
+    log_start_offset: int
+
+
+@dataclass(slots=True)
+class ReadResult:
+    data: bytes
+    high_watermark: int
+    log_start_offset: int
+
+
+class PartitionLog:
+    """Append/read/trim one partition. Not thread-safe: one owner (the event loop)."""
+
+    def __init__(
+        self,
+        directory: Path,
+        config: LogConfig,
+        *,
+        now_ms: Callable[[], int] = wall_clock_ms,
+    ) -> None:
+        self.directory = Path(directory)
+        self.config = config
+        self._now_ms = now_ms
+        # Stamped into every appended batch as Kafka does; a single-node broker
+        # never changes leader, so the broker may leave it at 0.
+        self.leader_epoch = 0
+        self._unflushed = 0
+        self._closed = False
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._segments: list[Segment] = []
+        self._bases: list[int] = []
+        self._open_segments()
+
+    # -- opening --------------------------------------------------------------
+
+    def _open_segments(self) -> None:
+        d = self.directory
+        for stray in d.glob("*.tmp"):
+            stray.unlink(missing_ok=True)
+        bases = sorted(
+            int(p.stem) for p in d.glob("*.log") if len(p.stem) == 20 and p.stem.isdigit()
+        )
+        interval = self.config.index_interval_bytes
+        repairs: list[str] = []
+        for base in bases:
+            seg = Segment(d, base)
+            self._segments.append(seg)
+            self._bases.append(base)
+        for seg in self._segments[:-1]:
+            repairs += [f"{seg.path.name}: {a}" for a in load_sealed_segment(seg, interval)]
+
+        stored_start = self._read_log_start()
+        if self._segments:
+            active = self._segments[-1]
+            result = recover_active_segment(active, interval)
+            repairs += [f"{active.path.name}: {a}" for a in result.actions]
+            active.created_ms = self._roll_base_ms(active)
+            self._log_end = active.next_offset
+            self._log_start = max(stored_start, self._bases[0])
+        else:
+            self._log_start = stored_start
+            self._log_end = stored_start
+            self._new_segment(stored_start)
+
+        if self._log_start > self._log_end:
+            # Data the log start says exists is gone (e.g. a truncated tail):
+            # restart empty at the log start rather than reuse offsets below it.
+            repairs.append(
+                f"log end {self._log_end} below log start {self._log_start}; emptied the log"
+            )
+            for seg in self._segments:
+                seg.delete()
+            self._segments.clear()
+            self._bases.clear()
+            self._log_end = self._log_start
+            self._new_segment(self._log_start)
+        if repairs:
+            logger.warning("recovered %s: %s", self.directory, "; ".join(repairs))
+
+    def _roll_base_ms(self, seg: Segment) -> int:
+        # The in-process creation time is gone after a restart; like Kafka, fall
+        # back to the first batch's timestamp (never in the future).
+        now = self._now_ms()
+        if seg.size >= HEADER_SIZE:
+            first_max_ts = HEADER.unpack_from(os.pread(seg.fd, HEADER_SIZE, 0))[8]
+            if 0 <= first_max_ts <= now:
+                return first_max_ts
+        return now
+
+    def _read_log_start(self) -> int:
+        try:
+            return int((self.directory / LOG_START_OFFSET_FILE).read_text().strip() or 0)
+        except (FileNotFoundError, ValueError):
+            return 0
+
+    def _write_log_start(self, offset: int) -> None:
+        path = self.directory / LOG_START_OFFSET_FILE
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "w") as f:
+            f.write(f"{offset}\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+    def _new_segment(self, base_offset: int) -> Segment:
+        seg = Segment(self.directory, base_offset, create=True)
+        seg.created_ms = self._now_ms()
+        self._segments.append(seg)
+        self._bases.append(base_offset)
+        return seg
+
+    # -- inspection -----------------------------------------------------------
+
+    @property
+    def log_start_offset(self) -> int:
+        return self._log_start
+
+    @property
+    def log_end_offset(self) -> int:
+        return self._log_end
+
+    @property
+    def segments(self) -> list[Segment]:
+        return list(self._segments)
+
+    def size_bytes(self) -> int:
+        return sum(seg.size for seg in self._segments)
+
+    # -- append ---------------------------------------------------------------
+
+    def append(self, data: bytearray, batches: list[BatchInfo] | None = None) -> AppendResult:
+        """Assign offsets to a produce record set and write it to the active segment.
+
+        The BatchInfo objects are updated in place with their assigned offsets
+        (and LogAppendTime timestamps) so callers can use them afterwards.
+        """
+        if batches is None:
+            batches = scan_batches(data)
+        elif not batches:
+            raise CorruptBatchError("empty record set")
+        config = self.config
+        max_message_bytes = config.max_message_bytes
+        for b in batches:
+            if b.size > max_message_bytes:
+                raise MessageTooLargeError(
+                    f"batch of {b.size} bytes exceeds max.message.bytes={max_message_bytes}"
+                )
+            if b.record_count != b.last_offset_delta + 1:
+                raise CorruptBatchError(
+                    f"batch at position {b.position}: recordCount {b.record_count} does not "
+                    f"match lastOffsetDelta {b.last_offset_delta}"
+                )
+
+        log_append_time = -1
+        if config.message_timestamp_type == "LogAppendTime":
+            log_append_time = self._now_ms()
+        first_offset = next_offset = self._log_end
+        epoch = self.leader_epoch
+        pack_base = _BASE_AND_EPOCH.pack_into
+        pack_epoch = _EPOCH.pack_into
+        for b in batches:
+            pack_base(data, b.position, next_offset)
+            pack_epoch(data, b.position + 12, epoch)
+            b.base_offset = next_offset
+            if log_append_time >= 0:
+                set_log_append_time(data, b.position, b.size, log_append_time)
+                b.max_timestamp = log_append_time
+                b.attributes |= 0x08
+            next_offset += b.last_offset_delta + 1
+
+        segment = self._segment_for_append(len(data), next_offset - 1)
+        segment.append(data, batches, config.index_interval_bytes)
+        self._log_end = next_offset
+
+        if config.flush_messages is not None:
+            self._unflushed += sum(b.record_count for b in batches)
+            if self._unflushed >= config.flush_messages:
+                self.flush()
+        return AppendResult(first_offset, next_offset - 1, log_append_time, self._log_start)
+
+    def _segment_for_append(self, nbytes: int, last_offset: int) -> Segment:
+        seg = self._segments[-1]
+        if seg.size == 0:
+            return seg
+        config = self.config
+        new_size = seg.size + nbytes
+        if (
+            new_size > config.segment_bytes
+            or new_size > INT32_MAX  # index positions are int32
+            or last_offset - seg.base_offset > INT32_MAX  # index offsets are relative int32
+            or self._now_ms() - seg.created_ms > config.segment_ms
+        ):
+            return self._roll()
+        return seg
+
+    def _roll(self) -> Segment:
+        old = self._segments[-1]
+        old.seal()
+        if self.config.flush_messages is not None:
+            old.flush()
+        return self._new_segment(self._log_end)
+
+    # -- read -----------------------------------------------------------------
+
+    def read(self, offset: int, max_bytes: int) -> ReadResult:
+        """Whole batches from the one containing ``offset``, up to ``max_bytes``.
+
+        At least one batch is returned even if it alone exceeds ``max_bytes``
+        (KIP-74), so a consumer can always make progress.
+        """
+        log_end = self._log_end
+        log_start = self._log_start
+        if offset == log_end:
+            return ReadResult(b"", log_end, log_start)
+        if offset < log_start or offset > log_end:
+            raise OffsetOutOfRangeError(
+                f"offset {offset} is outside [{log_start}, {log_end}] of {self.directory.name}"
+            )
+        segments = self._segments
+        i = bisect_right(self._bases, offset) - 1
+        parts: list[bytes] = []
+        remaining = max_bytes
+        start: int | None = None
+        first_size = 0
+        while i < len(segments):
+            seg = segments[i]
+            if not parts:
+                found = seg.find_batch(offset)
+                if found is None:
+                    i += 1
+                    continue
+                start, first_size = found
+            else:
+                start = 0
+            size = seg.size
+            if start + remaining >= size:
+                end = size
+            else:
+                end = seg.boundary_before(start, start + remaining)
+                if end == start:
+                    if parts:
+                        break
+                    end = start + first_size
+            if end > start:
+                parts.append(seg.pread(end - start, start))
+                remaining -= end - start
+            if end < size or remaining <= 0:
+                break
+            i += 1
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
+        return ReadResult(data, log_end, log_start)
+
+    # -- timestamps -----------------------------------------------------------
+
+    def offset_for_timestamp(self, timestamp_ms: int) -> tuple[int, int] | None:
+        """(offset, timestamp) of the earliest record with timestamp >= ``timestamp_ms``."""
+        log_start = self._log_start
+        for seg in self._segments:
+            if seg.max_timestamp < timestamp_ms:
+                continue
+            from_offset = max(log_start, seg.base_offset)
+            hint = seg.time_index.lookup(timestamp_ms)
+            if hint is not None and hint > from_offset:
+                from_offset = hint
+            for position, h in seg.iter_headers(seg.index.lookup(from_offset)):
+                if h[0] + h[6] < log_start or h[8] < timestamp_ms:
+                    continue
+                batch = seg.pread(12 + h[1], position)
+                for record in _decode(batch):
+                    if record.offset >= log_start and record.timestamp >= timestamp_ms:
+                        return record.offset, record.timestamp
+        return None
+
+    def max_timestamp(self) -> tuple[int, int]:
+        """(offset, timestamp) of the first record carrying the largest timestamp."""
+        best: Segment | None = None
+        for seg in self._segments:
+            if seg.max_timestamp >= 0 and (best is None or seg.max_timestamp > best.max_timestamp):
+                best = seg
+        if best is None:
+            return -1, -1
+        found = best.find_batch(best.offset_of_max_timestamp)
+        if found is not None:
+            position, size = found
+            for record in _decode(best.pread(size, position)):
+                if record.timestamp == best.max_timestamp and record.offset >= self._log_start:
+                    return record.offset, record.timestamp
+        # The maximum sits below the log start: look at the visible part only.
+        return self._max_timestamp_visible()
+
+    def _max_timestamp_visible(self) -> tuple[int, int]:
+        log_start = self._log_start
+        best_ts, best_seg, best_pos, best_size = -1, None, 0, 0
+        first = self._segments[0]
+        for position, h in first.iter_headers(first.index.lookup(log_start)):
+            if h[0] + h[6] >= log_start and h[8] > best_ts:
+                best_ts, best_seg, best_pos, best_size = h[8], first, position, 12 + h[1]
+        for seg in self._segments[1:]:
+            if seg.max_timestamp > best_ts:
+                found = seg.find_batch(seg.offset_of_max_timestamp)
+                if found is not None:
+                    best_ts, best_seg = seg.max_timestamp, seg
+                    best_pos, best_size = found
+        if best_seg is None:
+            return -1, -1
+        best_record: tuple[int, int] = (-1, -1)
+        for record in _decode(best_seg.pread(best_size, best_pos)):
+            if record.offset >= log_start and record.timestamp > best_record[1]:
+                best_record = (record.offset, record.timestamp)
+        return best_record
+
+    # -- trimming -------------------------------------------------------------
+
+    def delete_records_before(self, offset: int) -> int:
+        """Advance the log start (DeleteRecords) and drop segments wholly below it."""
+        if offset > self._log_end or offset < 0:
+            raise OffsetOutOfRangeError(
+                f"cannot delete before {offset}: log end is {self._log_end}"
+            )
+        if offset <= self._log_start:
+            return self._log_start
+        # Persist first: a crash after deleting files must not resurrect the old start.
+        self._write_log_start(offset)
+        self._log_start = offset
+        segments = self._segments
+        while len(segments) > 1 and segments[1].base_offset <= offset:
+            segments.pop(0).delete()
+            self._bases.pop(0)
+        return offset
+
+    # -- lifecycle ------------------------------------------------------------
+
+    def flush(self) -> None:
+        self._segments[-1].flush()
+        self._unflushed = 0
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for seg in self._segments:
+            seg.close()
+
+    def delete(self) -> None:
+        self.close()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _decode(batch: bytes):
+    # Off the hot path only: used to pin an exact record inside one batch.
+    from kafka.record.default_records import DefaultRecordBatch
+
+    return iter(DefaultRecordBatch(batch))

@@ -1,0 +1,423 @@
+"""One log segment: a ``.log`` file of record batches plus its two sparse indexes.
+
+File formats are Kafka's, so existing tooling habits carry over:
+
+* ``.index``: 8-byte entries, relative offset (int32) -> file position (int32).
+  The offset is the *last* offset of the batch starting at that position.
+* ``.timeindex``: 12-byte entries, timestamp (int64) -> relative offset (int32),
+  timestamps strictly increasing; each entry is the segment's max timestamp so
+  far and the last offset of the batch that carried it.
+
+Both indexes live in memory as ``array`` columns (bisect works on them directly)
+and are appended to their files with one write per append call.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import sys
+from array import array
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from chronik.storage.batch import HEADER, HEADER_SIZE, LOG_OVERHEAD, CorruptBatchError
+
+__all__ = ["OffsetIndex", "Segment", "TimeIndex", "segment_name"]
+
+_BIG_ENDIAN_HOST = sys.byteorder == "big"
+_TIME_ENTRY = struct.Struct(">qi")
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+# Header walks read this much at a time so that runs of small batches cost one syscall.
+_WALK_CHUNK = 16384
+INT32_MAX = 2**31 - 1
+
+
+def segment_name(base_offset: int, suffix: str) -> str:
+    return f"{base_offset:020d}{suffix}"
+
+
+def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
+    """os.write, retrying short writes (rare on regular files, but legal)."""
+    written = os.write(fd, data)
+    if written == len(data):
+        return
+    mv = memoryview(data)
+    while written < len(mv):
+        written += os.write(fd, mv[written:])
+
+
+def _replace_file(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+class OffsetIndex:
+    __slots__ = ("path", "base_offset", "offsets", "positions", "_fd")
+
+    def __init__(self, path: Path, base_offset: int) -> None:
+        self.path = path
+        self.base_offset = base_offset
+        self.offsets = array("i")  # relative last offsets
+        self.positions = array("i")
+        self._fd: int | None = None
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def load(self, log_size: int) -> str | None:
+        """Read the file; return a description of what is wrong with it, or None."""
+        self.offsets = array("i")
+        self.positions = array("i")
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return "offset index missing"
+        if len(data) % 8:
+            return f"offset index size {len(data)} is not a multiple of 8"
+        both = array("i")
+        both.frombytes(data)
+        if not _BIG_ENDIAN_HOST:
+            both.byteswap()
+        offsets, positions = both[0::2], both[1::2]
+        if offsets:
+            # Cheap plausibility checks (like Kafka's sanityCheck); a deeper
+            # check would cost a pass over every entry at each open.
+            if offsets[0] < 0 or positions[0] < 0:
+                return "offset index has negative entries"
+            if len(offsets) > 1 and (offsets[-1] <= offsets[0] or positions[-1] <= positions[0]):
+                return "offset index is not monotonic"
+            if positions[-1] >= log_size:
+                return f"offset index points at position {positions[-1]} past the log end"
+        self.offsets, self.positions = offsets, positions
+        return None
+
+    def lookup(self, offset: int) -> int:
+        """File position of the last indexed batch ending at or before ``offset`` (else 0)."""
+        i = bisect_right(self.offsets, offset - self.base_offset)
+        return self.positions[i - 1] if i else 0
+
+    def floor_position(self, position: int) -> int:
+        """Largest indexed batch start at or before ``position`` (else 0)."""
+        i = bisect_right(self.positions, position)
+        return self.positions[i - 1] if i else 0
+
+    def append(self, entries: list[int]) -> None:
+        """Add flattened (relative offset, position) pairs, in memory and on disk."""
+        self.offsets.extend(entries[0::2])
+        self.positions.extend(entries[1::2])
+        raw = array("i", entries)
+        if not _BIG_ENDIAN_HOST:
+            raw.byteswap()
+        write_all(self._writer(), raw.tobytes())
+
+    def to_bytes(self) -> bytes:
+        raw = array("i", [0]) * (2 * len(self.offsets))
+        raw[0::2] = self.offsets
+        raw[1::2] = self.positions
+        if not _BIG_ENDIAN_HOST:
+            raw.byteswap()
+        return raw.tobytes()
+
+    def rewrite(self) -> None:
+        self.close()
+        _replace_file(self.path, self.to_bytes())
+
+    def _writer(self) -> int:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | _CLOEXEC, 0o644)
+        return self._fd
+
+    def flush(self) -> None:
+        if self._fd is not None:
+            os.fsync(self._fd)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class TimeIndex:
+    __slots__ = ("path", "base_offset", "timestamps", "offsets", "_fd")
+
+    def __init__(self, path: Path, base_offset: int) -> None:
+        self.path = path
+        self.base_offset = base_offset
+        self.timestamps = array("q")
+        self.offsets = array("i")  # relative
+        self._fd: int | None = None
+
+    def __len__(self) -> int:
+        return len(self.timestamps)
+
+    def load(self) -> str | None:
+        self.timestamps = array("q")
+        self.offsets = array("i")
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return "time index missing"
+        if len(data) % 12:
+            return f"time index size {len(data)} is not a multiple of 12"
+        ts = array("q")
+        offs = array("i")
+        for t, o in _TIME_ENTRY.iter_unpack(data):
+            ts.append(t)
+            offs.append(o)
+        if ts and (offs[0] < 0 or (len(ts) > 1 and (ts[-1] <= ts[0] or offs[-1] < offs[0]))):
+            return "time index is not monotonic"
+        self.timestamps, self.offsets = ts, offs
+        return None
+
+    @property
+    def last_timestamp(self) -> int:
+        return self.timestamps[-1] if self.timestamps else -1
+
+    def lookup(self, timestamp: int) -> int | None:
+        """Absolute offset of the last entry with timestamp <= ``timestamp``."""
+        i = bisect_right(self.timestamps, timestamp)
+        return self.base_offset + self.offsets[i - 1] if i else None
+
+    def append(self, entries: list[int]) -> None:
+        """Add flattened (timestamp, relative offset) pairs."""
+        self.timestamps.extend(entries[0::2])
+        self.offsets.extend(entries[1::2])
+        write_all(self._writer(), struct.pack(">" + "qi" * (len(entries) // 2), *entries))
+
+    def to_bytes(self) -> bytes:
+        n = len(self.timestamps)
+        flat = [0] * (2 * n)
+        flat[0::2] = self.timestamps
+        flat[1::2] = self.offsets
+        return struct.pack(">" + "qi" * n, *flat)
+
+    def rewrite(self) -> None:
+        self.close()
+        _replace_file(self.path, self.to_bytes())
+
+    def _writer(self) -> int:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | _CLOEXEC, 0o644)
+        return self._fd
+
+    def flush(self) -> None:
+        if self._fd is not None:
+            os.fsync(self._fd)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class Segment:
+    """A segment file kept open for pread; writes go through O_APPEND."""
+
+    __slots__ = (
+        "base_offset",
+        "path",
+        "fd",
+        "size",
+        "index",
+        "time_index",
+        "max_timestamp",
+        "offset_of_max_timestamp",
+        "bytes_since_index",
+        "next_offset",
+        "created_ms",
+    )
+
+    def __init__(self, directory: Path, base_offset: int, *, create: bool = False) -> None:
+        self.base_offset = base_offset
+        self.path = directory / segment_name(base_offset, ".log")
+        flags = os.O_RDWR | os.O_APPEND | _CLOEXEC | (os.O_CREAT | os.O_EXCL if create else 0)
+        self.fd = os.open(self.path, flags, 0o644)
+        self.size = os.fstat(self.fd).st_size
+        self.index = OffsetIndex(directory / segment_name(base_offset, ".index"), base_offset)
+        self.time_index = TimeIndex(
+            directory / segment_name(base_offset, ".timeindex"), base_offset
+        )
+        # Max timestamp seen in this segment and the last offset of its batch
+        # (Kafka's "shallow" offset of max timestamp).
+        self.max_timestamp = -1
+        self.offset_of_max_timestamp = -1
+        self.bytes_since_index = 0
+        self.next_offset = base_offset
+        # Wall-clock time used for segment.ms rolling.
+        self.created_ms = 0
+        if create:
+            self.index.path.write_bytes(b"")
+            self.time_index.path.write_bytes(b"")
+
+    def __repr__(self) -> str:
+        return f"Segment(base_offset={self.base_offset}, size={self.size}, path={self.path})"
+
+    # -- indexing -------------------------------------------------------------
+
+    def index_batches(
+        self, batches: Iterable[tuple[int, int, int, int]], interval: int
+    ) -> tuple[list[int], list[int]]:
+        """Apply Kafka's sparse-index rule to (position, last offset, size, max ts) tuples.
+
+        Updates the in-memory running state and returns the flattened new
+        offset-index and time-index entries; the caller decides when to persist
+        them, so an append costs one write per file.
+        """
+        base = self.base_offset
+        since = self.bytes_since_index
+        max_ts = self.max_timestamp
+        max_off = self.offset_of_max_timestamp
+        last_time = self.time_index.last_timestamp
+        new_index: list[int] = []
+        new_time: list[int] = []
+        for position, last_offset, size, batch_max_ts in batches:
+            if batch_max_ts > max_ts:
+                max_ts = batch_max_ts
+                max_off = last_offset
+            if since > interval:
+                new_index += (last_offset - base, position)
+                if max_ts > last_time:
+                    new_time += (max_ts, max_off - base)
+                    last_time = max_ts
+                since = 0
+            since += size
+        self.bytes_since_index = since
+        self.max_timestamp = max_ts
+        self.offset_of_max_timestamp = max_off
+        return new_index, new_time
+
+    def persist_index_entries(self, new_index: list[int], new_time: list[int]) -> None:
+        # Time entries first: recovery trusts the offset index and re-derives
+        # anything after its last entry, so a kill between the two writes is harmless.
+        if new_time:
+            self.time_index.append(new_time)
+        if new_index:
+            self.index.append(new_index)
+
+    def seal(self) -> None:
+        """Called when the segment stops being active (roll, close).
+
+        Records the segment's max timestamp in the time index, as Kafka does,
+        so it is known after a restart without scanning.
+        """
+        if self.max_timestamp > self.time_index.last_timestamp:
+            self.time_index.append(
+                [self.max_timestamp, self.offset_of_max_timestamp - self.base_offset]
+            )
+        # Sealed segments are read-only; their indexes stay in memory.
+        self.index.close()
+        self.time_index.close()
+
+    # -- writing --------------------------------------------------------------
+
+    def append(self, data: bytearray, batches: list, interval: int) -> None:
+        """Write a record set whose batches already carry their final offsets."""
+        start = self.size
+        try:
+            write_all(self.fd, data)
+        except BaseException:
+            # Leave no half-written batch behind for readers or recovery.
+            try:
+                os.ftruncate(self.fd, start)
+            except OSError:
+                pass
+            raise
+        self.size = start + len(data)
+        new_index, new_time = self.index_batches(
+            (
+                (start + b.position, b.base_offset + b.last_offset_delta, b.size, b.max_timestamp)
+                for b in batches
+            ),
+            interval,
+        )
+        last = batches[-1]
+        self.next_offset = last.base_offset + last.last_offset_delta + 1
+        if new_index or new_time:
+            self.persist_index_entries(new_index, new_time)
+
+    def truncate(self, size: int) -> None:
+        os.ftruncate(self.fd, size)
+        self.size = size
+
+    # -- reading --------------------------------------------------------------
+
+    def pread(self, size: int, position: int) -> bytes:
+        data = os.pread(self.fd, size, position)
+        if len(data) != size:
+            raise CorruptBatchError(
+                f"{self.path}: short read of {len(data)} bytes at {position}, wanted {size}"
+            )
+        return data
+
+    def iter_headers(
+        self, position: int = 0, end: int | None = None
+    ) -> Iterator[tuple[int, tuple]]:
+        """Yield (position, header tuple) for each batch from ``position`` up to ``end``.
+
+        Reads headers only, in chunks, never record data beyond a chunk.
+        """
+        end = self.size if end is None else end
+        fd = self.fd
+        unpack = HEADER.unpack_from
+        chunk = b""
+        chunk_pos = 0
+        while position + HEADER_SIZE <= end:
+            off = position - chunk_pos
+            if off < 0 or off + HEADER_SIZE > len(chunk):
+                chunk = os.pread(fd, min(_WALK_CHUNK, end - position), position)
+                chunk_pos = position
+                off = 0
+                if len(chunk) < HEADER_SIZE:
+                    return
+            h = unpack(chunk, off)
+            if h[3] != 2 or h[1] < HEADER_SIZE - LOG_OVERHEAD:
+                raise CorruptBatchError(
+                    f"{self.path}: invalid batch header at position {position} "
+                    f"(magic {h[3]}, batchLength {h[1]})"
+                )
+            yield position, h
+            position += LOG_OVERHEAD + h[1]
+
+    def find_batch(self, offset: int) -> tuple[int, int] | None:
+        """(position, size) of the first batch whose last offset >= ``offset``."""
+        for position, h in self.iter_headers(self.index.lookup(offset)):
+            if h[0] + h[6] >= offset:
+                return position, LOG_OVERHEAD + h[1]
+        return None
+
+    def boundary_before(self, start: int, limit: int) -> int:
+        """Largest batch end <= ``limit`` for batches starting at ``start``.
+
+        Returns ``start`` when even the first batch does not fit. The index
+        gives a batch start close below ``limit``, so only a few headers are read.
+        """
+        boundary = max(self.index.floor_position(limit), start)
+        for position, h in self.iter_headers(boundary, min(limit, self.size)):
+            end = position + LOG_OVERHEAD + h[1]
+            if end > limit:
+                break
+            boundary = end
+        return boundary
+
+    # -- lifecycle ------------------------------------------------------------
+
+    def flush(self) -> None:
+        os.fsync(self.fd)
+        self.index.flush()
+        self.time_index.flush()
+
+    def close(self) -> None:
+        self.index.close()
+        self.time_index.close()
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def delete(self) -> None:
+        self.close()
+        for p in (self.path, self.index.path, self.time_index.path):
+            p.unlink(missing_ok=True)
