@@ -64,8 +64,11 @@ def root(
 
 def _register() -> None:
     # Imported here so each module can import `app` from this package.
+    import chronik.cli.consume  # noqa: F401
+    import chronik.cli.groups  # noqa: F401
+    import chronik.cli.produce  # noqa: F401
+    import chronik.cli.topics  # noqa: F401
     from chronik.cli import integrated  # noqa: F401
-    from chronik.cli import produce  # noqa: F401
 
 
 _register()
@@ -73,7 +76,9 @@ _register()
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
     except CliError as exc:
         if state.debug:
             raise

@@ -1,0 +1,1 @@
+"""The broker: a selectors loop, API handlers and the state they share."""

@@ -1,0 +1,104 @@
+"""From a request frame to response buffers: header, decode, handler, encode."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from kafka.protocol.metadata.api_versions import ApiVersionsResponse
+
+from chronik.broker.context import RequestContext
+from chronik.broker.handlers import HANDLERS
+from chronik.broker.purgatory import Deferred
+from chronik.broker.state import BrokerState
+from chronik.wire.apis import ALL_APIS, ApiSpec
+from chronik.wire.errors import ErrorCode
+from chronik.wire.framing import MalformedFrame, frame_response, parse_request_header
+
+log = logging.getLogger("chronik.dispatch")
+
+API_VERSIONS_KEY = 18
+
+
+def served_apis() -> list[ApiSpec]:
+    return [ALL_APIS[k] for k in sorted(HANDLERS) if k in ALL_APIS]
+
+
+def _flexible_of(api_key: int, version: int) -> bool:
+    spec = ALL_APIS.get(api_key)
+    if spec is None or version < 0 or version > spec.max_version:
+        return False
+    return spec.flexible(version)
+
+
+class Dispatcher:
+    def __init__(self, broker: BrokerState) -> None:
+        self.broker = broker
+
+    def __call__(self, conn: Any, frame: bytearray) -> Any:
+        view = memoryview(frame)
+        header = parse_request_header(view, _flexible_of)
+        key, version = header.api_key, header.api_version
+        spec = ALL_APIS.get(key)
+        handler = HANDLERS.get(key)
+        if key == API_VERSIONS_KEY and spec is not None and not (
+            spec.min_version <= version <= spec.max_version
+        ):
+            return self._unsupported_api_versions(header.correlation_id)
+        if spec is None or handler is None:
+            raise MalformedFrame(f"unknown api key {key}")
+        if not spec.min_version <= version <= spec.max_version:
+            raise MalformedFrame(
+                f"unsupported version {version} of {spec.name} "
+                f"(serving {spec.min_version}-{spec.max_version})"
+            )
+        try:
+            request = spec.request.decode(view[header.body_offset :], version=version)
+        except Exception as exc:
+            raise MalformedFrame(f"cannot decode {spec.name} v{version}: {exc}") from None
+        ctx = RequestContext(
+            broker=self.broker,
+            api_key=key,
+            api_version=version,
+            correlation_id=header.correlation_id,
+            client_id=header.client_id,
+            conn_id=conn.conn_id if conn is not None else 0,
+            peer=getattr(conn, "peer", None),
+        )
+        try:
+            response = handler(ctx, request)
+        except MalformedFrame:
+            raise
+        except Exception as exc:
+            log.exception("%s v%d handler failed", spec.name, version)
+            raise MalformedFrame(f"internal error in {spec.name}: {exc}") from None
+        if response is None:
+            return None
+
+        def encode(resp: Any) -> list:
+            body = resp.encode(version=version)
+            return frame_response(key, header.correlation_id, spec.flexible(version), body)
+
+        if isinstance(response, Deferred):
+            response.encode = encode
+            if response.done and response.result is not None and not isinstance(response.result, list):
+                response.result = encode(response.result)
+            return response
+        return encode(response)
+
+    def _unsupported_api_versions(self, correlation_id: int) -> list:
+        """KIP-511: answer an unknown ApiVersions version in v0 with our ranges."""
+        resp = ApiVersionsResponse(
+            version=0,
+            error_code=ErrorCode.UNSUPPORTED_VERSION,
+            api_keys=api_version_entries(),
+        )
+        return frame_response(API_VERSIONS_KEY, correlation_id, False, resp.encode(version=0))
+
+
+def api_version_entries() -> list:
+    entry = ApiVersionsResponse.ApiVersion
+    return [
+        entry(api_key=s.key, min_version=s.min_version, max_version=s.max_version)
+        for s in served_apis()
+    ]

@@ -1,0 +1,56 @@
+"""AlterConfigs (33), v0-2: replace a topic's config overrides with the given set.
+
+Broker configs come from the command line and are read-only here.
+"""
+
+from __future__ import annotations
+
+from kafka.protocol.admin.configs import AlterConfigsResponse
+
+from chronik.broker.config_resources import BROKER, TOPIC, check_broker_resource, topic_or_error
+from chronik.metadata.configs import validate_topic_configs
+from chronik.wire.errors import ErrorCode, KafkaApiError
+
+API_KEY = 33
+
+_Resp = AlterConfigsResponse.AlterConfigsResourceResponse
+
+
+def alter_resource(broker, r, validate_only: bool, compute) -> None:
+    if r.resource_type == TOPIC:
+        topic = topic_or_error(broker, r.resource_name)
+        new = compute(topic.configs, r.configs)
+        if not validate_only:
+            broker.set_topic_configs(topic.name, new)
+    elif r.resource_type == BROKER:
+        check_broker_resource(broker, r.resource_name)
+        if r.configs:
+            raise KafkaApiError(
+                ErrorCode.INVALID_REQUEST,
+                "Broker configs are set on the command line of `chronik integrated`; "
+                "they cannot be altered at run time.",
+            )
+    else:
+        raise KafkaApiError(ErrorCode.INVALID_REQUEST, f"Unsupported resource type {r.resource_type}")
+
+
+def run(ctx, req, response_cls, compute):
+    results = []
+    for r in req.resources:
+        try:
+            alter_resource(ctx.broker, r, req.validate_only, compute)
+            code, msg = ErrorCode.NONE, None
+        except KafkaApiError as exc:
+            code, msg = exc.code, exc.message
+        results.append(
+            response_cls.AlterConfigsResourceResponse(
+                error_code=code, error_message=msg, resource_type=r.resource_type,
+                resource_name=r.resource_name,
+            )
+        )
+    return response_cls(version=ctx.api_version, throttle_time_ms=0, responses=results)
+
+
+def handle(ctx, req):
+    return run(ctx, req, AlterConfigsResponse,
+               lambda _current, configs: validate_topic_configs({c.name: c.value for c in configs}))

@@ -1,0 +1,98 @@
+"""CreateTopics (19), v2-7: partitions, configs, validate_only.
+
+This is a single-node broker: replication factor must be -1 or 1, and an
+explicit replica assignment may only name this broker, one replica each.
+"""
+
+from __future__ import annotations
+
+from kafka.protocol.admin.topics import CreateTopicsResponse
+
+from chronik.metadata.configs import TOPIC_CONFIGS
+from chronik.wire.errors import ErrorCode, KafkaApiError
+
+API_KEY = 19
+
+_Result = CreateTopicsResponse.CreatableTopicResult
+_Config = _Result.CreatableTopicConfigs
+SOURCE_TOPIC, SOURCE_DEFAULT = 1, 5
+
+
+def _check_assignment(ct, node: int) -> int:
+    if not ct.assignments:
+        return ct.num_partitions
+    if ct.num_partitions not in (-1, len(ct.assignments)) or ct.replication_factor not in (-1,):
+        raise KafkaApiError(
+            ErrorCode.INVALID_REQUEST,
+            "Both numPartitions or replicationFactor and replicasAssignments were set.",
+        )
+    indexes = sorted(a.partition_index for a in ct.assignments)
+    if indexes != list(range(len(indexes))):
+        raise KafkaApiError(ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+                            "Partitions must be numbered consecutively from 0.")
+    for a in ct.assignments:
+        if list(a.broker_ids) != [node]:
+            raise KafkaApiError(
+                ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+                f"Replica assignment {list(a.broker_ids)} is not possible: the only broker is {node}.",
+            )
+    return len(ct.assignments)
+
+
+def create_one(broker, ct, validate_only: bool):
+    node = broker.config.node_id
+    num = _check_assignment(ct, node)
+    if num == -1:
+        num = broker.config.default_partitions
+    if ct.replication_factor not in (-1, 1) and not ct.assignments:
+        raise KafkaApiError(
+            ErrorCode.INVALID_REPLICATION_FACTOR,
+            f"Replication factor {ct.replication_factor} is larger than the number of brokers (1).",
+        )
+    configs = {c.name: c.value for c in ct.configs}
+    overrides = broker.check_new_topic(ct.name, num, configs)
+    if validate_only:
+        return None, num, overrides
+    topic = broker.create_topic(ct.name, num, configs)
+    return topic, num, overrides
+
+
+def handle(ctx, req):
+    broker = ctx.broker
+    v = ctx.api_version
+    results = []
+    seen: dict[str, int] = {}
+    for ct in req.topics:
+        seen[ct.name] = seen.get(ct.name, 0) + 1
+    for ct in req.topics:
+        topic_id = None
+        num, configs_out = -1, None
+        try:
+            if seen[ct.name] > 1:
+                raise KafkaApiError(ErrorCode.INVALID_REQUEST,
+                                    f"Create topics request contains {ct.name} more than once.")
+            topic, num, overrides = create_one(broker, ct, req.validate_only)
+            code, msg = ErrorCode.NONE, None
+            if topic is not None:
+                topic_id = topic.topic_id
+            configs_out = [
+                _Config(name=n, value=overrides.get(n, spec.default), read_only=False,
+                        config_source=SOURCE_TOPIC if n in overrides else SOURCE_DEFAULT,
+                        is_sensitive=False)
+                for n, spec in TOPIC_CONFIGS.items()
+            ]
+        except KafkaApiError as exc:
+            code, msg = exc.code, exc.message
+            num = -1
+        results.append(
+            _Result(
+                name=ct.name,
+                topic_id=topic_id,
+                error_code=code,
+                error_message=msg,
+                num_partitions=num if code == 0 else -1,
+                replication_factor=1 if code == 0 else -1,
+                configs=configs_out if code == 0 else None,
+            )
+        )
+    return CreateTopicsResponse(version=v, throttle_time_ms=0, topics=results)

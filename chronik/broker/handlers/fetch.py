@@ -1,0 +1,157 @@
+"""Fetch (1), v4-18: whole batches read by file position; long-poll.
+
+A fetch that has fewer than `min_bytes` waits in the purgatory until a
+produce to one of its partitions or `max_wait_ms`. Fetch sessions
+(KIP-227) are declined: we always answer session id 0, which tells clients
+to keep sending full fetch requests. read_committed stops at the last
+stable offset and lists aborted transactions (see transactions module).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from kafka.protocol.consumer.fetch import FetchResponse
+
+from chronik.storage.log import OffsetOutOfRangeError
+from chronik.wire.errors import ErrorCode
+
+API_KEY = 1
+
+_TopicResp = FetchResponse.FetchableTopicResponse
+_PartResp = _TopicResp.PartitionData
+_ZERO_UUID = uuid.UUID(int=0)
+
+
+def _empty(index: int, code: int, hw: int = -1, lso: int = -1, start: int = -1) -> _PartResp:
+    return _PartResp(
+        partition_index=index,
+        error_code=code,
+        high_watermark=hw,
+        last_stable_offset=lso,
+        log_start_offset=start,
+        aborted_transactions=None,
+        preferred_read_replica=-1,
+        records=b"",
+    )
+
+
+def _resolve(broker, v, ft):
+    if v >= 13:
+        topic = broker.topics_by_id.get(ft.topic_id)
+        return topic, ErrorCode.UNKNOWN_TOPIC_ID
+    return broker.topics.get(ft.topic), ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+
+
+def _build(ctx, req):
+    """Read every partition once; return (response topics, bytes gathered, any error)."""
+    broker = ctx.broker
+    v = ctx.api_version
+    read_committed = req.isolation_level == 1
+    lso_of = broker.extensions.get("last_stable_offset")
+    aborted_of = broker.extensions.get("aborted_transactions")
+    remaining = req.max_bytes if req.max_bytes > 0 else 0x7FFFFFFF
+    total = 0
+    errors = False
+    topics = []
+    for ft in req.topics:
+        topic, missing = _resolve(broker, v, ft)
+        parts = []
+        for fp in ft.partitions:
+            idx = fp.partition
+            plog = topic.partitions[idx] if topic and 0 <= idx < len(topic.partitions) else None
+            if plog is None:
+                parts.append(_empty(idx, missing if topic is None else ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
+                errors = True
+                continue
+            hw = plog.log_end_offset
+            start = plog.log_start_offset
+            lso = lso_of(topic.name, idx) if lso_of else hw
+            limit = hw if not read_committed else lso
+            if fp.fetch_offset < start or fp.fetch_offset > hw:
+                parts.append(_empty(idx, ErrorCode.OFFSET_OUT_OF_RANGE, hw, lso, start))
+                errors = True
+                continue
+            data = b""
+            aborted = None
+            if remaining > 0 and fp.fetch_offset < limit:
+                try:
+                    res = plog.read(fp.fetch_offset, min(fp.partition_max_bytes, remaining))
+                    data = res.data
+                except OffsetOutOfRangeError:
+                    parts.append(_empty(idx, ErrorCode.OFFSET_OUT_OF_RANGE, hw, lso, start))
+                    errors = True
+                    continue
+                if read_committed and data:
+                    data = _cut_at(data, limit)
+                    if aborted_of is not None:
+                        aborted = aborted_of(topic.name, idx, fp.fetch_offset, limit)
+                remaining -= len(data)
+                total += len(data)
+            p = _PartResp(
+                partition_index=idx,
+                error_code=0,
+                high_watermark=hw,
+                last_stable_offset=lso,
+                log_start_offset=start,
+                aborted_transactions=aborted if read_committed else None,
+                preferred_read_replica=-1,
+                records=data,
+            )
+            parts.append(p)
+        topics.append(
+            _TopicResp(
+                topic=ft.topic if v < 13 else "",
+                topic_id=ft.topic_id if v >= 13 else _ZERO_UUID,
+                partitions=parts,
+            )
+        )
+    return topics, total, errors
+
+
+def _cut_at(data, limit: int):
+    """Drop whole batches that start at or past `limit` (the last stable offset)."""
+    import struct
+
+    pos = 0
+    n = len(data)
+    while pos + 12 <= n:
+        base, length = struct.unpack_from(">qi", data, pos)
+        if base >= limit:
+            break
+        pos += 12 + length
+    return data[:pos] if pos < n else data
+
+
+def handle(ctx, req):
+    v = ctx.api_version
+    topics, total, errors = _build(ctx, req)
+
+    def respond(topics):
+        return FetchResponse(
+            version=v,
+            throttle_time_ms=0,
+            error_code=0,
+            session_id=0,
+            responses=topics,
+        )
+
+    if total >= req.min_bytes or errors or req.max_wait_ms <= 0 or not req.topics:
+        return respond(topics)
+
+    keys = []
+    for t in topics:
+        name = t.topic
+        if v >= 13:
+            topic = ctx.broker.topics_by_id.get(t.topic_id)
+            name = topic.name if topic else None
+        if name is not None:
+            keys.extend((name, p.partition_index) for p in t.partitions)
+
+    def try_complete(expired: bool):
+        topics2, total2, errors2 = _build(ctx, req)
+        if expired or errors2 or total2 >= req.min_bytes:
+            return respond(topics2)
+        return None
+
+    return ctx.defer(try_complete, req.max_wait_ms, keys)

@@ -1,0 +1,106 @@
+"""Metadata (3), v0-13: brokers, topics, partitions; creates topics on first use.
+
+Topics are created when the request allows it (v4+ flag; always before v4)
+and the broker has auto-creation on. Topic ids are returned from v10.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from kafka.protocol.metadata.metadata import MetadataResponse
+
+from chronik.broker.state import topic_name_error
+from chronik.wire.errors import ErrorCode
+
+API_KEY = 3
+
+_Topic = MetadataResponse.MetadataResponseTopic
+_Partition = _Topic.MetadataResponsePartition
+_Broker = MetadataResponse.MetadataResponseBroker
+_ZERO_UUID = uuid.UUID(int=0)
+
+
+def _topic_entry(broker, topic, v: int) -> _Topic:
+    node = broker.config.node_id
+    parts = [
+        _Partition(
+            error_code=0,
+            partition_index=i,
+            leader_id=node,
+            leader_epoch=0,
+            replica_nodes=[node],
+            isr_nodes=[node],
+            offline_replicas=[],
+        )
+        for i in range(len(topic.partitions))
+    ]
+    return _Topic(
+        error_code=0,
+        name=topic.name,
+        topic_id=topic.topic_id,
+        is_internal=False,
+        partitions=parts,
+        authorized_operations=None,
+    )
+
+
+def _error_entry(name, code: ErrorCode, topic_id=None) -> _Topic:
+    return _Topic(
+        error_code=code,
+        name=name,
+        topic_id=topic_id or _ZERO_UUID,
+        is_internal=False,
+        partitions=[],
+        authorized_operations=None,
+    )
+
+
+def handle(ctx, req):
+    broker = ctx.broker
+    v = ctx.api_version
+    allow_create = broker.config.auto_create_topics and (v < 4 or req.allow_auto_topic_creation)
+    if req.topics is None or (v == 0 and not req.topics):
+        entries = [_topic_entry(broker, t, v) for t in broker.topics.values()]
+    else:
+        entries = []
+        for rt in req.topics:
+            name = rt.name
+            tid = getattr(rt, "topic_id", None)
+            if name is None and tid is not None and tid != _ZERO_UUID:
+                topic = broker.topics_by_id.get(tid)
+                if topic is None:
+                    entries.append(_error_entry(None, ErrorCode.UNKNOWN_TOPIC_ID, tid))
+                else:
+                    entries.append(_topic_entry(broker, topic, v))
+                continue
+            topic = broker.topics.get(name)
+            if topic is None:
+                if topic_name_error(name):
+                    entries.append(_error_entry(name, ErrorCode.INVALID_TOPIC_EXCEPTION))
+                    continue
+                if not allow_create:
+                    entries.append(_error_entry(name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
+                    continue
+                try:
+                    topic = broker.auto_create(name)
+                except Exception:
+                    entries.append(_error_entry(name, ErrorCode.INVALID_TOPIC_EXCEPTION))
+                    continue
+            entries.append(_topic_entry(broker, topic, v))
+    return MetadataResponse(
+        version=v,
+        throttle_time_ms=0,
+        brokers=[
+            _Broker(
+                node_id=broker.config.node_id,
+                host=broker.config.advertised,
+                port=broker.config.port,
+                rack=None,
+            )
+        ],
+        cluster_id=broker.cluster_id,
+        controller_id=broker.config.node_id,
+        topics=entries,
+        authorized_operations=None,
+    )

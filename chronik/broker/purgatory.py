@@ -1,0 +1,97 @@
+"""Delayed operations: requests whose answer waits for data, a timer or others.
+
+A handler that cannot answer yet returns a `Deferred`. The purgatory keeps
+it under one or more watch keys (a topic-partition, a group id...) and a
+deadline. Whoever changes the state behind a key calls `notify(key)`; the
+deferred is then asked again whether it can complete. At the deadline it is
+asked once more with `expired=True` and must answer.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any
+
+TryComplete = Callable[[bool], Any]  # (expired) -> response or None
+
+
+class Deferred:
+    __slots__ = ("try_complete", "deadline", "keys", "done", "on_done", "encode", "result", "_seq")
+
+    def __init__(self, try_complete: TryComplete, deadline: float, keys: Iterable[Hashable]):
+        self.try_complete = try_complete
+        self.deadline = deadline
+        self.keys = tuple(keys)
+        self.done = False
+        self.on_done: Callable[[Any], None] | None = None
+        # Set by the dispatcher: turns the response object into wire buffers.
+        self.encode: Callable[[Any], Any] | None = None
+        self.result: Any = None
+        self._seq = 0
+
+    def complete(self, response: Any) -> None:
+        """Finish with `response` now (used by state machines that answer directly)."""
+        if self.done:
+            return
+        self.done = True
+        payload = self.encode(response) if self.encode is not None else response
+        if self.on_done is not None:
+            self.on_done(payload)
+        else:
+            # Completed before the server took it: the server picks `result` up.
+            self.result = payload
+
+
+class Purgatory:
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self._clock = clock
+        self._watchers: dict[Hashable, list[Deferred]] = {}
+        self._deadlines: list[tuple[float, int, Deferred]] = []
+        self._seq = itertools.count()
+
+    def add(self, d: Deferred) -> None:
+        d._seq = next(self._seq)
+        for k in d.keys:
+            self._watchers.setdefault(k, []).append(d)
+        heapq.heappush(self._deadlines, (d.deadline, d._seq, d))
+
+    def notify(self, key: Hashable) -> None:
+        waiters = self._watchers.pop(key, None)
+        if not waiters:
+            return
+        keep = []
+        for d in waiters:
+            if d.done:
+                continue
+            resp = d.try_complete(False)
+            if resp is not None:
+                d.complete(resp)
+            else:
+                keep.append(d)
+        if keep:
+            self._watchers.setdefault(key, []).extend(keep)
+
+    def next_deadline(self) -> float | None:
+        while self._deadlines and self._deadlines[0][2].done:
+            heapq.heappop(self._deadlines)
+        return self._deadlines[0][0] if self._deadlines else None
+
+    def expire(self) -> None:
+        now = self._clock()
+        while self._deadlines and self._deadlines[0][0] <= now:
+            _, _, d = heapq.heappop(self._deadlines)
+            if not d.done:
+                d.complete(d.try_complete(True))
+        # Drop completed waiters so keys that never see traffic do not grow.
+        if len(self._watchers) > 64:
+            for k in [k for k, ws in self._watchers.items() if all(w.done for w in ws)]:
+                del self._watchers[k]
+
+    def cancel_all(self) -> None:
+        for _, _, d in self._deadlines:
+            d.done = True
+        self._deadlines.clear()
+        self._watchers.clear()

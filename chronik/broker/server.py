@@ -1,0 +1,382 @@
+"""The selectors loop: accept, read frames, dispatch, write responses, timers.
+
+This is the only module that owns sockets. It knows nothing of what a
+request means: it hands each complete frame to the dispatcher and sends
+back whatever buffers come out, in request order per connection. A request
+answered later (a long-poll fetch, a group join) holds back the requests
+that follow it on that connection, as Kafka does, so answers never overtake
+each other.
+"""
+
+from __future__ import annotations
+
+import errno
+import heapq
+import itertools
+import logging
+import selectors
+import socket
+import struct
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from chronik.broker.purgatory import Deferred
+from chronik.wire.framing import MalformedFrame
+
+log = logging.getLogger("chronik.server")
+
+_READ_CHUNK = 256 * 1024
+_MAX_IOV = 512
+# Stop reading from a connection whose answers pile up unread.
+_MAX_PENDING_OUT = 64 * 1024 * 1024
+_MAX_QUEUED_FRAMES = 256
+
+
+class Connection:
+    __slots__ = (
+        "sock", "peer", "fd", "rbuf", "rstart", "rend", "frame", "frame_pos",
+        "frames", "out", "out_bytes", "busy", "closed", "reading", "writing", "conn_id",
+    )
+
+    def __init__(self, sock: socket.socket, peer: Any, conn_id: int) -> None:
+        self.sock = sock
+        self.peer = peer
+        self.fd = sock.fileno()
+        self.rbuf = bytearray(_READ_CHUNK)
+        self.rstart = 0
+        self.rend = 0
+        self.frame: bytearray | None = None  # a large frame being filled directly
+        self.frame_pos = 0
+        self.frames: deque[bytearray] = deque()
+        self.out: deque[memoryview] = deque()
+        self.out_bytes = 0
+        self.busy = False  # a deferred answer is outstanding
+        self.closed = False
+        self.reading = True
+        self.writing = False
+        self.conn_id = conn_id
+
+
+class Timer:
+    __slots__ = ("when", "callback", "cancelled")
+
+    def __init__(self, when: float, callback: Callable[[], None]) -> None:
+        self.when = when
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class Server:
+    def __init__(self, host: str, port: int, max_request_bytes: int) -> None:
+        self.host = host
+        self.port = port
+        self.max_request_bytes = max_request_bytes
+        self.sel = selectors.DefaultSelector()
+        self.listener: socket.socket | None = None
+        self.conns: dict[int, Connection] = {}
+        self._timers: list[tuple[float, int, Timer]] = []
+        self._seq = itertools.count()
+        self._dirty: set[Connection] = set()
+        self._stopping = False
+        self._ids = itertools.count(1)
+        # Set by the broker: frame -> buffers | Deferred | None
+        self.dispatch: Callable[[Connection, bytearray], Any] = lambda c, f: None
+        # Objects with next_deadline() -> float | None and expire(): the purgatory.
+        self.deadline_sources: list[Any] = []
+        self.on_close: list[Callable[[Connection], None]] = []
+
+    # -- timers -------------------------------------------------------------
+    @staticmethod
+    def clock() -> float:
+        return time.monotonic()
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> Timer:
+        t = Timer(when, callback)
+        heapq.heappush(self._timers, (when, next(self._seq), t))
+        return t
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> Timer:
+        return self.call_at(self.clock() + delay, callback)
+
+    def _run_timers(self) -> float | None:
+        now = self.clock()
+        while self._timers and self._timers[0][0] <= now:
+            _, _, t = heapq.heappop(self._timers)
+            if not t.cancelled:
+                try:
+                    t.callback()
+                except Exception:
+                    log.exception("timer callback failed")
+        while self._timers and self._timers[0][2].cancelled:
+            heapq.heappop(self._timers)
+        return self._timers[0][0] if self._timers else None
+
+    # -- lifecycle ----------------------------------------------------------
+    def listen(self) -> None:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        s = socket.socket(family, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((self.host, self.port))
+        s.listen(512)
+        s.setblocking(False)
+        self.port = s.getsockname()[1]
+        self.listener = s
+        self.sel.register(s, selectors.EVENT_READ, None)
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    def add_wakeup(self, sock: socket.socket, callback: Callable[[], None]) -> None:
+        self.sel.register(sock, selectors.EVENT_READ, callback)
+
+    def run(self) -> None:
+        while not self._stopping:
+            next_timer = self._run_timers()
+            for src in self.deadline_sources:
+                src.expire()
+                d = src.next_deadline()
+                if d is not None and (next_timer is None or d < next_timer):
+                    next_timer = d
+            self._flush_dirty()
+            timeout = None
+            if next_timer is not None:
+                timeout = max(0.0, next_timer - self.clock())
+            if self._dirty:
+                timeout = 0.0
+            for key, mask in self.sel.select(timeout):
+                data = key.data
+                if data is None:
+                    self._accept()
+                elif isinstance(data, Connection):
+                    if mask & selectors.EVENT_READ:
+                        self._on_readable(data)
+                    if mask & selectors.EVENT_WRITE and not data.closed:
+                        self._dirty.add(data)
+                else:
+                    data()
+            self._flush_dirty()
+
+    def shutdown(self, drain_seconds: float = 2.0) -> None:
+        """Send what is already answered, then close every socket."""
+        deadline = self.clock() + drain_seconds
+        self._flush_dirty()
+        while any(c.out for c in self.conns.values()) and self.clock() < deadline:
+            for key, _mask in self.sel.select(0.05):
+                if isinstance(key.data, Connection):
+                    self._dirty.add(key.data)
+            self._flush_dirty()
+        for c in list(self.conns.values()):
+            self.close(c)
+        if self.listener is not None:
+            self.sel.unregister(self.listener)
+            self.listener.close()
+        self.sel.close()
+
+    # -- connections ----------------------------------------------------------
+    def _accept(self) -> None:
+        assert self.listener is not None
+        for _ in range(64):
+            try:
+                sock, peer = self.listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                log.warning("accept failed: %s", exc)
+                return
+            sock.setblocking(False)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn = Connection(sock, peer, next(self._ids))
+            self.conns[conn.fd] = conn
+            self.sel.register(sock, selectors.EVENT_READ, conn)
+
+    def close(self, conn: Connection) -> None:
+        if conn.closed:
+            return
+        conn.closed = True
+        self._dirty.discard(conn)
+        for cb in self.on_close:
+            try:
+                cb(conn)
+            except Exception:
+                log.exception("close callback failed")
+        try:
+            self.sel.unregister(conn.sock)
+        except (KeyError, ValueError):
+            pass
+        self.conns.pop(conn.fd, None)
+        conn.sock.close()
+        conn.out.clear()
+        conn.frames.clear()
+
+    def _set_events(self, conn: Connection) -> None:
+        if conn.closed:
+            return
+        want_read = conn.out_bytes < _MAX_PENDING_OUT and len(conn.frames) < _MAX_QUEUED_FRAMES
+        want_write = bool(conn.out)
+        if want_read == conn.reading and want_write == conn.writing:
+            return
+        conn.reading, conn.writing = want_read, want_write
+        events = (selectors.EVENT_READ if want_read else 0) | (
+            selectors.EVENT_WRITE if want_write else 0
+        )
+        if events:
+            self.sel.modify(conn.sock, events, conn)
+        else:
+            self.sel.modify(conn.sock, selectors.EVENT_READ, conn)
+            conn.reading = True  # selectors cannot hold an fd with no events
+
+    def _on_readable(self, conn: Connection) -> None:
+        try:
+            got = self._read_frames(conn)
+        except MalformedFrame as exc:
+            log.info("closing connection from %s: %s", conn.peer, exc)
+            self.close(conn)
+            return
+        except (ConnectionError, OSError):
+            self.close(conn)
+            return
+        if got is False:
+            # Peer closed: still answer what it already sent if it wants to read.
+            self._process(conn)
+            self._flush(conn)
+            self.close(conn)
+            return
+        self._process(conn)
+
+    def _read_frames(self, conn: Connection) -> bool:
+        """Read what is available; queue complete frames. False on EOF."""
+        sock = conn.sock
+        for _ in range(16):
+            if conn.frame is not None:
+                view = memoryview(conn.frame)
+                n = sock.recv_into(view[conn.frame_pos:])
+                if n == 0:
+                    return False
+                conn.frame_pos += n
+                if conn.frame_pos == len(conn.frame):
+                    conn.frames.append(conn.frame)
+                    conn.frame = None
+                    return True
+                continue
+            if conn.rend == len(conn.rbuf):
+                # Buffer full of a partial frame header/body: move it to the front.
+                rest = conn.rbuf[conn.rstart:conn.rend]
+                conn.rbuf[: len(rest)] = rest
+                conn.rstart, conn.rend = 0, len(rest)
+            try:
+                n = sock.recv_into(memoryview(conn.rbuf)[conn.rend:])
+            except (BlockingIOError, InterruptedError):
+                return True
+            if n == 0:
+                return False
+            conn.rend += n
+            self._split_frames(conn)
+            if n < len(conn.rbuf) // 2:
+                return True
+        return True
+
+    def _split_frames(self, conn: Connection) -> None:
+        buf = conn.rbuf
+        start, end = conn.rstart, conn.rend
+        while end - start >= 4:
+            (size,) = struct.unpack_from(">i", buf, start)
+            if size < 0 or size > self.max_request_bytes:
+                raise MalformedFrame(
+                    f"frame of {size} bytes exceeds the limit of {self.max_request_bytes}"
+                )
+            if end - start - 4 >= size:
+                conn.frames.append(buf[start + 4 : start + 4 + size])
+                start += 4 + size
+                continue
+            if size + 4 > len(buf):
+                # Too big for the read buffer: receive the rest straight into its own buffer.
+                frame = bytearray(size)
+                have = end - start - 4
+                frame[:have] = buf[start + 4 : end]
+                conn.frame, conn.frame_pos = frame, have
+                start = end = 0
+            break
+        if start == end:
+            start = end = 0
+        conn.rstart, conn.rend = start, end
+
+    def _process(self, conn: Connection) -> None:
+        while conn.frames and not conn.busy and not conn.closed:
+            frame = conn.frames.popleft()
+            try:
+                result = self.dispatch(conn, frame)
+            except MalformedFrame as exc:
+                log.info("closing connection from %s: %s", conn.peer, exc)
+                self.close(conn)
+                return
+            if result is None:
+                continue
+            if isinstance(result, Deferred):
+                if result.done:
+                    if result.result:
+                        self._queue(conn, result.result)
+                    continue
+                conn.busy = True
+                result.on_done = lambda bufs, c=conn: self._deferred_done(c, bufs)
+                continue
+            self._queue(conn, result)
+        self._set_events(conn)
+
+    def _deferred_done(self, conn: Connection, bufs: list | None) -> None:
+        conn.busy = False
+        if conn.closed:
+            return
+        if bufs:
+            self._queue(conn, bufs)
+        self._process(conn)
+
+    def _queue(self, conn: Connection, bufs: list) -> None:
+        for b in bufs:
+            if len(b):
+                mv = b if isinstance(b, memoryview) else memoryview(b)
+                conn.out.append(mv)
+                conn.out_bytes += len(mv)
+        self._dirty.add(conn)
+
+    def _flush_dirty(self) -> None:
+        while self._dirty:
+            conn = self._dirty.pop()
+            self._flush(conn)
+
+    def _flush(self, conn: Connection) -> None:
+        if conn.closed:
+            return
+        out = conn.out
+        while out:
+            bufs = list(itertools.islice(out, _MAX_IOV))
+            total = sum(len(b) for b in bufs)
+            try:
+                sent = conn.sock.sendmsg(bufs)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EPIPE, errno.ECONNRESET):
+                    log.debug("send to %s failed: %s", conn.peer, exc)
+                self.close(conn)
+                return
+            conn.out_bytes -= sent
+            partial = sent < total
+            while sent:
+                head = out[0]
+                if sent >= len(head):
+                    sent -= len(head)
+                    out.popleft()
+                else:
+                    out[0] = head[sent:]
+                    sent = 0
+            if partial:
+                # The socket buffer is full; the selector says when to go on.
+                break
+        self._set_events(conn)
+        if conn.frames and not conn.busy:
+            self._process(conn)

@@ -1,0 +1,1 @@
+"""Durable broker metadata: topics, configs, producer id blocks, offsets."""

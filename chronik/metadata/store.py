@@ -1,0 +1,106 @@
+"""The metadata file (`DIR/meta.json`): topics, their configs and ids, producer id blocks.
+
+TinyDB keeps the data; our storage class writes every change to a temp
+file, fsyncs it and renames it over the old one, so a crash leaves either
+the old or the new file. Changes here are rare (topic admin), which is why
+a whole-file rewrite per change is fine; high-rate state lives elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+from tinydb import Query, TinyDB
+from tinydb.storages import Storage
+
+META_FILE = "meta.json"
+PRODUCER_ID_BLOCK = 1000
+
+
+class AtomicJSONStorage(Storage):
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def read(self) -> dict[str, Any] | None:
+        try:
+            with open(self.path, encoding="utf-8") as f:
+                text = f.read()
+        except FileNotFoundError:
+            return None
+        if not text.strip():
+            return None
+        return json.loads(text)
+
+    def write(self, data: dict[str, Any]) -> None:
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f, separators=(",", ":"), sort_keys=True)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+        dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    def close(self) -> None:
+        pass
+
+
+class MetadataStore:
+    def __init__(self, data_dir: Path) -> None:
+        self.db = TinyDB(data_dir / META_FILE, storage=AtomicJSONStorage)
+        self.topics_table = self.db.table("topics")
+        self.meta_table = self.db.table("meta")
+        self._next_pid = 0
+        self._pid_limit = 0
+
+    # -- cluster identity -------------------------------------------------
+    def cluster_id(self) -> str:
+        row = self.meta_table.get(Query().key == "cluster_id")
+        if row is None:
+            cid = uuid.uuid4().hex[:22]
+            self.meta_table.insert({"key": "cluster_id", "value": cid})
+            return cid
+        return row["value"]
+
+    # -- topics -----------------------------------------------------------
+    def load_topics(self) -> list[dict[str, Any]]:
+        return list(self.topics_table.all())
+
+    def save_topic(self, name: str, topic_id: str, partitions: int, configs: dict[str, str]) -> None:
+        self.topics_table.upsert(
+            {"name": name, "id": topic_id, "partitions": partitions, "configs": configs},
+            Query().name == name,
+        )
+
+    def delete_topic(self, name: str) -> None:
+        self.topics_table.remove(Query().name == name)
+
+    # -- producer ids -----------------------------------------------------
+    def next_producer_id(self) -> int:
+        """Hand out producer ids, persisting only one block reservation per 1000."""
+        if self._next_pid >= self._pid_limit:
+            q = Query().key == "producer_id_block"
+            row = self.meta_table.get(q)
+            start = row["value"] if row else 0
+            self.meta_table.upsert({"key": "producer_id_block", "value": start + PRODUCER_ID_BLOCK}, q)
+            self._next_pid, self._pid_limit = start, start + PRODUCER_ID_BLOCK
+        pid = self._next_pid
+        self._next_pid += 1
+        return pid
+
+    def get(self, key: str, default: Any = None) -> Any:
+        row = self.meta_table.get(Query().key == key)
+        return row["value"] if row else default
+
+    def put(self, key: str, value: Any) -> None:
+        self.meta_table.upsert({"key": key, "value": value}, Query().key == key)
+
+    def close(self) -> None:
+        self.db.close()

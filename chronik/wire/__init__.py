@@ -1,0 +1,1 @@
+"""Sans-IO glue between raw frames and kafka-python's protocol classes."""

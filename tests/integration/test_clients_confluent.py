@@ -1,0 +1,214 @@
+"""The broker core driven by confluent-kafka (librdkafka)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewPartitions,
+    NewTopic,
+)
+
+pytestmark = pytest.mark.integration
+
+
+def consume_all(bootstrap: str, topic: str, expected: int, timeout: float = 30.0, **conf) -> list:
+    c = Consumer({
+        "bootstrap.servers": bootstrap,
+        "group.id": f"g-{uuid.uuid4().hex[:8]}",
+        "enable.auto.commit": False,
+        **conf,
+    })
+    meta = c.list_topics(topic, timeout=10)
+    parts = [TopicPartition(topic, p, 0) for p in meta.topics[topic].partitions]
+    c.assign(parts)
+    out = []
+    deadline = time.monotonic() + timeout
+    while len(out) < expected and time.monotonic() < deadline:
+        for m in c.consume(1000, timeout=0.5):
+            if m.error():
+                if m.error().code() == KafkaError._PARTITION_EOF:
+                    continue
+                raise AssertionError(m.error())
+            out.append(m)
+    c.close()
+    return out
+
+
+def test_keyed_messages_round_trip_with_headers_and_timestamps(broker_factory):
+    b = broker_factory("--partitions", "3")
+    topic = "keyed"
+    p = Producer({"bootstrap.servers": b.bootstrap, "linger.ms": 5})
+    base_ts = 1_700_000_000_000
+    sent = {}
+    for i in range(1000):
+        key = f"key-{i % 37}".encode()
+        value = f"value-{i}".encode()
+        p.produce(topic, value=value, key=key, headers=[("n", str(i).encode()), ("h", b"x")],
+                  timestamp=base_ts + i)
+        sent[value] = (key, i)
+    assert p.flush(30) == 0
+    msgs = consume_all(b.bootstrap, topic, 1000)
+    assert len(msgs) == 1000
+    key_partition: dict[bytes, int] = {}
+    offsets_by_partition: dict[int, list[int]] = {}
+    for m in msgs:
+        key, i = sent[m.value()]
+        assert m.key() == key
+        assert m.headers() == [("n", str(i).encode()), ("h", b"x")]
+        assert m.timestamp() == (1, base_ts + i)  # CreateTime
+        assert key_partition.setdefault(key, m.partition()) == m.partition()
+        offsets_by_partition.setdefault(m.partition(), []).append(m.offset())
+    assert len(offsets_by_partition) == 3
+    for offs in offsets_by_partition.values():
+        assert offs == list(range(len(offs)))
+
+
+@pytest.mark.parametrize("codec", ["gzip", "snappy", "lz4", "zstd"])
+def test_compression_round_trip(broker, codec):
+    topic = f"comp-{codec}"
+    p = Producer({"bootstrap.servers": broker.bootstrap, "compression.type": codec,
+                  "linger.ms": 20})
+    values = [(f"{codec}-{i}-" + "x" * (i % 50)).encode() for i in range(500)]
+    for v in values:
+        p.produce(topic, value=v, key=v[:8])
+    assert p.flush(30) == 0
+    msgs = consume_all(broker.bootstrap, topic, len(values))
+    assert [m.value() for m in msgs] == values
+    assert [m.offset() for m in msgs] == list(range(len(values)))
+    # Stored as received: the batch on disk still carries the codec.
+    log = next((broker.data_dir / f"{topic}-0").glob("*.log")).read_bytes()
+    codec_id = {"gzip": 1, "snappy": 2, "lz4": 3, "zstd": 4}[codec]
+    assert int.from_bytes(log[21:23], "big") & 0x7 == codec_id
+
+
+def test_large_message(broker):
+    topic = "big"
+    p = Producer({"bootstrap.servers": broker.bootstrap, "message.max.bytes": 2_000_000})
+    value = bytes(range(256)) * (900_000 // 256)
+    p.produce(topic, value=value)
+    assert p.flush(30) == 0
+    msgs = consume_all(broker.bootstrap, topic, 1)
+    assert msgs[0].value() == value
+
+
+@pytest.mark.parametrize("acks", ["0", "1", "all"])
+def test_acks(broker, acks):
+    topic = f"acks-{acks}"
+    reports = []
+    p = Producer({"bootstrap.servers": broker.bootstrap, "acks": acks,
+                  "enable.idempotence": False})
+    for i in range(100):
+        p.produce(topic, value=str(i).encode(), on_delivery=lambda e, m: reports.append((e, m)))
+    assert p.flush(30) == 0
+    assert len(reports) == 100 and all(e is None for e, _ in reports)
+    if acks != "0":
+        assert sorted(m.offset() for _, m in reports) == list(range(100))
+    msgs = consume_all(broker.bootstrap, topic, 100)
+    assert [m.value() for m in msgs] == [str(i).encode() for i in range(100)]
+
+
+def test_watermarks_and_offsets_for_times(broker):
+    topic = "times"
+    p = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 0})
+    base = 1_800_000_000_000
+    for i in range(50):
+        p.produce(topic, value=str(i).encode(), timestamp=base + i * 1000)
+        p.flush(10)
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "wm"})
+    assert c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10) == (0, 50)
+    found = c.offsets_for_times([TopicPartition(topic, 0, base + 20_500)], timeout=10)
+    assert found[0].offset == 21
+    found = c.offsets_for_times([TopicPartition(topic, 0, base + 99_000_000)], timeout=10)
+    assert found[0].offset in (-1, 50)  # past the end: no such offset / log end
+    c.close()
+
+
+def test_admin_topic_lifecycle(broker):
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    fs = admin.create_topics([NewTopic("adm", num_partitions=3, replication_factor=1,
+                                       config={"retention.ms": "3600000"})])
+    fs["adm"].result(10)
+    md = admin.list_topics(timeout=10)
+    assert len(md.topics["adm"].partitions) == 3
+    # Creating it again fails with TOPIC_ALREADY_EXISTS.
+    fs = admin.create_topics([NewTopic("adm", num_partitions=1, replication_factor=1)])
+    with pytest.raises(Exception) as err:
+        fs["adm"].result(10)
+    assert err.value.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS
+
+    res = ConfigResource(ConfigResource.Type.TOPIC, "adm")
+    configs = admin.describe_configs([res])[res].result(10)
+    assert configs["retention.ms"].value == "3600000"
+    assert not configs["retention.ms"].is_default
+    assert configs["cleanup.policy"].value == "delete" and configs["cleanup.policy"].is_default
+
+    res2 = ConfigResource(ConfigResource.Type.TOPIC, "adm", incremental_configs=[
+        ConfigEntry("cleanup.policy", "compact", incremental_operation=AlterConfigOpType.SET)])
+    admin.incremental_alter_configs([res2])[res2].result(10)
+    configs = admin.describe_configs([res])[res].result(10)
+    assert configs["cleanup.policy"].value == "compact"
+    assert configs["retention.ms"].value == "3600000"
+
+    bad = ConfigResource(ConfigResource.Type.TOPIC, "adm", incremental_configs=[
+        ConfigEntry("retention.ms", "soon", incremental_operation=AlterConfigOpType.SET)])
+    with pytest.raises(Exception) as err:
+        admin.incremental_alter_configs([bad])[bad].result(10)
+    assert err.value.args[0].code() == KafkaError.INVALID_CONFIG
+
+    admin.create_partitions([NewPartitions("adm", 5)])["adm"].result(10)
+    assert len(admin.list_topics(timeout=10).topics["adm"].partitions) == 5
+    assert (broker.data_dir / "adm-4").is_dir()
+
+    admin.delete_topics(["adm"])["adm"].result(10)
+    assert "adm" not in admin.list_topics(timeout=10).topics
+    assert not any(broker.data_dir.glob("adm-*"))
+
+
+def test_restart_keeps_data_and_topics(broker):
+    topic = "durable"
+    p = Producer({"bootstrap.servers": broker.bootstrap})
+    for i in range(200):
+        p.produce(topic, key=b"k", value=str(i).encode())
+    assert p.flush(30) == 0
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    tid_before = admin.list_topics(timeout=10).topics[topic]
+    broker.restart()
+    msgs = consume_all(broker.bootstrap, topic, 200)
+    assert [m.value() for m in msgs] == [str(i).encode() for i in range(200)]
+    assert topic in AdminClient({"bootstrap.servers": broker.bootstrap}).list_topics(
+        timeout=10).topics
+    assert tid_before is not None
+
+
+def test_sigkill_after_acks_all_loses_nothing(broker):
+    topic = "crash"
+    p = Producer({"bootstrap.servers": broker.bootstrap, "acks": "all", "linger.ms": 2})
+    acked = []
+    for i in range(2000):
+        p.produce(topic, value=str(i).encode(),
+                  on_delivery=lambda e, m: acked.append(m.value()) if e is None else None)
+    assert p.flush(30) == 0
+    assert len(acked) == 2000
+    broker.kill()
+    broker.start()
+    msgs = consume_all(broker.bootstrap, topic, 2000)
+    assert sorted(int(m.value()) for m in msgs) == list(range(2000))
+
+
+def test_no_auto_create(broker_factory):
+    b = broker_factory("--no-auto-create")
+    p = Producer({"bootstrap.servers": b.bootstrap, "message.timeout.ms": 2000})
+    errors = []
+    p.produce("nope", value=b"x", on_delivery=lambda e, m: errors.append(e))
+    p.flush(10)
+    assert errors and errors[0] is not None
+    admin = AdminClient({"bootstrap.servers": b.bootstrap})
+    assert "nope" not in admin.list_topics(timeout=10).topics
