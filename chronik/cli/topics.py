@@ -1,0 +1,337 @@
+"""`chronik topics list|describe|create|delete|alter-config|add-partitions`.
+
+Everything goes through KafkaAdminClient. Optional facts (size on disk from
+DescribeLogDirs, configs from DescribeConfigs) are left out when the broker does not
+answer them, so `describe` still works on minimal brokers such as Tansu.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import typer
+
+from chronik.cli import app
+from chronik.cli.client import close_quietly, kafka_errors, make_admin
+from chronik.cli.render import Table, human_bytes, show
+from chronik.cli.state import CliError
+
+topics_app = typer.Typer(
+    help="List, describe, create, delete and alter topics.", no_args_is_help=True
+)
+app.add_typer(topics_app, name="topics")
+
+
+def parse_config_pairs(pairs: Sequence[str]) -> dict[str, str]:
+    """["k=v", ...] -> {"k": "v"}; a pair without `=` is a clear error."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise CliError(f"bad config {pair!r}: expected KEY=VALUE")
+        out[key] = value
+    return out
+
+
+def partition_rows(meta: dict, low: dict, high: dict, sizes: dict) -> list[dict]:
+    rows = []
+    for p in sorted(meta.get("partitions", []), key=lambda p: p["partition_index"]):
+        idx = p["partition_index"]
+        start = low.get(idx)
+        end = high.get(idx)
+        row = {
+            "partition": idx,
+            "leader": p.get("leader_id"),
+            "replicas": list(p.get("replica_nodes") or []),
+            "isr": list(p.get("isr_nodes") or []),
+            "start": start,
+            "end": end,
+            "records": (end - start) if start is not None and end is not None else None,
+        }
+        if idx in sizes:
+            row["size"] = sizes[idx]
+        rows.append(row)
+    return rows
+
+
+def log_dir_sizes(log_dirs: Any, topic: str) -> dict[int, int]:
+    """Partition -> bytes on disk for `topic` from a describe_log_dirs() answer."""
+    sizes: dict[int, int] = {}
+    for broker in log_dirs or []:
+        for d in broker.get("log_dirs", []):
+            if d.get("error_code", 0):
+                continue
+            for t in d.get("topics", []):
+                if t.get("name") != topic:
+                    continue
+                for p in t.get("partitions", []):
+                    idx = p.get("partition_index")
+                    sizes[idx] = sizes.get(idx, 0) + int(p.get("partition_size", 0))
+    return sizes
+
+
+def _existing(admin: Any, names: Sequence[str]) -> list[dict]:
+    metas = admin.describe_topics(list(names))
+    for m in metas:
+        if m.get("error_code"):
+            raise CliError(f"unknown topic {m['name']!r}")
+    return metas
+
+
+def _offsets(admin: Any, topic: str, parts: Sequence[int]) -> tuple[dict, dict]:
+    from kafka import TopicPartition
+    from kafka.admin import OffsetSpec
+
+    tps = [TopicPartition(topic, p) for p in parts]
+    if not tps:
+        return {}, {}
+    low = admin.list_partition_offsets({tp: OffsetSpec.EARLIEST for tp in tps})
+    high = admin.list_partition_offsets({tp: OffsetSpec.LATEST for tp in tps})
+    return (
+        {tp.partition: v.offset for tp, v in low.items()},
+        {tp.partition: v.offset for tp, v in high.items()},
+    )
+
+
+def _configs(admin: Any, topic: str) -> dict[str, dict] | None:
+    from kafka.admin import ConfigResource, ConfigResourceType
+
+    try:
+        res = admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, topic)], config_filter="all"
+        )
+    except Exception:  # noqa: BLE001 - optional: brokers without DescribeConfigs
+        return None
+    entries = res.get("topic", {}).get(topic, {})
+    return {
+        name: {"value": e.get("value"), "source": e.get("config_source"),
+               "read_only": e.get("read_only")}
+        for name, e in sorted(entries.items())
+    }
+
+
+def _sizes(admin: Any, topic: str) -> dict[int, int]:
+    try:
+        return log_dir_sizes(admin.describe_log_dirs([topic]), topic)
+    except Exception:  # noqa: BLE001 - optional: brokers without DescribeLogDirs
+        return {}
+
+
+def describe_topic(admin: Any, meta: dict) -> dict:
+    name = meta["name"]
+    parts = [p["partition_index"] for p in meta.get("partitions", [])]
+    low, high = _offsets(admin, name, parts)
+    sizes = _sizes(admin, name)
+    doc: dict = {
+        "name": name,
+        "internal": bool(meta.get("is_internal")),
+        "partitions": partition_rows(meta, low, high, sizes),
+    }
+    if sizes:
+        doc["size"] = sum(sizes.values())
+    configs = _configs(admin, name)
+    if configs is not None:
+        doc["configs"] = configs
+    return doc
+
+
+@topics_app.command("list")
+def list_topics(
+    internal: Annotated[
+        bool, typer.Option("-i", "--internal", help="Include internal topics.")
+    ] = False,
+) -> None:
+    """List topics with their partition counts."""
+    admin = make_admin()
+    try:
+        with kafka_errors():
+            metas = admin.describe_topics()
+    finally:
+        close_quietly(admin)
+    rows = []
+    for m in sorted(metas, key=lambda m: m["name"]):
+        if m.get("is_internal") and not internal:
+            continue
+        parts = m.get("partitions") or []
+        rows.append({
+            "name": m["name"],
+            "partitions": len(parts),
+            "replicas": max((len(p.get("replica_nodes") or []) for p in parts), default=0),
+            "internal": bool(m.get("is_internal")),
+            "id": str(m.get("topic_id") or ""),
+        })
+    show(rows, [Table(["name", "partitions", "replicas"], rows, wide_columns=["internal", "id"])])
+
+
+@topics_app.command("describe")
+def describe(
+    topics: Annotated[list[str], typer.Argument(help="Topics to describe.")],
+) -> None:
+    """Partitions with start/end offsets, size on disk (if the broker tells) and configs."""
+    admin = make_admin()
+    try:
+        with kafka_errors():
+            docs = [describe_topic(admin, m) for m in _existing(admin, topics)]
+    finally:
+        close_quietly(admin)
+    tables: list[Table] = []
+    for d in docs:
+        rows = [dict(r, size=human_bytes(r.get("size"))) for r in d["partitions"]]
+        cols = ["partition", "leader", "start", "end", "records"]
+        if "size" in d:
+            cols.append("size")
+        tables.append(Table(cols, rows, title=f"topic {d['name']}", wide_columns=["replicas", "isr"]))
+        if d.get("configs"):
+            crow = [{"config": k, **v} for k, v in d["configs"].items()]
+            tables.append(Table(["config", "value", "source"], crow, title=f"configs of {d['name']}"))
+    show(docs, tables)
+
+
+@topics_app.command("create")
+def create(
+    topics: Annotated[list[str], typer.Argument(help="Topics to create.")],
+    partitions: Annotated[int, typer.Option("-p", "--partitions", help="Partition count.")] = 1,
+    replication_factor: Annotated[
+        int, typer.Option("-r", "--replication-factor", help="Replicas per partition.")
+    ] = 1,
+    config: Annotated[
+        list[str] | None, typer.Option("-c", "--config", help="Topic config KEY=VALUE (repeatable).")
+    ] = None,
+) -> None:
+    """Create topics."""
+    if partitions < 1:
+        raise CliError(f"bad --partitions {partitions}: must be >= 1")
+    configs = parse_config_pairs(config or [])
+    spec = {
+        t: {"num_partitions": partitions, "replication_factor": replication_factor,
+            "configs": configs}
+        for t in topics
+    }
+    admin = make_admin()
+    try:
+        with kafka_errors():
+            res = admin.create_topics(spec, raise_errors=False)
+    finally:
+        close_quietly(admin)
+    rows = _results(res.get("topics", []), "name")
+    show(rows, [Table(["topic", "result"], rows)])
+    _fail_on_errors(rows)
+
+
+def _results(entries: Sequence[dict], name_key: str) -> list[dict]:
+    from kafka import errors as E
+
+    rows = []
+    for e in entries:
+        code = e.get("error_code", 0)
+        if code:
+            err = E.for_code(code).__name__
+            msg = e.get("error_message")
+            result = f"{err}: {msg}" if msg else err
+        else:
+            result = "OK"
+        rows.append({"topic": e.get(name_key), "result": result})
+    return rows
+
+
+def _fail_on_errors(rows: Sequence[dict]) -> None:
+    bad = [r for r in rows if r["result"] != "OK"]
+    if bad:
+        raise CliError("; ".join(f"{r['topic']}: {r['result']}" for r in bad))
+
+
+@topics_app.command("delete")
+def delete(
+    topics: Annotated[list[str], typer.Argument(help="Topics to delete.")],
+) -> None:
+    """Delete topics (and all their records)."""
+    admin = make_admin()
+    try:
+        with kafka_errors():
+            _existing(admin, topics)
+            res = admin.delete_topics(list(topics), raise_errors=False)
+    finally:
+        close_quietly(admin)
+    entries = _as_dict(res).get("responses") or _as_dict(res).get("topics") or []
+    rows = _results([_as_dict(e) for e in entries], "name")
+    show(rows, [Table(["topic", "result"], rows)])
+    _fail_on_errors(rows)
+
+
+def _as_dict(obj: Any) -> dict:
+    if isinstance(obj, dict):
+        return obj
+    if hasattr(obj, "to_dict"):
+        return obj.to_dict()
+    return dict(obj)
+
+
+@topics_app.command("alter-config")
+def alter_config(
+    topic: Annotated[str, typer.Argument(help="Topic to change.")],
+    set_: Annotated[
+        list[str] | None, typer.Option("-s", "--set", help="Set KEY=VALUE (repeatable).")
+    ] = None,
+    delete_: Annotated[
+        list[str] | None, typer.Option("-d", "--delete", help="Reset KEY to default (repeatable).")
+    ] = None,
+) -> None:
+    """Set or reset topic configs."""
+    from kafka.admin import AlterConfigOp, ConfigResource, ConfigResourceType
+
+    changes: dict[str, Any] = {
+        k: (AlterConfigOp.SET, v) for k, v in parse_config_pairs(set_ or []).items()
+    }
+    for key in delete_ or []:
+        changes[key] = (AlterConfigOp.DELETE, None)
+    if not changes:
+        raise CliError("nothing to change: give --set KEY=VALUE or --delete KEY")
+    admin = make_admin()
+    try:
+        with kafka_errors():
+            _existing(admin, [topic])
+            res = admin.alter_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, topic, changes)],
+                raise_on_unknown=False,
+            )
+    finally:
+        close_quietly(admin)
+    _check_alter_result(res)
+    rows = [{"topic": topic, "config": k, "change": "delete" if v[1] is None else f"set {v[1]}"}
+            for k, v in changes.items()]
+    show(rows, [Table(["topic", "config", "change"], rows)])
+
+
+def _check_alter_result(res: Any) -> None:
+    from kafka import errors as E
+
+    items = res if isinstance(res, list) else [res]
+    for r in items:
+        d = _as_dict(r)
+        for entry in d.get("responses", []) or d.get("resources", []) or []:
+            e = _as_dict(entry)
+            code = e.get("error_code", 0)
+            if code:
+                msg = e.get("error_message") or ""
+                raise CliError(f"{E.for_code(code).__name__}: {msg}".rstrip(": "))
+
+
+@topics_app.command("add-partitions")
+def add_partitions(
+    topic: Annotated[str, typer.Argument(help="Topic to grow.")],
+    num: Annotated[int, typer.Option("-n", "--num", help="How many partitions to add.")] = 1,
+) -> None:
+    """Add partitions to a topic (partition counts only grow)."""
+    if num < 1:
+        raise CliError(f"bad --num {num}: must be >= 1")
+    admin = make_admin()
+    try:
+        with kafka_errors():
+            meta = _existing(admin, [topic])[0]
+            current = len(meta.get("partitions") or [])
+            admin.create_partitions({topic: current + num})
+    finally:
+        close_quietly(admin)
+    rows = [{"topic": topic, "partitions_before": current, "partitions": current + num}]
+    show(rows, [Table(["topic", "partitions_before", "partitions"], rows)])
