@@ -15,6 +15,7 @@ from pathlib import Path
 from chronik.storage.batch import (
     HEADER,
     HEADER_SIZE,
+    LOG_OVERHEAD,
     BatchInfo,
     CorruptBatchError,
     scan_batches,
@@ -37,6 +38,10 @@ logger = logging.getLogger("chronik.storage")
 LOG_START_OFFSET_FILE = "log-start-offset"
 _BASE_AND_EPOCH = struct.Struct(">q")
 _EPOCH = struct.Struct(">i")
+_LENGTH = struct.Struct(">i")
+# Remembered fetch end positions (offset -> segment, position); a handful of
+# consumers per partition is the common case.
+_MAX_READ_HINTS = 64
 
 
 def wall_clock_ms() -> int:
@@ -94,6 +99,7 @@ class PartitionLog:
         self.leader_epoch = 0
         self._unflushed = 0
         self._closed = False
+        self._read_hints: dict[int, tuple[Segment, int]] = {}
         self.directory.mkdir(parents=True, exist_ok=True)
         self._segments: list[Segment] = []
         self._bases: list[int] = []
@@ -285,36 +291,57 @@ class PartitionLog:
                 f"offset {offset} is outside [{log_start}, {log_end}] of {self.directory.name}"
             )
         segments = self._segments
-        i = bisect_right(self._bases, offset) - 1
+        bases = self._bases
+        hint = self._read_hints.get(offset)
+        if hint is not None and hint[0].fd >= 0 and hint[1] < hint[0].size:
+            # A consumer continuing where its previous fetch ended: skip the
+            # index lookup and header walk.
+            seg, start = hint
+            first_size = -1
+            i = bisect_right(bases, seg.base_offset) - 1
+        else:
+            i = bisect_right(bases, offset) - 1
+            while True:
+                seg = segments[i]
+                found = seg.find_batch(offset)
+                if found is not None:
+                    start, first_size = found
+                    break
+                i += 1
+                if i == len(segments):  # only possible for a log with gaps
+                    return ReadResult(b"", log_end, log_start)
         parts: list[bytes] = []
         remaining = max_bytes
-        start: int | None = None
-        first_size = 0
-        while i < len(segments):
-            seg = segments[i]
-            if not parts:
-                found = seg.find_batch(offset)
-                if found is None:
-                    i += 1
-                    continue
-                start, first_size = found
-            else:
-                start = 0
+        next_offset = -1
+        while True:
             size = seg.size
             if start + remaining >= size:
                 end = size
+                next_offset = bases[i + 1] if i + 1 < len(segments) else log_end
             else:
-                end = seg.boundary_before(start, start + remaining)
+                end, next_offset = seg.boundary_before(start, start + remaining)
                 if end == start:
                     if parts:
                         break
+                    if first_size < 0:
+                        first_size = LOG_OVERHEAD + _LENGTH.unpack(seg.pread(4, start + 8))[0]
                     end = start + first_size
-            if end > start:
-                parts.append(seg.pread(end - start, start))
-                remaining -= end - start
-            if end < size or remaining <= 0:
+                    next_offset = -1
+            parts.append(seg.pread(end - start, start))
+            remaining -= end - start
+            if end < size or remaining <= 0 or i + 1 == len(segments):
                 break
             i += 1
+            seg = segments[i]
+            start = 0
+        if next_offset >= 0:
+            hints = self._read_hints
+            if len(hints) >= _MAX_READ_HINTS:
+                hints.clear()
+            if end == seg.size and i + 1 < len(segments):
+                hints[next_offset] = (segments[i + 1], 0)
+            else:
+                hints[next_offset] = (seg, end)
         data = parts[0] if len(parts) == 1 else b"".join(parts)
         return ReadResult(data, log_end, log_start)
 
@@ -390,6 +417,7 @@ class PartitionLog:
         # Persist first: a crash after deleting files must not resurrect the old start.
         self._write_log_start(offset)
         self._log_start = offset
+        self._read_hints.clear()
         segments = self._segments
         while len(segments) > 1 and segments[1].base_offset <= offset:
             segments.pop(0).delete()

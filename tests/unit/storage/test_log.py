@@ -231,8 +231,8 @@ def test_reopen_keeps_everything(log_dir, caplog):
         log.append(bytearray(build_batch(2, prefix=f"r{i}-", compression=i % 3)))
     before = read_all(log)
     segs = [(s.base_offset, s.size) for s in log.segments]
-    index_files = {p.name: p.read_bytes() for p in log_dir.glob("*index")}
     log.close()
+    index_files = {p.name: p.read_bytes() for p in log_dir.glob("*index")}
 
     with caplog.at_level("INFO", logger="chronik.storage"):
         log = open_log(log_dir, segment_bytes=3000, index_interval_bytes=200)
@@ -243,6 +243,22 @@ def test_reopen_keeps_everything(log_dir, caplog):
     assert read_all(log) == before
     r = log.append(bytearray(build_batch(1)))
     assert r.base_offset == 60
+    log.close()
+
+
+def test_sequential_reads_after_roll_and_append(log_dir):
+    # Fetches continuing at the previous end (the read-position hint) must stay
+    # correct when the log rolls or grows in between.
+    log = open_log(log_dir, segment_bytes=400)
+    seen = []
+    offset = 0
+    for i in range(30):
+        log.append(bytearray(build_batch(2, prefix=f"s{i}-")))
+        while offset < log.log_end_offset:
+            got = [r for r in decode(log.read(offset, 150 + 37 * (i % 5)).data) if r[0] >= offset]
+            seen += [r[0] for r in got]
+            offset = got[-1][0] + 1
+    assert seen == list(range(60))
     log.close()
 
 

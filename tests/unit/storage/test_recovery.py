@@ -153,6 +153,25 @@ def test_missing_index_entries_after_crash_are_added(log_dir):
     log.close()
 
 
+def test_unclosed_log_is_recovered(log_dir, tmp_path):
+    # Like a kill -9: everything appended was write()-n, the in-memory index
+    # tail was not; the next open re-derives it.
+    log = open_log(log_dir, index_interval_bytes=10)
+    for i in range(200):
+        log.append(bytearray(build_batch(1 + i % 3, prefix=f"u{i}-")))
+    end = log.log_end_offset
+    expected_index = log.segments[-1].index.to_bytes()
+    expected_time = log.segments[-1].time_index.to_bytes()
+    assert len(next(log_dir.glob("*.index")).read_bytes()) < len(expected_index)
+    reopened = open_log(log_dir, index_interval_bytes=10)
+    assert reopened.log_end_offset == end
+    assert next(log_dir.glob("*.index")).read_bytes() == expected_index
+    assert next(log_dir.glob("*.timeindex")).read_bytes() == expected_time
+    assert all_offsets(reopened) == list(range(end))
+    reopened.close()
+    log.close()
+
+
 def test_recover_segment_tool(log_dir):
     sizes = fill(log_dir, batches=8)
     f = active_log_file(log_dir)
