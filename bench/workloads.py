@@ -42,7 +42,8 @@ class ProduceResult:
 
 
 def create_topic(bootstrap: str, topic: str) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    # log_level 4: hide librdkafka's info chatter ("Purging ... background queue") on close.
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 4})
     futures = admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
     futures[topic].result(timeout=30)
 
@@ -155,14 +156,25 @@ def first_assignment(bootstrap: str, topic: str) -> float:
     try:
         subscribed = time.perf_counter()
         consumer.subscribe([topic], on_assign=watch)
+        last_error: KafkaError | None = None
         while watch.at is None:
             if time.perf_counter() - subscribed > ASSIGN_TIMEOUT_S:
-                raise WorkloadError(f"no assignment within {ASSIGN_TIMEOUT_S:.0f}s")
+                raise WorkloadError(
+                    f"no assignment within {ASSIGN_TIMEOUT_S:.0f}s (last error: {last_error})")
             # poll() serves the rebalance callback; a short timeout keeps the stamp tight
-            consumer.poll(0.01)
+            msg = consumer.poll(0.01)
+            if msg is not None and msg.error():
+                last_error = msg.error()
+                if hopeless(last_error):
+                    raise KafkaException(last_error)
         return watch.at - subscribed
     finally:
         consumer.close()
+
+
+def hopeless(err: KafkaError) -> bool:
+    """Errors that waiting will not cure; anything else may be a broker still warming up."""
+    return err.fatal() or err.code() == KafkaError._UNSUPPORTED_FEATURE
 
 
 @dataclass
