@@ -33,6 +33,8 @@ __all__ = ["RecoveryResult", "load_sealed_segment", "recover_active_segment", "r
 
 # Verification reads this much at once; a larger batch gets a read of its own size.
 _SCAN_CHUNK = 1 << 20
+# Index entries checked from the end before giving up and rebuilding from scratch.
+_MAX_STALE_ENTRIES = 16
 
 
 @dataclass
@@ -100,16 +102,29 @@ def recover_active_segment(
     """
     result = RecoveryResult(seg.path, seg.size, seg.size, seg.base_offset)
     actions = result.actions
-    index_problem = seg.index.load(seg.size)
+    # The log may have lost its tail (power loss, manual truncation): judge
+    # the index only by the entries that still point inside the file.
+    index_problem = seg.index.load(seg.size, trim_past=True)
     time_problem = seg.time_index.load()
     before = _snapshot(seg)
+    dropped = seg.index.dropped
 
     resume = False
     if not full and index_problem is None and time_problem is None and len(seg.index):
-        if _last_index_entry_matches(seg):
-            resume = True
-        else:
-            actions.append("last offset index entry does not match the log; rebuilt indexes")
+        # Walk back over a few stale entries rather than re-verify the whole segment.
+        for _ in range(_MAX_STALE_ENTRIES):
+            if not len(seg.index) or _last_index_entry_matches(seg):
+                break
+            seg.index.offsets.pop()
+            seg.index.positions.pop()
+            dropped += 1
+        resume = bool(len(seg.index)) and _last_index_entry_matches(seg)
+        if dropped and resume:
+            actions.append(f"dropped {dropped} offset index entries past the valid log")
+        elif not resume and dropped:
+            actions.append("offset index does not match the log; rebuilt indexes")
+    elif dropped:
+        actions.append("offset index does not match the log; rebuilt indexes")
     else:
         for problem in (index_problem, time_problem):
             # A missing index next to an empty log is just a fresh segment.
@@ -164,7 +179,7 @@ def recover_active_segment(
     seg.time_index.timestamps.extend(new_time[0::2])
     seg.time_index.offsets.extend(new_time[1::2])
     after = _snapshot(seg)
-    if after[:2] != before[:2] or index_problem is not None:
+    if after[:2] != before[:2] or index_problem is not None or dropped:
         if resume and new_index and not actions:
             actions.append(f"added {len(new_index) // 2} offset index entries lost in a crash")
         seg.index.rewrite()

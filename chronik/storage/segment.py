@@ -18,7 +18,7 @@ import os
 import struct
 import sys
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -58,7 +58,7 @@ def _replace_file(path: Path, data: bytes) -> None:
 
 
 class OffsetIndex:
-    __slots__ = ("path", "base_offset", "offsets", "positions", "_fd", "_pending")
+    __slots__ = ("path", "base_offset", "offsets", "positions", "_fd", "_pending", "dropped")
 
     def __init__(self, path: Path, base_offset: int) -> None:
         self.path = path
@@ -68,14 +68,20 @@ class OffsetIndex:
         self._fd: int | None = None
         # Entries not yet written to the file (see Segment.persist_index_entries).
         self._pending: list[int] = []
+        self.dropped = 0
 
     def __len__(self) -> int:
         return len(self.offsets)
 
-    def load(self, log_size: int) -> str | None:
-        """Read the file; return a description of what is wrong with it, or None."""
+    def load(self, log_size: int, *, trim_past: bool = False) -> str | None:
+        """Read the file; return a description of what is wrong with it, or None.
+
+        With ``trim_past``, entries pointing at or past ``log_size`` are dropped
+        (counted in ``self.dropped``) instead of making the whole index invalid.
+        """
         self.offsets = array("i")
         self.positions = array("i")
+        self.dropped = 0
         try:
             data = self.path.read_bytes()
         except FileNotFoundError:
@@ -95,7 +101,12 @@ class OffsetIndex:
             if len(offsets) > 1 and (offsets[-1] <= offsets[0] or positions[-1] <= positions[0]):
                 return "offset index is not monotonic"
             if positions[-1] >= log_size:
-                return f"offset index points at position {positions[-1]} past the log end"
+                if not trim_past:
+                    return f"offset index points at position {positions[-1]} past the log end"
+                keep = bisect_left(positions, log_size)
+                self.dropped = len(positions) - keep
+                del offsets[keep:]
+                del positions[keep:]
         self.offsets, self.positions = offsets, positions
         return None
 

@@ -183,3 +183,22 @@ def test_recover_segment_tool(log_dir):
     assert result.batches_verified == 7
     again = recover_segment(f, full=True)
     assert not again.repaired and again.batches_verified == 7
+
+
+def test_index_past_truncated_tail_is_fixed_on_disk(log_dir, caplog):
+    sizes = fill(log_dir, batches=20, index_interval_bytes=100)
+    f = active_log_file(log_dir)
+    # Lose the last three batches and half of the one before (a power loss, say).
+    os.truncate(f, sum(sizes[:16]) + sizes[16] // 2)
+    log = open_log(log_dir, index_interval_bytes=100)
+    assert log.log_end_offset == 48
+    seg = log.segments[-1]
+    assert max(seg.index.positions) < seg.size
+    assert seg.index.path.read_bytes() == seg.index.to_bytes()
+    log.close()
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="chronik.storage"):
+        log = open_log(log_dir, index_interval_bytes=100)
+    assert not caplog.records
+    assert all_offsets(log) == list(range(48))
+    log.close()
