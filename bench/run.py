@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import faulthandler
 import json
 import os
 import platform
 import signal
+import statistics
 import sys
 import time
 import traceback
@@ -51,12 +53,15 @@ class Plan:
     latency_seconds: float = 5.0
     # Repeats of the 1 KiB produce leg after round 1: pushes ~1 GB through the
     # broker in total and shows whether RSS keeps growing.
-    produce_repeats: int = 3
+    produce_repeats: int = 2
+    # Throughput and CPU legs run this many times (alternating) and report the
+    # median: on 2 shared cores a single sample swings by tens of percent.
+    samples: int = 3
 
     @staticmethod
     def quick() -> Plan:
         return Plan(big_count=20_000, small_count=50_000, latency_seconds=2.0,
-                    produce_repeats=1)
+                    produce_repeats=1, samples=2)
 
 
 class Bench:
@@ -69,11 +74,23 @@ class Bench:
         self.extra: dict[str, dict[str, Any]] = {t.name: {} for t in targets}
         self.big_topic: dict[str, str] = {}
         self.bytes_through: dict[str, int] = {t.name: 0 for t in targets}
+        self.samples: dict[str, dict[str, list[float]]] = {t.name: {} for t in targets}
 
     # -- bookkeeping -------------------------------------------------------------
 
     def record(self, target: Target, key: str, value: float | None) -> None:
         self.figures[target.name][key] = value
+
+    def sample(self, target: Target, key: str, value: float | None) -> None:
+        """One of several samples; the reported figure is their median."""
+        if value is not None:
+            self.samples[target.name].setdefault(key, []).append(value)
+
+    def summarise_samples(self) -> None:
+        for name, by_key in self.samples.items():
+            for key, values in by_key.items():
+                self.figures[name][key] = statistics.median(values)
+                self.extra[name][f"{key}_samples"] = [round(v, 3) for v in values]
 
     def attempt(self, target: Target, leg: str, fn: Callable[[], None]) -> None:
         """Run one leg on one target; a failure is recorded, never fatal to the run."""
@@ -104,6 +121,11 @@ class Bench:
                 continue
             self.attempt(target, leg, lambda t=target: fn(t))
 
+    def sampled(self, leg: str, fn: Callable[[Target], None],
+                produce_only_ok: bool = True) -> None:
+        for i in range(self.plan.samples):
+            self.each(f"{leg} #{i + 1}", fn, produce_only_ok)
+
     # -- legs --------------------------------------------------------------------
 
     def start_all(self) -> None:
@@ -123,18 +145,18 @@ class Bench:
         cpu0 = target.cpu()
         result = produce_throughput(target.bootstrap, topic, self.plan.big_count, KIB)
         self.record_cpu(target, "cpu_s_per_gb_produce", cpu0, result.bytes)
-        self.big_topic[target.name] = topic
+        self.big_topic.setdefault(target.name, topic)  # the consume legs read the first
         self.bytes_through[target.name] += result.bytes
-        self.record(target, "produce_1k_mb_s", result.mb_per_s)
-        self.record(target, "produce_1k_msgs_s", result.msgs_per_s)
+        self.sample(target, "produce_1k_mb_s", result.mb_per_s)
+        self.sample(target, "produce_1k_msgs_s", result.msgs_per_s)
 
     def produce_small(self, target: Target) -> None:
         topic = fresh_name("bench-100b")
         create_topic(target.bootstrap, topic)
         result = produce_throughput(target.bootstrap, topic, self.plan.small_count, 100)
         self.bytes_through[target.name] += result.bytes
-        self.record(target, "produce_100b_msgs_s", result.msgs_per_s)
-        self.record(target, "produce_100b_mb_s", result.mb_per_s)
+        self.sample(target, "produce_100b_msgs_s", result.msgs_per_s)
+        self.sample(target, "produce_100b_mb_s", result.mb_per_s)
 
     def consume(self, target: Target) -> None:
         topic = self.big_topic.get(target.name)
@@ -144,8 +166,8 @@ class Bench:
         result = consume_all(target.bootstrap, topic, self.plan.big_count)
         self.record_cpu(target, "cpu_s_per_gb_consume", cpu0, result.bytes)
         self.bytes_through[target.name] += result.bytes
-        self.record(target, "consume_mb_s", result.mb_per_s)
-        self.record(target, "consume_assign_s", result.assign_s)
+        self.sample(target, "consume_mb_s", result.mb_per_s)
+        self.sample(target, "consume_assign_s", result.assign_s)
 
     def latency(self, target: Target) -> None:
         topic = fresh_name("bench-latency")
@@ -179,7 +201,7 @@ class Bench:
         cpu_after = target.cpu()
         if cpu_before is None or cpu_after is None:
             return  # external broker: its CPU is not ours to read
-        self.record(target, key, (cpu_after - cpu_before) / (nbytes / 1e9))
+        self.sample(target, key, (cpu_after - cpu_before) / (nbytes / 1e9))
 
     def snapshot_rss(self, key: str) -> None:
         for target in self.targets:
@@ -199,9 +221,9 @@ class Bench:
         self.console.rule("start-up")
         self.start_all()
         self.console.rule("round 1 (workloads alternate across targets)")
-        self.each("produce 1 KiB", self.produce_big)
-        self.each("produce 100 B", self.produce_small)
-        self.each("consume 1 KiB", self.consume, produce_only_ok=False)
+        self.sampled("produce 1 KiB", self.produce_big)
+        self.sampled("produce 100 B", self.produce_small)
+        self.sampled("consume 1 KiB", self.consume, produce_only_ok=False)
         self.each("produce latency", self.latency)
         self.each("first assignment", self.assignment, produce_only_ok=False)
         self.snapshot_rss("rss_after_round1_mb")
@@ -210,6 +232,7 @@ class Bench:
             self.each(f"repeat produce #{i + 1}", self.repeat_produce)
         self.snapshot_rss("rss_after_repeat_mb")
         self.finish_memory()
+        self.summarise_samples()
 
 
 def build_targets(only: list[str], bootstrap: str | None) -> list[Target]:
@@ -261,6 +284,8 @@ def results_document(bench: Bench, plan: Plan, started: float) -> dict[str, Any]
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # librdkafka runs in this process: if it crashes, at least say in which leg.
+    faulthandler.enable()
     plan = Plan.quick() if args.quick else Plan()
     # Piped output defaults to 80 columns, which folds the table into unreadable cells.
     console = Console() if sys.stdout.isatty() else Console(width=150)
