@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -15,6 +17,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 STARTUP_TIMEOUT_S = 30.0
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """Runs in the child before exec: SIGKILL it if the bench dies without cleanup.
+
+    librdkafka lives in the bench process and can segfault on a malformed response;
+    the brokers must not outlive it.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def free_port() -> int:
@@ -100,6 +115,7 @@ class Target:
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(
             self.command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO, env=env,
+            preexec_fn=die_with_parent,
         )
         log.close()
         while time.perf_counter() - t0 < STARTUP_TIMEOUT_S:
