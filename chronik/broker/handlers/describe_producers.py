@@ -1,0 +1,39 @@
+"""DescribeProducers (61), v0: the idempotent/transactional producers a partition
+knows, with their last sequence and the start offset of an open transaction."""
+
+from __future__ import annotations
+
+from kafka.protocol.admin.transactions import DescribeProducersResponse
+
+from chronik.broker.transactions import COORDINATOR_EPOCH
+from chronik.wire.errors import ErrorCode
+
+API_KEY = 61
+
+_Topic = DescribeProducersResponse.TopicResponse
+_Part = _Topic.PartitionResponse
+_Producer = _Part.ProducerState
+
+
+def handle(ctx, req):
+    broker = ctx.broker
+    topics = []
+    for t in req.topics:
+        parts = []
+        for idx in t.partition_indexes:
+            if broker.partition(t.name, idx) is None:
+                parts.append(_Part(partition_index=idx, error_code=ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+                                   error_message=None, active_producers=[]))
+                continue
+            active = []
+            for pid, e in sorted(broker.producers.producers_of(t.name, idx).items()):
+                active.append(_Producer(
+                    producer_id=pid, producer_epoch=e.epoch,
+                    last_sequence=e.batches[-1].last_seq if e.batches else -1,
+                    last_timestamp=e.last_timestamp, coordinator_epoch=COORDINATOR_EPOCH,
+                    current_txn_start_offset=-1 if e.txn_first_offset is None else e.txn_first_offset,
+                ))
+            parts.append(_Part(partition_index=idx, error_code=0, error_message=None,
+                               active_producers=active))
+        topics.append(_Topic(name=t.name, partitions=parts))
+    return DescribeProducersResponse(version=ctx.api_version, throttle_time_ms=0, topics=topics)
