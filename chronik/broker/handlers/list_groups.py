@@ -1,0 +1,27 @@
+"""ListGroups (16), v0-5: every group; v4+ filtered by state, v5+ by type (we only have "classic")."""
+
+from __future__ import annotations
+
+from kafka.protocol.admin.groups import ListGroupsResponse
+
+from chronik.wire.errors import ErrorCode
+
+API_KEY = 16
+
+_Listed = ListGroupsResponse.ListedGroup
+GROUP_TYPE = "classic"
+
+
+def handle(ctx, req):
+    v = ctx.api_version
+    coord = ctx.broker.extensions["groups"]
+    states = {s.lower() for s in req.states_filter} if v >= 4 and req.states_filter else None
+    types = {t.lower() for t in req.types_filter} if v >= 5 and req.types_filter else None
+    listed = []
+    if types is None or GROUP_TYPE in types:
+        for g in coord.list_groups():
+            if states is not None and g.state.value.lower() not in states:
+                continue
+            listed.append(_Listed(group_id=g.group_id, protocol_type=g.protocol_type or "",
+                                  group_state=g.state.value, group_type=GROUP_TYPE))
+    return ListGroupsResponse(version=v, throttle_time_ms=0, error_code=ErrorCode.NONE, groups=listed)
