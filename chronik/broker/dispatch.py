@@ -14,6 +14,9 @@ from chronik.broker.state import BrokerState
 from chronik.wire.apis import ALL_APIS, ApiSpec
 from chronik.wire.errors import ErrorCode
 from chronik.wire.framing import MalformedFrame, frame_response, parse_request_header
+from chronik.wire.zero_copy import install as _install_zero_copy
+
+_install_zero_copy()
 
 log = logging.getLogger("chronik.dispatch")
 

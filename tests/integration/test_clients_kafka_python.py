@@ -54,7 +54,7 @@ def test_kcat_produce_consume(broker):
     subprocess.run(["kcat", "-b", broker.bootstrap, "-P", "-t", "kc", "-K:"], input=lines.encode(),
                    check=True, timeout=30)
     out = subprocess.run(
-        ["kcat", "-b", broker.bootstrap, "-C", "-t", "kc", "-e", "-f", "%k|%v|%o\n"],
+        ["kcat", "-b", broker.bootstrap, "-C", "-t", "kc", "-e", "-f", "%k|%s|%o\n"],
         capture_output=True, check=True, timeout=30,
     ).stdout.decode()
     rows = out.strip().split("\n")

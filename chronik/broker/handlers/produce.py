@@ -43,7 +43,9 @@ def _append_partition(ctx, topic_name: str, index: int, records, txn_check) -> _
         return _part(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
     if not records:
         return _part(index, ErrorCode.CORRUPT_MESSAGE, message="empty record set")
-    data = bytearray(records)
+    # The broker decodes records as a writable view into the request frame
+    # (chronik.wire.zero_copy), so offsets are patched in place.
+    data = records if isinstance(records, memoryview) and not records.readonly else bytearray(records)
     try:
         batches = scan_batches(data)
     except CorruptBatchError as exc:
