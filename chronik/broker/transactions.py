@@ -44,7 +44,7 @@ import os
 import re
 import struct
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -70,6 +70,7 @@ MAX_EPOCH = 32767  # int16; Kafka never hands out Short.MaxValue itself
 MAX_OFFSET_METADATA = 4096  # offset.metadata.max.bytes
 # Rewrite the state log once it holds this many lines more than live entries.
 COMPACT_SLACK = 1000
+TRANSACTIONAL_ID_EXPIRATION_MS = 7 * 24 * 3600 * 1000
 
 _INDEX_ENTRY = struct.Struct(">qqq")
 _AbortedTxn = FetchResponse.FetchableTopicResponse.PartitionData.AbortedTransaction
@@ -200,10 +201,10 @@ class TxnStateLog:
         os.write(self._fd, json.dumps(meta.to_json(), separators=(",", ":")).encode() + b"\n")
         self.lines += 1
 
-    def maybe_compact(self, live: Iterable[TxnMetadata]) -> None:
-        entries = list(live)
-        if self.lines <= 2 * len(entries) + COMPACT_SLACK:
+    def maybe_compact(self, live: dict[str, TxnMetadata]) -> None:
+        if self.lines <= 2 * len(live) + COMPACT_SLACK:
             return
+        entries = list(live.values())
         tmp = self.path.with_name(STATE_FILE + ".tmp")
         with open(tmp, "wb") as f:
             for meta in entries:
@@ -391,13 +392,14 @@ class TransactionCoordinator:
                     entry = self.state.producers.producers_of(topic, partition).get(pid)
                     epoch = entry.epoch if entry is not None else 0
                     self._write_marker(topic, partition, pid, epoch, commit=False)
-        self.store.maybe_compact(self.txns.values())
+        self.store.maybe_compact(self.txns)
 
     # -- helpers ----------------------------------------------------------------
 
     def _persist(self, meta: TxnMetadata) -> None:
         meta.update_ms = self.now_ms()
         self.store.append(meta)
+        self.store.maybe_compact(self.txns)
 
     def _index(self, topic: str, partition: int, plog: PartitionLog | None = None) -> AbortedIndex | None:
         key = (topic, partition)
@@ -638,9 +640,21 @@ class TransactionCoordinator:
                    if m.state is TxnState.ONGOING and now - m.start_ms > m.timeout_ms]
         for meta in expired:
             self._abort_with_new_epoch(meta, f"open longer than transaction.timeout.ms={meta.timeout_ms}")
-        if expired:
-            self.store.maybe_compact(self.txns.values())
         return len(expired)
+
+    def expire_transactional_ids(self) -> int:
+        """Forget ids idle for transactional.id.expiration.ms (Kafka writes a tombstone too)."""
+        cutoff = self.now_ms() - TRANSACTIONAL_ID_EXPIRATION_MS
+        idle = [m for m in self.txns.values()
+                if m.state in (TxnState.EMPTY, TxnState.COMPLETE_COMMIT, TxnState.COMPLETE_ABORT)
+                and m.update_ms < cutoff]
+        for meta in idle:
+            del self.txns[meta.transactional_id]
+            if self.by_pid.get(meta.producer_id) is meta:
+                del self.by_pid[meta.producer_id]
+            meta.state = TxnState.DEAD
+            self._persist(meta)
+        return len(idle)
 
     # -- produce path hooks ------------------------------------------------------------
 
@@ -697,6 +711,12 @@ class TransactionCoordinator:
             del self.indexes[key]
         for key in [k for k in self.open_txns if k[0] == topic]:
             del self.open_txns[key]
+        # A topic created again under the same name must not get this transaction's markers.
+        for meta in self.txns.values():
+            gone = {tp for tp in meta.partitions if tp[0] == topic}
+            if gone and meta.state is TxnState.ONGOING:
+                meta.partitions -= gone
+                self._persist(meta)
 
     # -- admin -----------------------------------------------------------------------
 
@@ -740,6 +760,7 @@ def install(state: BrokerState, server: Any) -> None:
     def check_timeouts() -> None:
         try:
             coord.abort_timed_out()
+            coord.expire_transactional_ids()
         finally:
             server.call_later(interval, check_timeouts)
 
