@@ -770,7 +770,7 @@ class GroupCoordinator:
         now = self.wall_ms()
         retention = self.offsets_retention_ms
         dropped = 0
-        for group in list(self.groups.values()):
+        for group in self.list_groups():
             if not group.is_(S.EMPTY):
                 continue
             offs = self.offsets.group_offsets(group.group_id)
