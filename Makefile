@@ -1,0 +1,39 @@
+# Chronik build targets.
+#   make dist          one-file dist/chronik.pex (needs `pip install pex`)
+#   make completions   regenerate completions/ from the Typer app
+#   make install-completions [PREFIX=~/.local]
+
+PYTHON ?= $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV)/bin/python,python3)
+# The pex carries C extensions (crc32c, lz4, zstandard, cramjam, pydantic-core,
+# pyyaml) built per Python version, so it is resolved once for every CPython
+# 3.11+ found here; the shebang picks whatever python3 the target machine has.
+# (pyenv shims of versions that are not active fail to run, so try pyenv's own
+# install paths too.)
+PEX_PYTHONS ?= $(shell for v in 3.11 3.12 3.13 3.14; do \
+	for p in $$(command -v python$$v) $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$$v*/bin/python$$v 2>/dev/null | tail -1); do \
+	  if $$p -c 'import sys' >/dev/null 2>&1; then echo --python=$$p; break; fi; done; done)
+PREFIX ?= $(HOME)/.local
+
+.PHONY: dist completions install-completions clean-dist
+
+dist: dist/chronik.pex
+
+dist/chronik.pex: pyproject.toml $(shell find chronik -name '*.py')
+	@mkdir -p dist
+	$(PYTHON) -m pex . -o $@ -e chronik.cli:main \
+		--pip-version 24.2 \
+		--python-shebang '/usr/bin/env python3' \
+		--interpreter-constraint '>=3.11' \
+		$(if $(strip $(PEX_PYTHONS)),$(PEX_PYTHONS),--python=$(PYTHON))
+	@$@ --version
+
+completions:
+	$(PYTHON) -m chronik.cli.completion completions
+
+install-completions:
+	install -D -m 644 completions/chronik.bash $(PREFIX)/share/bash-completion/completions/chronik
+	install -D -m 644 completions/_chronik $(PREFIX)/share/zsh/site-functions/_chronik
+	install -D -m 644 completions/chronik.fish $(PREFIX)/share/fish/vendor_completions.d/chronik.fish
+
+clean-dist:
+	rm -rf dist

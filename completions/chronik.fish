@@ -1,0 +1,1 @@
+complete --command chronik --no-files --arguments "(env _CHRONIK_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) chronik)" --condition "env _CHRONIK_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) chronik"
