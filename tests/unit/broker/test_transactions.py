@@ -477,3 +477,100 @@ def test_list_transactions_filters(broker, clock):
     import re
 
     assert names(lt(set(), set(), -1, re.compile("^b"))) == ["b"]
+
+
+# -- every version of every transaction API, through encode/decode ---------------------
+
+
+def _call(broker: Broker, req, version: int):
+    """Encode a request at `version`, decode it, handle it, and decode the encoded answer."""
+    from chronik.broker.context import RequestContext
+    from chronik.broker.handlers import HANDLERS
+    from chronik.wire.apis import ALL_APIS
+
+    spec = ALL_APIS[req.API_KEY]
+    version = min(version, spec.max_version)
+    decoded = spec.request.decode(req.encode(version=version), version=version)
+    ctx = RequestContext(broker=broker.state, api_key=spec.key, api_version=version,
+                         correlation_id=1, client_id="t", conn_id=1)
+    resp = HANDLERS[spec.key](ctx, decoded)
+    return spec.response.decode(resp.encode(version=version), version=version)
+
+
+@pytest.mark.parametrize("v", range(7))
+def test_transaction_apis_at_every_version(broker, v):
+    from kafka.protocol.admin.transactions import (
+        DescribeProducersRequest,
+        DescribeTransactionsRequest,
+        ListTransactionsRequest,
+    )
+    from kafka.protocol.producer.transaction import (
+        AddOffsetsToTxnRequest,
+        AddPartitionsToTxnRequest,
+        EndTxnRequest,
+        InitProducerIdRequest,
+        TxnOffsetCommitRequest,
+    )
+
+    init = _call(broker, InitProducerIdRequest(transactional_id="tx", transaction_timeout_ms=TIMEOUT,
+                                               producer_id=-1, producer_epoch=-1), v)
+    assert init.error_code == 0
+    pid, epoch = init.producer_id, init.producer_epoch
+
+    apt = AddPartitionsToTxnRequest
+    topic = apt.AddPartitionsToTxnTopic(name="t", partitions=[0, 1])
+
+    def add(verify_only: bool):
+        return _call(broker, apt(
+            transactions=[apt.AddPartitionsToTxnTransaction(
+                transactional_id="tx", producer_id=pid, producer_epoch=epoch, verify_only=verify_only,
+                topics=[topic])],
+            v3_and_below_transactional_id="tx", v3_and_below_producer_id=pid,
+            v3_and_below_producer_epoch=epoch, v3_and_below_topics=[topic]), v)
+
+    def partition_codes(resp) -> list[int]:
+        topics = resp.results_by_topic_v3_and_below if v <= 3 else [
+            t for r in resp.results_by_transaction for t in r.topic_results]
+        return [p.partition_error_code for t in topics for p in t.results_by_partition]
+
+    if v >= 4:
+        assert partition_codes(add(True)) == [E.INVALID_TXN_STATE] * 2  # not added yet
+    assert partition_codes(add(False)) == [0, 0]
+    if v >= 4:
+        assert partition_codes(add(True)) == [0, 0]
+    assert _call(broker, AddOffsetsToTxnRequest(transactional_id="tx", producer_id=pid,
+                                                producer_epoch=epoch, group_id="g"), v).error_code == 0
+    toc = TxnOffsetCommitRequest.TxnOffsetCommitRequestTopic
+    commit = _call(broker, TxnOffsetCommitRequest(
+        transactional_id="tx", group_id="g", producer_id=pid, producer_epoch=epoch, generation_id=-1,
+        member_id="", group_instance_id=None, topics=[toc(name="t", partitions=[
+            toc.TxnOffsetCommitRequestPartition(partition_index=0, committed_offset=3,
+                                                committed_leader_epoch=7, committed_metadata="m")])]), v)
+    assert [p.error_code for t in commit.topics for p in t.partitions] == [0]
+
+    described = _call(broker, DescribeTransactionsRequest(transactional_ids=["tx", "nope"]), v)
+    (ok, missing) = described.transaction_states
+    assert (ok.transaction_state, ok.producer_id) == ("Ongoing", pid)
+    assert [(t.topic, t.partitions) for t in ok.topics] == [("t", [0, 1])]
+    assert missing.error_code == E.TRANSACTIONAL_ID_NOT_FOUND
+    listed = _call(broker, ListTransactionsRequest(state_filters=["Ongoing", "Bogus"], producer_id_filters=[],
+                                                   duration_filter=-1, transactional_id_pattern="^t"), v)
+    assert [t.transactional_id for t in listed.transaction_states] == ["tx"]
+    assert listed.unknown_state_filters == ["Bogus"]
+
+    end = _call(broker, EndTxnRequest(transactional_id="tx", producer_id=pid, producer_epoch=epoch,
+                                      committed=True), v)
+    assert end.error_code == 0
+    if v >= 5:
+        assert (end.producer_id, end.producer_epoch) == (pid, epoch)
+    assert broker.offsets.commits == [("g", {("t", 0): (3, "m", 7 if v >= 2 else -1)})]
+    stale = _call(broker, EndTxnRequest(transactional_id="tx", producer_id=pid, producer_epoch=epoch - 1,
+                                        committed=True), v)
+    assert stale.error_code == (E.PRODUCER_FENCED if v >= 2 else E.INVALID_PRODUCER_EPOCH)
+
+    broker.produce("t", 0, -1, -1, -1, 1, transactional=False)
+    producers = _call(broker, DescribeProducersRequest(topics=[DescribeProducersRequest.TopicRequest(
+        name="t", partition_indexes=[0, 5])]), v)
+    (p0, p5) = producers.topics[0].partitions
+    assert p5.error_code == E.UNKNOWN_TOPIC_OR_PARTITION
+    assert [(s.producer_id, s.current_txn_start_offset) for s in p0.active_producers] == [(pid, -1)]
