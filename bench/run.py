@@ -235,9 +235,9 @@ class Bench:
         self.summarise_samples()
 
 
-def build_targets(only: list[str], bootstrap: str | None) -> list[Target]:
+def build_targets(only: list[str], bootstrap: str | None, data_root: Path | None = None) -> list[Target]:
     factories = {
-        "chronik": lambda: chronik_target(bootstrap),
+        "chronik": lambda: chronik_target(bootstrap, data_root),
         "tansu": tansu_target,
         "sink": sink_target,
     }
@@ -252,6 +252,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--bootstrap", default=None,
                         help="use an already running Chronik at HOST:PORT (no CPU/RSS figures)")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write results")
+    parser.add_argument("--data-root", type=Path, default=None,
+                        help="where Chronik's temp data dir goes (default: the system temp dir); "
+                        "/dev/shm puts it in RAM like Tansu's memory storage")
     args = parser.parse_args(argv)
     args.only = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = set(args.only) - {"chronik", "tansu", "sink"}
@@ -292,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     # A SIGTERM must still run the finally below, which stops every broker we started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    bench = Bench(build_targets(args.only, args.bootstrap), plan, console)
+    bench = Bench(build_targets(args.only, args.bootstrap, args.data_root), plan, console)
     try:
         bench.run()
     finally:

@@ -174,10 +174,10 @@ def _local(name: str, command_for_port: list[str], port: int, workdir: Path) -> 
     )
 
 
-def chronik_target(bootstrap: str | None = None) -> Target:
+def chronik_target(bootstrap: str | None = None, data_root: Path | None = None) -> Target:
     if bootstrap:
         return Target(name="chronik", bootstrap=bootstrap, external=True)
-    port, workdir = free_port(), Path(tempfile.mkdtemp(prefix="bench-chronik-"))
+    port, workdir = free_port(), Path(tempfile.mkdtemp(prefix="bench-chronik-", dir=data_root))
     data_dir = workdir / "data"
     cmd = [sys.executable, "-m", "chronik", "integrated", "-p", str(port), "-d", str(data_dir)]
     return _local("chronik", cmd, port, workdir)
