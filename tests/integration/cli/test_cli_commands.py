@@ -192,8 +192,12 @@ def test_topics_commands_table_and_json(cli: Cli) -> None:
     desc = jsonl(cli.out("topics", "describe", topic))[0]
     if cli.kind == "chronik":
         assert desc["configs"]["retention.ms"]["value"] == "7200000"
-    cli.run("topics", "add-partitions", topic, "-n", "2")
-    assert len(jsonl(cli.out("topics", "describe", topic))[0]["partitions"]) == 5
+    if cli.kind == "tansu":  # no CreatePartitions: the error must say so on one line
+        res = cli.run("topics", "add-partitions", topic, "-n", "2", check=False)
+        assert "does not support" in _one_line_error(res)
+    else:
+        cli.run("topics", "add-partitions", topic, "-n", "2")
+        assert len(jsonl(cli.out("topics", "describe", topic))[0]["partitions"]) == 5
 
     assert jsonl(cli.out("topics", "delete", topic)) == [{"topic": topic, "result": "OK"}]
     assert topic not in {t["name"] for t in jsonl(cli.out("topics", "list"))}
@@ -248,3 +252,29 @@ def test_version() -> None:
     out = subprocess.run([sys.executable, "-m", "chronik", "--version"], capture_output=True,
                          check=True).stdout.decode()
     assert out.strip() == f"chronik {__version__}"
+
+
+def test_follow_mode_stops_cleanly_on_ctrl_c(cli: Cli) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    topic = new_topic()
+    cli.run("produce", topic, "--create", input="a\nb\n")
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "chronik", "-b", cli.bootstrap, "consume", topic],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        assert follower.stdout.readline() == b"a\n"
+        assert follower.stdout.readline() == b"b\n"
+        cli.run("produce", topic, input="c\n")
+        assert follower.stdout.readline() == b"c\n"  # it follows new records
+        follower.send_signal(signal.SIGINT)
+        _, err = follower.communicate(timeout=10)
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.wait(5)
+    assert follower.returncode == 0
+    assert err.decode().strip() == "consumed 3 records"
