@@ -1,0 +1,75 @@
+"""Request header parsing, response framing, the API table and the zero-copy records view."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from kafka.protocol.metadata.api_versions import ApiVersionsRequest
+from kafka.protocol.metadata.metadata import MetadataRequest
+from kafka.protocol.producer.produce import ProduceRequest
+
+from chronik.broker.dispatch import _flexible_of, served_apis
+from chronik.wire.apis import ALL_APIS
+from chronik.wire.framing import MalformedFrame, frame_response, parse_request_header
+
+
+def _frame(req, version: int, corr: int = 9, client: str = "cli") -> memoryview:
+    req.API_VERSION = version
+    req.with_header(correlation_id=corr, client_id=client)
+    return memoryview(bytes(req.encode(header=True, framed=True))[4:])
+
+
+@pytest.mark.parametrize("version", [1, 9, 12])
+def test_header_round_trip(version):
+    frame = _frame(MetadataRequest(topics=None, allow_auto_topic_creation=False), version)
+    h = parse_request_header(frame, _flexible_of)
+    assert (h.api_key, h.api_version, h.correlation_id, h.client_id) == (3, version, 9, "cli")
+    body = MetadataRequest.decode(frame[h.body_offset:], version=version)
+    assert body.topics is None
+
+
+def test_flexible_api_versions_header_has_tags():
+    frame = _frame(ApiVersionsRequest(client_software_name="x", client_software_version="1"), 3)
+    h = parse_request_header(frame, _flexible_of)
+    assert ApiVersionsRequest.decode(frame[h.body_offset:], version=3).client_software_name == "x"
+
+
+@pytest.mark.parametrize("raw", [b"", b"\x00\x03", struct.pack(">hhih", 3, 1, 1, 50) + b"short",
+                                 struct.pack(">hhih", 3, 1, 1, -7)])
+def test_malformed_headers(raw):
+    with pytest.raises(MalformedFrame):
+        parse_request_header(memoryview(raw), _flexible_of)
+
+
+def test_response_framing():
+    head, body = frame_response(3, 77, True, b"abc")
+    assert head == struct.pack(">ii", 3 + 4 + 1, 77) + b"\x00"
+    # ApiVersions never carries tagged fields in its response header.
+    head, _ = frame_response(18, 5, True, b"abc")
+    assert head == struct.pack(">ii", 3 + 4, 5)
+
+
+def test_served_ranges():
+    keys = {s.key: s for s in served_apis()}
+    assert keys[0].min_version == 0 and keys[0].max_version == 13
+    assert (keys[1].min_version, keys[1].max_version) == (4, 18)
+    assert (keys[3].min_version, keys[3].max_version) == (0, 13)
+    assert (keys[2].min_version, keys[2].max_version) == (1, 11)
+    assert (keys[18].min_version, keys[18].max_version) == (0, 4)
+    assert set(keys) <= set(ALL_APIS)
+
+
+def test_produce_records_are_views_into_the_frame():
+    P = ProduceRequest
+    req = P(transactional_id=None, acks=1, timeout_ms=1, topic_data=[P.TopicProduceData(
+        name="t", partition_data=[P.TopicProduceData.PartitionProduceData(index=0, records=b"abcdef")])])
+    frame = bytearray(req.encode(version=9))
+    decoded = P.decode(memoryview(frame), version=9)
+    rec = decoded.topic_data[0].partition_data[0].records
+    assert isinstance(rec, memoryview) and not rec.readonly
+    rec[0:1] = b"X"
+    assert b"Xbcdef" in frame
+    # A length running past the frame is an error, not a short slice.
+    with pytest.raises(ValueError):
+        P.decode(memoryview(frame[:-6]), version=9)
