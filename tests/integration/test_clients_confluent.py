@@ -212,3 +212,35 @@ def test_no_auto_create(broker_factory):
     assert errors and errors[0] is not None
     admin = AdminClient({"bootstrap.servers": b.bootstrap})
     assert "nope" not in admin.list_topics(timeout=10).topics
+
+
+def test_log_append_time_topic(broker):
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin.create_topics([NewTopic("lat", num_partitions=1, replication_factor=1,
+                                  config={"message.timestamp.type": "LogAppendTime"})])["lat"].result(10)
+    before = int(time.time() * 1000)
+    p = Producer({"bootstrap.servers": broker.bootstrap})
+    for i in range(10):
+        p.produce("lat", value=str(i).encode(), timestamp=1_000_000_000_000)
+    assert p.flush(30) == 0
+    after = int(time.time() * 1000)
+    msgs = consume_all(broker.bootstrap, "lat", 10)
+    assert [m.value() for m in msgs] == [str(i).encode() for i in range(10)]
+    for m in msgs:
+        ts_type, ts = m.timestamp()
+        assert ts_type == 2  # TIMESTAMP_LOG_APPEND_TIME
+        assert before - 1000 <= ts <= after + 1000
+
+
+def test_max_message_bytes_is_enforced(broker):
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin.create_topics([NewTopic("small", num_partitions=1, replication_factor=1,
+                                  config={"max.message.bytes": "2000"})])["small"].result(10)
+    errors = []
+    p = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 0})
+    p.produce("small", value=b"x" * 5000, on_delivery=lambda e, m: errors.append(e))
+    p.flush(30)
+    p.produce("small", value=b"ok", on_delivery=lambda e, m: errors.append(e))
+    p.flush(30)
+    assert errors[0] is not None and errors[0].code() == KafkaError.MSG_SIZE_TOO_LARGE
+    assert errors[1] is None
