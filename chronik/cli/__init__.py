@@ -74,6 +74,15 @@ def _register() -> None:
 _register()
 
 
+def _click_exception() -> type[Exception]:
+    # typer 0.2x carries its own copy of click; older releases use the package.
+    try:
+        from typer._click.exceptions import ClickException
+    except ImportError:  # pragma: no cover - depends on the typer release
+        from click.exceptions import ClickException
+    return ClickException
+
+
 def main() -> None:
     try:
         rc = app(standalone_mode=False)
@@ -94,9 +103,7 @@ def main() -> None:
     except SystemExit:
         raise
     except Exception as exc:  # noqa: BLE001 - last-resort: one line, not a traceback
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
+        if isinstance(exc, _click_exception()):
             exc.show()
             sys.exit(exc.exit_code)
         if state.debug:
