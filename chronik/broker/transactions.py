@@ -32,7 +32,10 @@ Persistence (DIR/__transaction_state/):
 
 The last stable offset of a partition is the first offset of its earliest
 open transaction (from the idempotent producer state, which the core
-snapshots and replays), else the log end.
+snapshots and replays), else the log end. The coordinator also records the
+first offset a transaction wrote on each partition: after a crash without
+a producer snapshot, the replay covers only the last segment and would miss
+a transaction that started earlier (LSO too high, no aborted-index entry).
 """
 
 from __future__ import annotations
@@ -105,6 +108,10 @@ class TxnMetadata:
     groups: set[str] = field(default_factory=set)
     # group -> (topic, partition) -> offset committed in the transaction, visible on commit only
     pending_offsets: dict[str, dict[TopicPartition, OffsetValue]] = field(default_factory=dict)
+    # First offset the transaction wrote per partition. The producer state can
+    # miss it after a crash (it replays only the last segment without a
+    # snapshot); start-up restores it from here.
+    first_offsets: dict[TopicPartition, int] = field(default_factory=dict)
     start_ms: int = -1
     update_ms: int = -1
     # The id/epoch before the last bump: a retried InitProducerId carries them.
@@ -124,6 +131,7 @@ class TxnMetadata:
                 g: [[t, p, o, m, e] for (t, p), (o, m, e) in offs.items()]
                 for g, offs in self.pending_offsets.items()
             },
+            "first": sorted([t, p, o] for (t, p), o in self.first_offsets.items()),
             "start": self.start_ms,
             "update": self.update_ms,
             "last_pid": self.last_producer_id,
@@ -144,6 +152,7 @@ class TxnMetadata:
                 g: {(t, p): (o, m, e) for t, p, o, m, e in offs}
                 for g, offs in d.get("offsets", {}).items()
             },
+            first_offsets={(t, p): o for t, p, o in d.get("first", [])},
             start_ms=d.get("start", -1),
             update_ms=d.get("update", -1),
             last_producer_id=d.get("last_pid", -1),
@@ -320,6 +329,23 @@ class AbortedIndex:
         return [e for e in self.entries[i:] if e.first_offset < end]
 
 
+def _marker_after(plog: PartitionLog, producer_id: int, offset: int) -> bool:
+    """Whether a control batch of `producer_id` exists at or after `offset` (headers only)."""
+    end = plog.log_end_offset
+    while offset < end:
+        data = plog.read(offset, 4 * 1024 * 1024).data
+        if not data:
+            return False
+        try:
+            batches = scan_batches(data, verify_crc=False)
+        except CorruptBatchError:
+            return False
+        if any(b.is_control and b.producer_id == producer_id and b.last_offset >= offset for b in batches):
+            return True
+        offset = batches[-1].last_offset + 1
+    return False
+
+
 def _is_abort_marker(batch: bytes | memoryview) -> bool:
     for rec in DefaultRecordBatch(bytes(batch)):
         return bool(getattr(rec, "abort", False))
@@ -375,6 +401,7 @@ class TransactionCoordinator:
 
     def recover(self) -> None:
         """Finish what a crash interrupted; close transactions nobody can end any more."""
+        self._restore_open_txns()
         for meta in list(self.txns.values()):
             if meta.state in (TxnState.PREPARE_COMMIT, TxnState.PREPARE_ABORT):
                 log.info("completing %s of transactional id %s after restart",
@@ -393,6 +420,24 @@ class TransactionCoordinator:
                     epoch = entry.epoch if entry is not None else 0
                     self._write_marker(topic, partition, pid, epoch, commit=False)
         self.store.maybe_compact(self.txns)
+
+    def _restore_open_txns(self) -> None:
+        for meta in self.txns.values():
+            if meta.state not in (TxnState.ONGOING, TxnState.PREPARE_COMMIT, TxnState.PREPARE_ABORT):
+                continue
+            for (topic, partition), first in meta.first_offsets.items():
+                opened = self.open_txns.get((topic, partition), {})
+                plog = self.state.partition(topic, partition)
+                if meta.producer_id in opened or plog is None or first < plog.log_start_offset:
+                    continue
+                if _marker_after(plog, meta.producer_id, first):
+                    continue  # a Prepare* transaction whose marker made it here before the crash
+                log.info("restoring open transaction of %s on %s-%d from offset %d",
+                         meta.transactional_id, topic, partition, first)
+                self.open_txns.setdefault((topic, partition), {})[meta.producer_id] = first
+                entry = self.state.producers.producers_of(topic, partition).get(meta.producer_id)
+                if entry is not None:
+                    entry.txn_first_offset = first
 
     # -- helpers ----------------------------------------------------------------
 
@@ -473,6 +518,7 @@ class TransactionCoordinator:
         meta.partitions.clear()
         meta.groups.clear()
         meta.pending_offsets.clear()
+        meta.first_offsets.clear()
         self._persist(meta)
 
     def _end(self, meta: TxnMetadata, commit: bool) -> None:
@@ -687,7 +733,14 @@ class TransactionCoordinator:
                     if not opened:
                         del self.open_txns[key]
             else:
-                self.open_txns.setdefault(key, {}).setdefault(b.producer_id, b.base_offset)
+                opened = self.open_txns.setdefault(key, {})
+                if b.producer_id in opened:
+                    continue
+                opened[b.producer_id] = b.base_offset
+                meta = self.by_pid.get(b.producer_id)
+                if meta is not None and meta.state is TxnState.ONGOING and key not in meta.first_offsets:
+                    meta.first_offsets[key] = b.base_offset
+                    self._persist(meta)
 
     def last_stable_offset(self, topic: str, partition: int) -> int:
         plog = self.state.partition(topic, partition)

@@ -574,3 +574,25 @@ def test_transaction_apis_at_every_version(broker, v):
     (p0, p5) = producers.topics[0].partitions
     assert p5.error_code == E.UNKNOWN_TOPIC_OR_PARTITION
     assert [(s.producer_id, s.current_txn_start_offset) for s in p0.active_producers] == [(pid, -1)]
+
+
+@pytest.mark.parametrize("ending", [None, False, True])
+def test_open_transaction_in_an_older_segment_survives_a_crash(broker, ending):
+    """Without a snapshot the producer state replays only the last segment: the coordinator
+    remembers where the transaction started, so the LSO and the aborted index stay right."""
+    broker.state.create_topic("s", 1, {"segment.bytes": "100"})
+    pid, epoch = begin(broker, parts=[("s", 0)])
+    broker.produce("s", 0, pid, epoch, 0, 3)
+    for _ in range(3):  # other producers roll the segment past the transaction's data
+        broker.produce("s", 0, -1, -1, -1, 2, transactional=False)
+    assert len(broker.state.partition("s", 0).segments) > 1
+    if ending is not None:
+        meta = broker.coord.txns["tx"]
+        meta.state = TxnState.PREPARE_COMMIT if ending else TxnState.PREPARE_ABORT
+        broker.coord._persist(meta)
+    broker.restart(clean=False)
+    if ending is None:
+        assert broker.lso("s") == 0
+        assert broker.coord.end_txn("tx", pid, epoch, False) == E.NONE
+    assert broker.lso("s") == broker.hw("s") == 10
+    assert broker.aborted("s", 0, 0, 10) == ([] if ending else [(pid, 0)])
