@@ -34,6 +34,15 @@ def integrated(
     log_level: Annotated[
         str, typer.Option("--log-level", help="debug|info|warning|error")
     ] = "info",
+    log_retention_check_interval_ms: Annotated[
+        int,
+        typer.Option(
+            "--log-retention-check-interval-ms",
+            min=10,
+            help="How often retention deletes old segments (segment.ms rolls and "
+            "compaction are checked at least every 15 s).",
+        ),
+    ] = 300_000,
 ) -> None:
     """Run a single-node Kafka-compatible broker on PORT with data in DIR."""
     from chronik.broker.config import BrokerConfig
@@ -48,5 +57,6 @@ def integrated(
         auto_create_topics=not no_auto_create,
         max_request_bytes=max_request_bytes,
         log_level=log_level,
+        log_retention_check_interval_ms=log_retention_check_interval_ms,
     )
     raise typer.Exit(run_broker(config))

@@ -36,6 +36,14 @@ __all__ = [
 logger = logging.getLogger("chronik.storage")
 
 LOG_START_OFFSET_FILE = "log-start-offset"
+# First offset the cleaner has not yet compacted (Kafka keeps these in one
+# cleaner-offset-checkpoint per log dir; one small file per partition is
+# simpler and is deleted with the partition).
+CLEANER_CHECKPOINT_FILE = "cleaner-offset-checkpoint"
+# A compacted segment is written as <base>.log.cleaned, renamed to
+# <base>.log.swap once complete and fsynced, then swapped in.
+CLEANED_SUFFIX = ".cleaned"
+SWAP_SUFFIX = ".swap"
 _BASE_AND_EPOCH = struct.Struct(">q")
 _EPOCH = struct.Struct(">i")
 _LENGTH = struct.Struct(">i")
@@ -100,6 +108,8 @@ class PartitionLog:
         self._unflushed = 0
         self._closed = False
         self._read_hints: dict[int, tuple[Segment, int]] = {}
+        # What recovery repaired at open, one description per repair.
+        self.recovery_actions: list[str] = []
         self.directory.mkdir(parents=True, exist_ok=True)
         self._segments: list[Segment] = []
         self._bases: list[int] = []
@@ -111,11 +121,11 @@ class PartitionLog:
         d = self.directory
         for stray in d.glob("*.tmp"):
             stray.unlink(missing_ok=True)
+        repairs: list[str] = finish_interrupted_swaps(d)
         bases = sorted(
             int(p.stem) for p in d.glob("*.log") if len(p.stem) == 20 and p.stem.isdigit()
         )
         interval = self.config.index_interval_bytes
-        repairs: list[str] = []
         for base in bases:
             seg = Segment(d, base)
             self._segments.append(seg)
@@ -148,6 +158,7 @@ class PartitionLog:
             self._bases.clear()
             self._log_end = self._log_start
             self._new_segment(self._log_start)
+        self.recovery_actions = repairs
         if repairs:
             logger.warning("recovered %s: %s", self.directory, "; ".join(repairs))
 
@@ -192,6 +203,10 @@ class PartitionLog:
     @property
     def log_end_offset(self) -> int:
         return self._log_end
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
     @property
     def segments(self) -> list[Segment]:
@@ -424,6 +439,111 @@ class PartitionLog:
             self._bases.pop(0)
         return offset
 
+    def roll_if_due(self) -> bool:
+        """Roll a non-empty active segment older than segment.ms (the timer half of rolling)."""
+        seg = self._segments[-1]
+        if seg.size and self._now_ms() - seg.created_ms > self.config.segment_ms:
+            self._roll()
+            return True
+        return False
+
+    def delete_oldest_segments(self, count: int) -> list[Segment]:
+        """Delete the ``count`` oldest segments and move the log start past them.
+
+        The active segment is rolled first if it is among them, so a log never
+        lacks a segment to append to. Returns the deleted segments.
+        """
+        count = min(count, len(self._segments))
+        if count <= 0:
+            return []
+        if count == len(self._segments):
+            if self._segments[-1].size == 0:
+                count -= 1  # an empty active segment holds nothing to delete
+            else:
+                self._roll()
+            if count <= 0:
+                return []
+        new_start = max(self._log_start, self._segments[count].base_offset)
+        # Persist first: a crash after deleting files must not resurrect the old start.
+        if new_start != self._log_start:
+            self._write_log_start(new_start)
+            self._log_start = new_start
+        self._read_hints.clear()
+        gone = self._segments[:count]
+        del self._segments[:count]
+        del self._bases[:count]
+        for seg in gone:
+            seg.delete()
+        return gone
+
+    # -- compaction support -----------------------------------------------------
+
+    def read_cleaner_checkpoint(self) -> int:
+        try:
+            text = (self.directory / CLEANER_CHECKPOINT_FILE).read_text().strip()
+            return int(text or 0)
+        except (FileNotFoundError, ValueError):
+            return 0
+
+    def write_cleaner_checkpoint(self, offset: int) -> None:
+        path = self.directory / CLEANER_CHECKPOINT_FILE
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(f"{offset}\n")
+        os.replace(tmp, path)
+
+    def segment_end_offset(self, seg: Segment) -> int:
+        """One past the last offset stored in ``seg`` (its base offset when empty)."""
+        if seg is self._segments[-1]:
+            return self._log_end if seg.size else seg.base_offset
+        end = seg.base_offset
+        start = seg.index.positions[-1] if len(seg.index) else 0
+        for _pos, h in seg.iter_headers(start):
+            end = h[0] + h[6] + 1
+        return end
+
+    def replace_segments(self, old: list[Segment], swap_path: Path | None) -> Segment | None:
+        """Swap a cleaned ``<base>.log.swap`` in for the contiguous sealed segments ``old``.
+
+        The swap file is complete and fsynced; each step below leaves a
+        directory that ``finish_interrupted_swaps`` turns into either the old
+        segments or the new one, never a mix within one offset range. With
+        ``swap_path`` None every record of ``old`` was dropped and the
+        segments are just deleted (any subset of them is an equally valid log).
+        """
+        if not old or any(seg not in self._segments for seg in old):
+            raise ValueError("segments to replace are no longer part of the log")
+        first = self._segments.index(old[0])
+        if self._segments[first : first + len(old)] != old or first + len(old) >= len(
+            self._segments
+        ):
+            raise ValueError("only contiguous sealed segments can be replaced")
+        self._read_hints.clear()
+        base = old[0].base_offset
+        for seg in old:
+            seg.close()
+            seg.index.path.unlink(missing_ok=True)
+            seg.time_index.path.unlink(missing_ok=True)
+        for seg in old[1:]:
+            seg.path.unlink(missing_ok=True)
+        new: Segment | None = None
+        if swap_path is None:
+            old[0].path.unlink(missing_ok=True)
+            del self._segments[first : first + len(old)]
+            del self._bases[first : first + len(old)]
+            if first == 0:
+                # The log now starts at the next segment: nothing is left below it.
+                self._log_start = max(self._log_start, self._bases[0])
+        else:
+            os.replace(swap_path, old[0].path)
+            fsync_dir(self.directory)
+            new = Segment(self.directory, base)
+            new.created_ms = old[0].created_ms
+            load_sealed_segment(new, self.config.index_interval_bytes)
+            self._segments[first : first + len(old)] = [new]
+            self._bases[first : first + len(old)] = [base]
+        fsync_dir(self.directory)
+        return new
+
     # -- lifecycle ------------------------------------------------------------
 
     def flush(self) -> None:
@@ -440,6 +560,73 @@ class PartitionLog:
     def delete(self) -> None:
         self.close()
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def finish_interrupted_swaps(directory: Path) -> list[str]:
+    """Complete or discard a compaction that a crash interrupted.
+
+    ``.cleaned`` files were never complete: delete them. A ``.swap`` file is a
+    complete, fsynced replacement for every segment whose base offset lies in
+    its offset range: delete those (some may already be gone), then rename it
+    into place. Index files of the replaced range are deleted so they are
+    rebuilt from the new log.
+    """
+    actions: list[str] = []
+    for cleaned in directory.glob("*" + CLEANED_SUFFIX):
+        cleaned.unlink(missing_ok=True)
+        actions.append(f"discarded unfinished compaction output {cleaned.name}")
+    for swap in sorted(directory.glob("*.log" + SWAP_SUFFIX)):
+        stem = swap.name.split(".", 1)[0]
+        if len(stem) != 20 or not stem.isdigit():
+            continue
+        base = int(stem)
+        try:
+            last = _last_offset_in_file(swap, base)
+        except CorruptBatchError:
+            # Cannot happen for a file fsynced before its rename; be safe and keep the old data.
+            swap.unlink(missing_ok=True)
+            actions.append(f"discarded unreadable {swap.name}")
+            continue
+        for log_file in directory.glob("*.log"):
+            s = log_file.stem
+            if len(s) == 20 and s.isdigit() and base <= int(s) <= last:
+                for suffix in (".index", ".timeindex"):
+                    log_file.with_suffix(suffix).unlink(missing_ok=True)
+                if int(s) != base:
+                    log_file.unlink(missing_ok=True)
+        for suffix in (".index", ".timeindex"):
+            (directory / f"{stem}{suffix}").unlink(missing_ok=True)
+        os.replace(swap, directory / f"{stem}.log")
+        actions.append(f"completed interrupted compaction swap of {stem}.log")
+    if actions:
+        fsync_dir(directory)
+    return actions
+
+
+def _last_offset_in_file(path: Path, default: int) -> int:
+    """Last offset of the batches in a log file, walking headers only."""
+    last = default
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        pos = 0
+        while pos + HEADER_SIZE <= size:
+            h = HEADER.unpack(os.pread(fd, HEADER_SIZE, pos))
+            if h[3] != 2 or h[1] < HEADER_SIZE - LOG_OVERHEAD:
+                raise CorruptBatchError(f"{path.name}: invalid batch header at {pos}")
+            last = max(last, h[0] + h[6])
+            pos += LOG_OVERHEAD + h[1]
+    finally:
+        os.close(fd)
+    return last
 
 
 def _decode(batch: bytes):

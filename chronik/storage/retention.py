@@ -1,0 +1,239 @@
+"""Segment lifecycle in a running broker: roll by age, retention, compaction.
+
+Kafka's log manager, reduced to a single-node broker on one event loop:
+
+* ``segment.ms``: appends roll an old active segment; a timer also rolls an
+  idle one, so its data becomes eligible for retention and compaction.
+* ``cleanup.policy`` containing ``delete``: every
+  ``log.retention.check.interval.ms`` whole segments are deleted from the
+  oldest while their largest timestamp is older than ``retention.ms`` or the
+  partition is over ``retention.bytes``; the log start offset moves with them.
+* ``cleanup.policy`` containing ``compact``: a partition whose dirty ratio
+  reaches ``min.cleanable.dirty.ratio`` (or that holds a tombstone whose
+  ``delete.retention.ms`` has passed, or dirty data older than
+  ``max.compaction.lag.ms``) is cleaned by compaction.clean_log.
+
+The loop must never block, so a cleaning round is a generator driven from a
+timer in slices of at most ``SLICE_SECONDS``; between slices the loop serves
+requests. Only one partition is cleaned at a time (Kafka's default of one
+cleaner thread).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from chronik.storage.compaction import CleanerConfig, CleanStats, clean_log, dirty_ratio, is_compacted
+from chronik.storage.log import PartitionLog, wall_clock_ms
+
+if TYPE_CHECKING:
+    from chronik.broker.state import BrokerState
+
+__all__ = ["RetentionResult", "apply_retention", "install", "segments_to_delete"]
+
+log = logging.getLogger("chronik.storage.retention")
+
+# Longest a cleaner slice may hold the loop; one step past it is allowed.
+SLICE_SECONDS = 0.002
+# Kafka's log.cleaner.backoff.ms: how often compacted partitions are looked at.
+CLEANER_BACKOFF_SECONDS = 15.0
+
+
+@dataclass
+class RetentionResult:
+    segments_deleted: int = 0
+    bytes_deleted: int = 0
+    log_start_offset: int = 0
+    reason: str = ""
+
+
+def segments_to_delete(plog: PartitionLog, effective: dict[str, str], now_ms: int) -> tuple[int, str]:
+    """How many of the oldest segments retention would delete now, and why."""
+    if "delete" not in effective.get("cleanup.policy", "delete").split(","):
+        return 0, ""
+    retention_ms = int(effective["retention.ms"])
+    retention_bytes = int(effective["retention.bytes"])
+    segs = plog.segments
+    by_time = 0
+    if retention_ms >= 0:
+        last = len(segs) - 1
+        for i, seg in enumerate(segs):
+            # Like Kafka, a segment's age is its largest record timestamp. An
+            # empty sealed segment (left by compaction) holds nothing to keep;
+            # an empty active segment is never deleted.
+            if seg.size == 0 and i < last:
+                by_time += 1
+                continue
+            if seg.size == 0 or seg.max_timestamp < 0 or now_ms - seg.max_timestamp <= retention_ms:
+                break
+            by_time += 1
+    by_size = 0
+    if retention_bytes >= 0:
+        excess = sum(s.size for s in segs) - retention_bytes
+        # The active segment is not deleted for size: it is where appends go.
+        for seg in segs[:-1]:
+            if excess - seg.size < 0:
+                break
+            excess -= seg.size
+            by_size += 1
+    if by_time >= by_size:
+        return by_time, "retention.ms" if by_time else ""
+    return by_size, "retention.bytes"
+
+
+def apply_retention(plog: PartitionLog, effective: dict[str, str], now_ms: int) -> RetentionResult:
+    count, reason = segments_to_delete(plog, effective, now_ms)
+    gone = plog.delete_oldest_segments(count) if count else []
+    return RetentionResult(
+        len(gone), sum(s.size for s in gone), plog.log_start_offset, reason if gone else ""
+    )
+
+
+class LogHousekeeper:
+    """Timers for rolling, retention and the cleaner of one broker."""
+
+    def __init__(self, state: BrokerState, server: Any) -> None:
+        self.state = state
+        self.server = server
+        self.retention_interval = max(0.01, state.config.log_retention_check_interval_ms / 1000)
+        self.check_interval = min(self.retention_interval, CLEANER_BACKOFF_SECONDS)
+        self._last_retention = time.monotonic()
+        self._queue: deque[tuple[str, int, PartitionLog]] = deque()
+        self._queued: set[int] = set()
+        self._current: tuple[str, int, PartitionLog, Generator[None, None, CleanStats]] | None = None
+        # id(plog) -> wall time when a kept tombstone may go (forces a round)
+        self._tombstone_due: dict[int, int] = {}
+        self._stopped = False
+        self.worst_slice = 0.0
+
+    # -- timers -------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.server.call_later(self.check_interval, self._tick)
+
+    def stop(self) -> None:
+        self._stopped = True
+        if self._current is not None:
+            self._current[3].close()  # removes its .cleaned file
+            self._current = None
+
+    def _tick(self) -> None:
+        if self._stopped:
+            return
+        try:
+            self.check(time.monotonic() - self._last_retention >= self.retention_interval - 1e-3)
+        finally:
+            self.server.call_later(self.check_interval, self._tick)
+
+    def check(self, retention: bool) -> None:
+        now = wall_clock_ms()
+        if retention:
+            self._last_retention = time.monotonic()
+        for topic in list(self.state.topics.values()):
+            effective = topic.effective_config
+            compacted = is_compacted(effective)
+            for p, plog in enumerate(topic.partitions):
+                if plog.closed:
+                    continue
+                plog.roll_if_due()
+                if retention:
+                    res = apply_retention(plog, effective, now)
+                    if res.segments_deleted:
+                        log.info(
+                            "%s-%d: deleted %d segment(s), %d bytes (%s); log start now %d",
+                            topic.name, p, res.segments_deleted, res.bytes_deleted,
+                            res.reason, res.log_start_offset,
+                        )
+                if compacted and id(plog) not in self._queued and self._needs_cleaning(
+                    topic.name, p, plog, effective, now
+                ):
+                    self._queue.append((topic.name, p, plog))
+                    self._queued.add(id(plog))
+        if self._queue and self._current is None:
+            self.server.call_later(0, self._clean_slice)
+
+    def _stable_offset(self, topic: str, partition: int, plog: PartitionLog) -> int:
+        lso = self.state.extensions.get("last_stable_offset")
+        return lso(topic, partition) if lso is not None else plog.log_end_offset
+
+    def _needs_cleaning(
+        self, topic: str, partition: int, plog: PartitionLog, effective: dict[str, str], now: int
+    ) -> bool:
+        cfg = CleanerConfig.from_topic(effective)
+        due = self._tombstone_due.get(id(plog))
+        if due is not None and now >= due:
+            return True
+        ratio, dirty = dirty_ratio(plog, cfg, now, self._stable_offset(topic, partition, plog))
+        return dirty > 0 and ratio >= cfg.min_cleanable_dirty_ratio
+
+    # -- the cleaner ----------------------------------------------------------------
+
+    def _clean_slice(self) -> None:
+        if self._stopped:
+            return
+        started = time.monotonic()
+        deadline = started + SLICE_SECONDS
+        try:
+            while time.monotonic() < deadline:
+                if self._current is None:
+                    if not self._queue:
+                        return
+                    self._begin(*self._queue.popleft())
+                    continue
+                name, p, plog, gen = self._current
+                try:
+                    next(gen)
+                except StopIteration as stop:
+                    self._finish(name, p, plog, stop.value)
+                except Exception:
+                    log.exception("compaction of %s-%d failed", name, p)
+                    self._finish(name, p, plog, None)
+        finally:
+            self.worst_slice = max(self.worst_slice, time.monotonic() - started)
+        self.server.call_later(0, self._clean_slice)
+
+    def _begin(self, name: str, partition: int, plog: PartitionLog) -> None:
+        topic = self.state.topics.get(name)
+        if plog.closed or topic is None:
+            self._queued.discard(id(plog))
+            return
+        effective = topic.effective_config
+        now = wall_clock_ms()
+        due = self._tombstone_due.pop(id(plog), None)
+        gen = clean_log(
+            plog,
+            CleanerConfig.from_topic(effective),
+            now,
+            stable_offset=self._stable_offset(name, partition, plog),
+            force=due is not None and now >= due,
+            alive=lambda: not plog.closed and not self._stopped,
+        )
+        self._current = (name, partition, plog, gen)
+
+    def _finish(self, name: str, partition: int, plog: PartitionLog, stats: CleanStats | None) -> None:
+        self._current = None
+        self._queued.discard(id(plog))
+        if stats is None:
+            return
+        if stats.tombstone_expiry_ms is not None:
+            self._tombstone_due[id(plog)] = stats.tombstone_expiry_ms
+        if stats.skipped is None:
+            log.info(
+                "compacted %s-%d: %d -> %d segment(s), %d -> %d bytes, %d of %d records kept "
+                "(%d tombstones, %d aborted dropped) in %.2f s",
+                name, partition, stats.segments_before, stats.segments_after, stats.bytes_read,
+                stats.bytes_written, stats.records_kept, stats.records_read,
+                stats.tombstones_dropped, stats.aborted_dropped, stats.seconds,
+            )
+
+
+def install(state: BrokerState, server: Any) -> None:
+    keeper = LogHousekeeper(state, server)
+    state.extensions["log_housekeeper"] = keeper
+    state.extensions.setdefault("on_close", []).append(keeper.stop)
+    keeper.start()
