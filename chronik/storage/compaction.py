@@ -65,6 +65,7 @@ from chronik.storage.log import CLEANED_SUFFIX, SWAP_SUFFIX, PartitionLog, fsync
 from chronik.storage.segment import INT32_MAX, Segment, write_all
 
 __all__ = [
+    "Blocking",
     "CleanStats",
     "CleanerConfig",
     "clean_log",
@@ -86,6 +87,17 @@ MAX_MAP_KEYS = 2_000_000
 
 def is_compacted(effective: dict[str, str]) -> bool:
     return "compact" in effective.get("cleanup.policy", "delete").split(",")
+
+
+@dataclass(frozen=True, slots=True)
+class Blocking:
+    """Yielded by a cleaning round for slow I/O (fsync) that must not run on the loop.
+
+    The driver runs ``work`` (in a worker thread in the broker) and resumes
+    the round when it has finished; nothing else in the round runs meanwhile.
+    """
+
+    work: Callable[[], None]
 
 
 @dataclass
@@ -325,7 +337,7 @@ def clean_log(
     stable_offset: int | None = None,
     force: bool = False,
     alive: Callable[[], bool] = lambda: True,
-) -> Generator[None, None, CleanStats]:
+) -> Generator[Blocking | None, None, CleanStats]:
     """One cleaning round of ``plog``; a generator yielding between small steps.
 
     ``stable_offset`` bounds the cleanable range (the partition's last stable
@@ -428,7 +440,7 @@ def _clean_group(
     horizon: int,
     stats: CleanStats,
     alive: Callable[[], bool],
-) -> Generator[None, None, None]:
+) -> Generator[Blocking | None, None, None]:
     directory = plog.directory
     base = group[0].base_offset
     cleaned = directory / f"{base:020d}.log{CLEANED_SUFFIX}"
@@ -452,6 +464,8 @@ def _clean_group(
                 n = 0
                 for r in _records(raw):
                     n += 1
+                    if n % _RECORDS_PER_STEP == 0:
+                        yield None
                     key = r.key
                     if aborted:
                         stats.aborted_dropped += 1
@@ -495,7 +509,8 @@ def _clean_group(
             # Already as small as it gets: leave the segments alone.
             stats.bytes_written += sum(s.size for s in group)
             return
-        os.fsync(fd)
+        # fsync can take long: hand it to the driver (a worker thread in the broker).
+        yield Blocking(lambda: os.fsync(fd))
     finally:
         os.close(fd)
         if not changed or not alive() or any(s.fd < 0 for s in group):
@@ -507,7 +522,10 @@ def _clean_group(
     # deleting the group instead would move the log start of a compacted
     # topic, and readers starting from offset 0 would be told it is out of range.
     os.replace(cleaned, swap)
-    fsync_dir(directory)
+    yield Blocking(lambda: fsync_dir(directory))
+    if not alive() or any(s.fd < 0 for s in group):
+        swap.unlink(missing_ok=True)
+        return
     try:
         plog.replace_segments(group, swap)
     except ValueError:
@@ -517,10 +535,12 @@ def _clean_group(
     stats.bytes_written += written
 
 
-def run_to_completion(gen: Generator[None, None, CleanStats]) -> CleanStats:
+def run_to_completion(gen: Generator[Blocking | None, None, CleanStats]) -> CleanStats:
     """Drive a cleaning round synchronously (offline tools, tests)."""
     while True:
         try:
-            next(gen)
+            step = next(gen)
         except StopIteration as stop:
             return stop.value
+        if step is not None:
+            step.work()

@@ -25,10 +25,18 @@ import logging
 import time
 from collections import deque
 from collections.abc import Generator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from chronik.storage.compaction import CleanerConfig, CleanStats, clean_log, dirty_ratio, is_compacted
+from chronik.storage.compaction import (
+    Blocking,
+    CleanerConfig,
+    CleanStats,
+    clean_log,
+    dirty_ratio,
+    is_compacted,
+)
 from chronik.storage.log import PartitionLog, wall_clock_ms
 
 if TYPE_CHECKING:
@@ -105,7 +113,12 @@ class LogHousekeeper:
         self._last_retention = time.monotonic()
         self._queue: deque[tuple[str, int, PartitionLog]] = deque()
         self._queued: set[int] = set()
-        self._current: tuple[str, int, PartitionLog, Generator[None, None, CleanStats]] | None = None
+        self._current: (
+            tuple[str, int, PartitionLog, Generator[Blocking | None, None, CleanStats]] | None
+        ) = None
+        # Slow I/O of the cleaner (fsync) runs here; the round waits for it.
+        self._pool: ThreadPoolExecutor | None = None
+        self._waiting: Future | None = None
         # id(plog) -> wall time when a kept tombstone may go (forces a round)
         self._tombstone_due: dict[int, int] = {}
         self._stopped = False
@@ -118,9 +131,14 @@ class LogHousekeeper:
 
     def stop(self) -> None:
         self._stopped = True
+        if self._waiting is not None:
+            self._waiting.result()  # never close a file under a running fsync
+            self._waiting = None
         if self._current is not None:
             self._current[3].close()  # removes its .cleaned file
             self._current = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
     def _tick(self) -> None:
         if self._stopped:
@@ -176,6 +194,16 @@ class LogHousekeeper:
     def _clean_slice(self) -> None:
         if self._stopped:
             return
+        if self._waiting is not None:
+            if not self._waiting.done():
+                self.server.call_later(0.002, self._clean_slice)
+                return
+            failed = self._waiting.exception()
+            self._waiting = None
+            if failed is not None and self._current is not None:
+                log.error("compaction of %s-%d failed: %s", self._current[0], self._current[1], failed)
+                self._current[3].close()
+                self._finish(self._current[0], self._current[1], self._current[2], None)
         started = time.monotonic()
         deadline = started + SLICE_SECONDS
         try:
@@ -187,7 +215,13 @@ class LogHousekeeper:
                     continue
                 name, p, plog, gen = self._current
                 try:
-                    next(gen)
+                    step = next(gen)
+                    if step is not None:
+                        if self._pool is None:
+                            self._pool = ThreadPoolExecutor(1, thread_name_prefix="cleaner-io")
+                        self._waiting = self._pool.submit(step.work)
+                        self.server.call_later(0.002, self._clean_slice)
+                        return
                 except StopIteration as stop:
                     self._finish(name, p, plog, stop.value)
                 except Exception:
