@@ -260,8 +260,9 @@ class AbortedIndex:
         usable = len(raw) - len(raw) % _INDEX_ENTRY.size
         for pos in range(0, usable, _INDEX_ENTRY.size):
             pid, first, last = _INDEX_ENTRY.unpack_from(raw, pos)
-            # A marker at or past the log end was never written (see module doc).
-            if last >= end or (pid, first) in seen:
+            # A marker at or past the log end was never written (see module doc);
+            # one below the log start went with its segment (retention, DeleteRecords).
+            if last >= end or last < plog.log_start_offset or (pid, first) in seen:
                 continue
             seen.add((pid, first))
             idx._add(AbortedEntry(pid, first, last))

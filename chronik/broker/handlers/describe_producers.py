@@ -25,12 +25,15 @@ def handle(ctx, req):
                 parts.append(_Part(partition_index=idx, error_code=ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
                                    error_message=None, active_producers=[]))
                 continue
+            coord = broker.extensions.get("transactions")
             active = []
             for pid, e in sorted(broker.producers.producers_of(t.name, idx).items()):
                 active.append(_Producer(
                     producer_id=pid, producer_epoch=e.epoch,
                     last_sequence=e.batches[-1].last_seq if e.batches else -1,
-                    last_timestamp=e.last_timestamp, coordinator_epoch=COORDINATOR_EPOCH,
+                    last_timestamp=e.last_timestamp,
+                    # Only producers with a transactional id have a coordinator.
+                    coordinator_epoch=COORDINATOR_EPOCH if coord is not None and pid in coord.by_pid else -1,
                     current_txn_start_offset=-1 if e.txn_first_offset is None else e.txn_first_offset,
                 ))
             parts.append(_Part(partition_index=idx, error_code=0, error_message=None,

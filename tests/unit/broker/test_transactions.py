@@ -596,3 +596,14 @@ def test_open_transaction_in_an_older_segment_survives_a_crash(broker, ending):
         assert broker.coord.end_txn("tx", pid, epoch, False) == E.NONE
     assert broker.lso("s") == broker.hw("s") == 10
     assert broker.aborted("s", 0, 0, 10) == ([] if ending else [(pid, 0)])
+
+
+def test_aborted_entries_below_the_log_start_are_dropped_at_load(broker):
+    pid, epoch = begin(broker)
+    broker.produce("t", 0, pid, epoch, 0, 2)
+    broker.coord.end_txn("tx", pid, epoch, False)           # marker at 2
+    broker.produce("t", 0, -1, -1, -1, 2, transactional=False)
+    plog = broker.state.partition("t", 0)
+    plog.delete_records_before(4)
+    idx = AbortedIndex.load(plog.directory / INDEX_FILE, plog)
+    assert idx.entries == [] and (plog.directory / INDEX_FILE).read_bytes() == b""
