@@ -8,6 +8,9 @@ from typing import Annotated
 import typer
 
 from chronik.cli import app
+from chronik.cli.state import CliError
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 @app.command()
@@ -48,6 +51,10 @@ def integrated(
     from chronik.broker.config import BrokerConfig
     from chronik.broker.main import run_broker
 
+    if log_level.lower() not in LOG_LEVELS:
+        raise CliError(f"--log-level must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
+    if not 0 <= port <= 65535:
+        raise CliError(f"--port must be between 0 and 65535, not {port}")
     config = BrokerConfig(
         port=port,
         data_dir=data_dir,
