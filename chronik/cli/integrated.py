@@ -46,6 +46,15 @@ def integrated(
             "compaction are checked at least every 15 s).",
         ),
     ] = 300_000,
+    group_initial_rebalance_delay_ms: Annotated[
+        int,
+        typer.Option(
+            "--group-initial-rebalance-delay-ms",
+            min=0,
+            help="How long a new group waits for more members before its first rebalance "
+            "(Kafka's default is 3000; 0 answers a lone consumer at once).",
+        ),
+    ] = 0,
 ) -> None:
     """Run a single-node Kafka-compatible broker on PORT with data in DIR."""
     from chronik.broker.config import BrokerConfig
@@ -65,5 +74,6 @@ def integrated(
         max_request_bytes=max_request_bytes,
         log_level=log_level,
         log_retention_check_interval_ms=log_retention_check_interval_ms,
+        group_initial_rebalance_delay_ms=group_initial_rebalance_delay_ms,
     )
     raise typer.Exit(run_broker(config))

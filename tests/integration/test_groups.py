@@ -301,3 +301,144 @@ def test_offsets_survive_restart_and_sigkill(broker_factory):
     b.kill()  # SIGKILL: no shutdown, no fsync
     b.start()
     assert committed() == {0: (50, "m50"), 1: (9, "m9")}
+
+
+class RawConn:
+    """One socket speaking exact request versions (kafka-python's codec), no client logic."""
+
+    def __init__(self, port: int) -> None:
+        import socket
+
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.corr = 0
+
+    def call(self, req, version: int):
+        import struct
+
+        self.corr += 1
+        req.API_VERSION = version
+        req.with_header(correlation_id=self.corr, client_id="raw")
+        self.sock.sendall(req.encode(header=True, framed=True))
+        size = struct.unpack(">i", self._recv(4))[0]
+        frame = self._recv(size)
+        assert struct.unpack(">i", frame[:4])[0] == self.corr
+        # Flexible versions answer with response header v1 (one empty tag-section byte).
+        return frame[5:] if type(req).flexible_version_q(version) else frame[4:]
+
+    def _recv(self, n: int) -> bytes:
+        buf = b""
+        while len(buf) < n:
+            chunk = self.sock.recv(n - len(buf))
+            assert chunk, "connection closed"
+            buf += chunk
+        return buf
+
+
+def test_every_version_of_the_group_apis(broker):
+    import struct
+
+    from kafka.protocol.admin.groups import (
+        DeleteGroupsRequest,
+        DeleteGroupsResponse,
+        DescribeGroupsRequest,
+        DescribeGroupsResponse,
+        ListGroupsRequest,
+        ListGroupsResponse,
+    )
+    from kafka.protocol.consumer.group import (
+        HeartbeatRequest,
+        HeartbeatResponse,
+        JoinGroupRequest,
+        JoinGroupResponse,
+        LeaveGroupRequest,
+        LeaveGroupResponse,
+        OffsetCommitRequest,
+        OffsetCommitResponse,
+        OffsetDeleteRequest,
+        OffsetDeleteResponse,
+        OffsetFetchRequest,
+        OffsetFetchResponse,
+        SyncGroupRequest,
+        SyncGroupResponse,
+    )
+    from kafka.protocol.metadata.metadata import MetadataRequest, MetadataResponse
+
+    conn = RawConn(broker.port)
+
+    def call(req, resp_cls, v):
+        return resp_cls.decode(conn.call(req, v), version=v)
+
+    produce(broker.bootstrap, "rv", 1, 1)
+    md = call(MetadataRequest(topics=[MetadataRequest.MetadataRequestTopic(name="rv", topic_id=None)],
+                              allow_auto_topic_creation=False), MetadataResponse, 12)
+    topic_id = md.topics[0].topic_id
+    sub = struct.pack(">hih2si", 0, 1, 2, b"rv", -1)
+    OC, OF = OffsetCommitRequest, OffsetFetchRequest
+    for v in range(10):
+        group = f"rv-{v}"
+        join_req = JoinGroupRequest(group_id=group, session_timeout_ms=10_000, rebalance_timeout_ms=10_000,
+                                    member_id="", group_instance_id=None, protocol_type="consumer",
+                                    protocols=[JoinGroupRequest.JoinGroupRequestProtocol(name="range", metadata=sub)],
+                                    reason=None)
+        res = call(join_req, JoinGroupResponse, v)
+        if v >= 4:
+            assert res.error_code == 79  # MEMBER_ID_REQUIRED
+            join_req.member_id = res.member_id
+            res = call(join_req, JoinGroupResponse, v)
+        assert res.error_code == 0 and res.generation_id == 1 and res.leader == res.member_id, (v, res)
+        assert res.protocol_name == "range" and res.members[0].metadata == sub
+        me, gen = res.member_id, res.generation_id
+        sv = min(v, 5)
+        sres = call(SyncGroupRequest(group_id=group, generation_id=gen, member_id=me, group_instance_id=None,
+                                     protocol_type="consumer", protocol_name="range",
+                                     assignments=[SyncGroupRequest.SyncGroupRequestAssignment(
+                                         member_id=me, assignment=b"assigned")]), SyncGroupResponse, sv)
+        assert sres.error_code == 0 and sres.assignment == b"assigned"
+        hres = call(HeartbeatRequest(group_id=group, generation_id=gen, member_id=me, group_instance_id=None),
+                    HeartbeatResponse, min(v, 4))
+        assert hres.error_code == 0
+        cv = min(max(v + 1, 2), 10)
+        for commit_v in {cv, 10 if v == 9 else cv}:
+            topic = OC.OffsetCommitRequestTopic(name="rv", topic_id=topic_id, partitions=[
+                OC.OffsetCommitRequestTopic.OffsetCommitRequestPartition(
+                    partition_index=0, committed_offset=100 + commit_v, committed_leader_epoch=-1,
+                    commit_timestamp=-1, committed_metadata=f"v{commit_v}")])
+            cres = call(OC(group_id=group, generation_id_or_member_epoch=gen, member_id=me,
+                           group_instance_id=None, retention_time_ms=-1, topics=[topic]),
+                        OffsetCommitResponse, commit_v)
+            assert cres.topics[0].partitions[0].error_code == 0, (commit_v, cres)
+        for fetch_v in range(1, 11):
+            if fetch_v < 8:
+                fres = call(OF(group_id=group, topics=[OF.OffsetFetchRequestTopic(name="rv", partition_indexes=[0])],
+                               require_stable=False), OffsetFetchResponse, fetch_v)
+                part = fres.topics[0].partitions[0]
+            else:
+                grp = OF.OffsetFetchRequestGroup(group_id=group, member_id=None, member_epoch=-1, topics=[
+                    OF.OffsetFetchRequestGroup.OffsetFetchRequestTopics(name="rv", topic_id=topic_id,
+                                                                        partition_indexes=[0])])
+                fres = call(OF(groups=[grp], require_stable=False), OffsetFetchResponse, fetch_v)
+                part = fres.groups[0].topics[0].partitions[0]
+            assert (part.error_code, part.committed_offset) == (0, 100 + max(cv, 10 if v == 9 else cv))
+        lv = min(v, 5)
+        if lv < 3:
+            lres = call(LeaveGroupRequest(group_id=group, member_id=me), LeaveGroupResponse, lv)
+            assert lres.error_code == 0
+        else:
+            lres = call(LeaveGroupRequest(group_id=group, members=[LeaveGroupRequest.MemberIdentity(
+                member_id=me, group_instance_id=None, reason=None)]), LeaveGroupResponse, lv)
+            assert lres.error_code == 0 and lres.members[0].error_code == 0
+    for v in range(6):
+        lres = call(ListGroupsRequest(states_filter=["Empty"], types_filter=["classic"]), ListGroupsResponse, v)
+        assert {g.group_id for g in lres.groups} >= {f"rv-{i}" for i in range(10)}
+    for v in range(7):
+        dres = call(DescribeGroupsRequest(groups=["rv-0", "missing"], include_authorized_operations=False),
+                    DescribeGroupsResponse, v)
+        assert dres.groups[0].group_state == "Empty" and dres.groups[0].protocol_type == "consumer"
+        assert dres.groups[1].group_state == "Dead"
+    odres = call(OffsetDeleteRequest(group_id="rv-0", topics=[OffsetDeleteRequest.OffsetDeleteRequestTopic(
+        name="rv", partitions=[OffsetDeleteRequest.OffsetDeleteRequestTopic.OffsetDeleteRequestPartition(
+            partition_index=0)])]), OffsetDeleteResponse, 0)
+    assert odres.error_code == 0 and odres.topics[0].partitions[0].error_code == 0
+    for v in range(3):
+        gres = call(DeleteGroupsRequest(groups_names=[f"rv-{v + 1}", "missing"]), DeleteGroupsResponse, v)
+        assert [r.error_code for r in gres.results] == [0, 69]
