@@ -118,10 +118,30 @@ def test_consume_transform_produce_moves_offsets_only_on_commit(broker):
     assert read_to_end(broker.bootstrap, dst, "read_committed") == []
 
     transform_and_send_offsets()
+    # While the transaction is open its offsets are unstable for require_stable readers.
+    assert raw_offset_fetch(broker, group, src, require_stable=True) == (88, -1)
+    assert raw_offset_fetch(broker, group, src, require_stable=False) == (0, -1)
     p.commit_transaction(15)
+    assert raw_offset_fetch(broker, group, src, require_stable=True) == (0, 10)
     assert committed_offset() == 10
     assert read_to_end(broker.bootstrap, dst, "read_committed") == [f"M{i}".encode() for i in range(10)]
     c.close()
+
+
+def raw_offset_fetch(broker, group: str, topic: str, require_stable: bool) -> tuple[int, int]:
+    from kafka.protocol.consumer.group import OffsetFetchRequest, OffsetFetchResponse
+
+    from tests.integration.test_protocol_versions import Conn
+
+    conn = Conn(broker.port)
+    R = OffsetFetchRequest
+    req = R(groups=[R.OffsetFetchRequestGroup(group_id=group, topics=[
+        R.OffsetFetchRequestGroup.OffsetFetchRequestTopics(name=topic, partition_indexes=[0])])],
+        require_stable=require_stable)
+    resp = conn.call(req, OffsetFetchResponse, 8)
+    conn.sock.close()
+    part = resp.groups[0].topics[0].partitions[0]
+    return part.error_code, part.committed_offset
 
 
 def test_second_producer_with_same_transactional_id_fences_the_first(broker):

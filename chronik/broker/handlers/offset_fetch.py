@@ -2,9 +2,9 @@
 
 v2+ a null topic list means every partition the group has offsets for;
 v8+ several groups per request; v10 topic ids. A partition without a
-commit answers offset -1 and metadata "" (as Kafka does). `require_stable`
-(v7+) needs no wait here: transactional offsets reach the store only when
-their transaction commits.
+commit answers offset -1 and metadata "" (as Kafka does). With
+`require_stable` (v7+) a partition whose offset an open transaction is
+about to commit answers UNSTABLE_OFFSET_COMMIT, and the client retries.
 """
 
 from __future__ import annotations
@@ -40,6 +40,14 @@ def _lookup(store, group: str, wanted) -> dict[str, list[tuple[int, int, str | N
     return out
 
 
+def _stability(ctx, req, group: str):
+    """(topic, partition) -> error code for partitions with pending transactional offsets."""
+    pending = ctx.broker.extensions.get("txn_pending_offsets")
+    if ctx.api_version < 7 or not req.require_stable or pending is None:
+        return lambda _t, _p: ErrorCode.NONE
+    return lambda t, p: ErrorCode.UNSTABLE_OFFSET_COMMIT if pending(group, t, p) else ErrorCode.NONE
+
+
 def handle(ctx, req):
     v = ctx.api_version
     broker = ctx.broker
@@ -47,10 +55,11 @@ def handle(ctx, req):
     if v < 8:
         wanted = None if req.topics is None else [(t.name, t.partition_indexes) for t in req.topics]
         found = _lookup(store, req.group_id, wanted)
+        stable = _stability(ctx, req, req.group_id)
         topics = [
             _OldTopic(name=t, partitions=[
                 _OldPart(partition_index=p, committed_offset=o, committed_leader_epoch=e, metadata=m,
-                         error_code=ErrorCode.NONE)
+                         error_code=stable(t, p))
                 for p, o, m, e in rows
             ])
             for t, rows in found.items()
@@ -72,10 +81,11 @@ def handle(ctx, req):
         else:
             wanted = [(t.name, t.partition_indexes) for t in g.topics]
         found = _lookup(store, g.group_id, wanted)
+        stable = _stability(ctx, req, g.group_id)
         topics = []
         for t, rows in found.items():
             parts = [_Parts(partition_index=p, committed_offset=o, committed_leader_epoch=e, metadata=m,
-                            error_code=ErrorCode.NONE) for p, o, m, e in rows]
+                            error_code=stable(t, p)) for p, o, m, e in rows]
             if v >= 10:
                 topic = broker.topics.get(t)
                 if topic is None:
