@@ -57,8 +57,41 @@ def _replace_file(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-class OffsetIndex:
-    __slots__ = ("path", "base_offset", "offsets", "positions", "_fd", "_pending", "dropped")
+class _IndexFile:
+    """An index kept in memory and appended to its file in batches of entries."""
+
+    __slots__ = ("path", "_fd", "_pending")
+
+    def sync(self) -> None:
+        raise NotImplementedError
+
+    def to_bytes(self) -> bytes:
+        raise NotImplementedError
+
+    def rewrite(self) -> None:
+        self.close()
+        self._pending = []
+        _replace_file(self.path, self.to_bytes())
+
+    def _writer(self) -> int:
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | _CLOEXEC, 0o644)
+        return self._fd
+
+    def flush(self) -> None:
+        self.sync()
+        if self._fd is not None:
+            os.fsync(self._fd)
+
+    def close(self) -> None:
+        self.sync()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class OffsetIndex(_IndexFile):
+    __slots__ = ("base_offset", "offsets", "positions", "dropped")
 
     def __init__(self, path: Path, base_offset: int) -> None:
         self.path = path
@@ -147,30 +180,9 @@ class OffsetIndex:
             raw.byteswap()
         return raw.tobytes()
 
-    def rewrite(self) -> None:
-        self.close()
-        self._pending = []
-        _replace_file(self.path, self.to_bytes())
 
-    def _writer(self) -> int:
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | _CLOEXEC, 0o644)
-        return self._fd
-
-    def flush(self) -> None:
-        self.sync()
-        if self._fd is not None:
-            os.fsync(self._fd)
-
-    def close(self) -> None:
-        self.sync()
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-
-class TimeIndex:
-    __slots__ = ("path", "base_offset", "timestamps", "offsets", "_fd", "_pending")
+class TimeIndex(_IndexFile):
+    __slots__ = ("base_offset", "timestamps", "offsets")
 
     def __init__(self, path: Path, base_offset: int) -> None:
         self.path = path
@@ -229,27 +241,6 @@ class TimeIndex:
         flat[0::2] = self.timestamps
         flat[1::2] = self.offsets
         return struct.pack(">" + "qi" * n, *flat)
-
-    def rewrite(self) -> None:
-        self.close()
-        self._pending = []
-        _replace_file(self.path, self.to_bytes())
-
-    def _writer(self) -> int:
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | _CLOEXEC, 0o644)
-        return self._fd
-
-    def flush(self) -> None:
-        self.sync()
-        if self._fd is not None:
-            os.fsync(self._fd)
-
-    def close(self) -> None:
-        self.sync()
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
 
 
 class Segment:
