@@ -13,6 +13,8 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from tests.integration.raw import RawConn
+
 pytestmark = pytest.mark.integration
 
 
@@ -303,37 +305,6 @@ def test_offsets_survive_restart_and_sigkill(broker_factory):
     assert committed() == {0: (50, "m50"), 1: (9, "m9")}
 
 
-class RawConn:
-    """One socket speaking exact request versions (kafka-python's codec), no client logic."""
-
-    def __init__(self, port: int) -> None:
-        import socket
-
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.corr = 0
-
-    def call(self, req, version: int):
-        import struct
-
-        self.corr += 1
-        req.API_VERSION = version
-        req.with_header(correlation_id=self.corr, client_id="raw")
-        self.sock.sendall(req.encode(header=True, framed=True))
-        size = struct.unpack(">i", self._recv(4))[0]
-        frame = self._recv(size)
-        assert struct.unpack(">i", frame[:4])[0] == self.corr
-        # Flexible versions answer with response header v1 (one empty tag-section byte).
-        return frame[5:] if type(req).flexible_version_q(version) else frame[4:]
-
-    def _recv(self, n: int) -> bytes:
-        buf = b""
-        while len(buf) < n:
-            chunk = self.sock.recv(n - len(buf))
-            assert chunk, "connection closed"
-            buf += chunk
-        return buf
-
-
 def test_every_version_of_the_group_apis(broker):
     import struct
 
@@ -366,7 +337,7 @@ def test_every_version_of_the_group_apis(broker):
     conn = RawConn(broker.port)
 
     def call(req, resp_cls, v):
-        return resp_cls.decode(conn.call(req, v), version=v)
+        return conn.call(req, resp_cls, v)
 
     produce(broker.bootstrap, "rv", 1, 1)
     md = call(MetadataRequest(topics=[MetadataRequest.MetadataRequestTopic(name="rv", topic_id=None)],

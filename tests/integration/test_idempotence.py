@@ -7,7 +7,8 @@ from kafka.protocol.producer.produce import ProduceRequest, ProduceResponse
 from kafka.protocol.producer.transaction import InitProducerIdRequest, InitProducerIdResponse
 from kafka.record.default_records import DefaultRecordBatchBuilder
 
-from tests.integration.test_protocol_versions import Conn, _create
+from tests.integration.raw import RawConn
+from tests.integration.test_protocol_versions import _create
 
 pytestmark = pytest.mark.integration
 
@@ -21,7 +22,7 @@ def batch(pid: int, epoch: int, seq: int, n: int = 2) -> bytes:
     return bytes(b.build())
 
 
-def produce(conn: Conn, records: bytes) -> tuple[int, int]:
+def produce(conn: RawConn, records: bytes) -> tuple[int, int]:
     P = ProduceRequest
     part = P.TopicProduceData.PartitionProduceData(index=0, records=records)
     resp = conn.call(P(transactional_id=None, acks=-1, timeout_ms=5000,
@@ -31,7 +32,7 @@ def produce(conn: Conn, records: bytes) -> tuple[int, int]:
     return pr.error_code, pr.base_offset
 
 
-def init_pid(conn: Conn) -> int:
+def init_pid(conn: RawConn) -> int:
     resp = conn.call(InitProducerIdRequest(transactional_id=None, transaction_timeout_ms=-1),
                      InitProducerIdResponse, 4)
     assert resp.error_code == 0 and resp.producer_epoch == 0
@@ -39,7 +40,7 @@ def init_pid(conn: Conn) -> int:
 
 
 def test_duplicates_gaps_and_epochs(broker):
-    conn = Conn(broker.port)
+    conn = RawConn(broker.port)
     _create(conn, "idem")
     pid = init_pid(conn)
     assert init_pid(conn) != pid  # every producer gets its own id
@@ -59,17 +60,17 @@ def test_duplicates_gaps_and_epochs(broker):
     assert produce(conn, batch(-1, -1, -1)) == (0, 8)
 
     # The producer state survives a clean restart ...
-    conn.sock.close()
+    conn.close()
     broker.restart()
-    conn = Conn(broker.port)
+    conn = RawConn(broker.port)
     assert produce(conn, batch(pid, 1, 0)) == (0, 6)
     assert produce(conn, batch(pid, 1, 2)) == (0, 10)
     # ... and a kill -9 (replayed from the log's batch headers).
-    conn.sock.close()
+    conn.close()
     broker.kill()
     broker.start()
-    conn = Conn(broker.port)
+    conn = RawConn(broker.port)
     assert produce(conn, batch(pid, 1, 2)) == (0, 10)
     assert produce(conn, batch(pid, 1, 9))[0] == 45
     assert produce(conn, batch(pid, 1, 4)) == (0, 12)
-    conn.sock.close()
+    conn.close()

@@ -6,7 +6,6 @@ must decode at that version and carry the expected content.
 
 from __future__ import annotations
 
-import socket
 import struct
 import uuid
 
@@ -30,51 +29,21 @@ from kafka.protocol.consumer.offsets import (
     OffsetForLeaderEpochRequest,
     OffsetForLeaderEpochResponse,
 )
-from kafka.protocol.metadata.api_versions import ApiVersionsRequest, ApiVersionsResponse
 from kafka.protocol.metadata.metadata import MetadataRequest, MetadataResponse
 from kafka.protocol.producer.produce import ProduceRequest, ProduceResponse
 from kafka.protocol.producer.transaction import InitProducerIdRequest, InitProducerIdResponse
 from kafka.record.default_records import DefaultRecordBatchBuilder
 
+from tests.integration.raw import RawConn
+
 pytestmark = pytest.mark.integration
-
-
-class Conn:
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.corr = 0
-        versions = self.call(ApiVersionsRequest(), ApiVersionsResponse, 3)
-        self.ranges = {a.api_key: (a.min_version, a.max_version) for a in versions.api_keys}
-
-    def call(self, req, resp_cls, version: int):
-        self.corr += 1
-        req.API_VERSION = version
-        req.with_header(correlation_id=self.corr, client_id="versions")
-        self.sock.sendall(req.encode(header=True, framed=True))
-        size = struct.unpack(">i", self._recv(4))[0]
-        frame = self._recv(size)
-        assert struct.unpack(">i", frame[:4])[0] == self.corr
-        flexible = resp_cls.flexible_version_q(version) and resp_cls.API_KEY != 18
-        return resp_cls.decode(frame[5:] if flexible else frame[4:], version=version)
-
-    def _recv(self, n: int) -> bytes:
-        buf = b""
-        while len(buf) < n:
-            chunk = self.sock.recv(n - len(buf))
-            assert chunk, "connection closed"
-            buf += chunk
-        return buf
-
-    def versions(self, cls) -> range:
-        lo, hi = self.ranges[cls.API_KEY]
-        return range(max(lo, cls.min_version), hi + 1)
 
 
 @pytest.fixture
 def conn(broker):
-    c = Conn(broker.port)
+    c = RawConn(broker.port)
     yield c
-    c.sock.close()
+    c.close()
 
 
 def _records(value: bytes, n: int = 3) -> bytes:
@@ -122,7 +91,7 @@ def test_metadata_every_version(conn):
 
 def test_metadata_invalid_and_unknown_topics(broker_factory):
     b = broker_factory("--no-auto-create")
-    conn = Conn(b.port)
+    conn = RawConn(b.port)
     M = MetadataRequest
     resp = conn.call(M(topics=[M.MetadataRequestTopic(name="bad name!"),
                                M.MetadataRequestTopic(name="absent")],

@@ -131,15 +131,15 @@ def test_consume_transform_produce_moves_offsets_only_on_commit(broker):
 def raw_offset_fetch(broker, group: str, topic: str, require_stable: bool) -> tuple[int, int]:
     from kafka.protocol.consumer.group import OffsetFetchRequest, OffsetFetchResponse
 
-    from tests.integration.test_protocol_versions import Conn
+    from tests.integration.raw import RawConn
 
-    conn = Conn(broker.port)
+    conn = RawConn(broker.port)
     R = OffsetFetchRequest
     req = R(groups=[R.OffsetFetchRequestGroup(group_id=group, topics=[
         R.OffsetFetchRequestGroup.OffsetFetchRequestTopics(name=topic, partition_indexes=[0])])],
         require_stable=require_stable)
     resp = conn.call(req, OffsetFetchResponse, 8)
-    conn.sock.close()
+    conn.close()
     part = resp.groups[0].topics[0].partitions[0]
     return part.error_code, part.committed_offset
 
