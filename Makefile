@@ -20,7 +20,11 @@ dist: dist/chronik.pex
 
 dist/chronik.pex: pyproject.toml $(shell find chronik -name '*.py')
 	@mkdir -p dist
-	$(PYTHON) -m pex . -o $@ -e chronik.cli:main \
+	@rm -rf build dist/wheels
+	# Build our wheel once, in one process: letting pex build "." in-tree
+	# races its parallel pip jobs over the same build/ directory.
+	$(PYTHON) -m pip wheel --no-deps -q -w dist/wheels .
+	$(PYTHON) -m pex dist/wheels/chronik-*.whl -o $@ -e chronik.cli:main \
 		--pip-version 24.2 \
 		--python-shebang '/usr/bin/env python3' \
 		--interpreter-constraint '>=3.11' \
