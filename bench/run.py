@@ -56,7 +56,7 @@ class Plan:
     produce_repeats: int = 2
     # Throughput and CPU legs run this many times (alternating) and report the
     # median: on 2 shared cores a single sample swings by tens of percent.
-    samples: int = 3
+    samples: int = 5
 
     @staticmethod
     def quick() -> Plan:
