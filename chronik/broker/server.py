@@ -254,7 +254,11 @@ class Server:
         for _ in range(16):
             if conn.frame is not None:
                 view = memoryview(conn.frame)
-                n = sock.recv_into(view[conn.frame_pos:])
+                try:
+                    n = sock.recv_into(view[conn.frame_pos:])
+                except (BlockingIOError, InterruptedError):
+                    # The rest of a large frame has not arrived yet.
+                    return True
                 if n == 0:
                     return False
                 conn.frame_pos += n

@@ -208,3 +208,27 @@ def test_second_broker_on_same_dir_is_refused(broker):
     assert out.returncode != 0
     assert b"in use by another chronik" in out.stderr
     still_serving(broker)
+
+
+def test_large_frame_arriving_in_pieces(broker):
+    """A frame bigger than the read buffer may arrive slowly; the connection must wait for it."""
+    import time
+
+    s = connect(broker)
+    send_request(s, MetadataRequest(topics=[MetadataRequest.MetadataRequestTopic(name="slow")],
+                                    allow_auto_topic_creation=True), 9, correlation_id=1)
+    read_frame(s)
+    P = ProduceRequest
+    req = P(transactional_id=None, acks=1, timeout_ms=5000, topic_data=[
+        P.TopicProduceData(name="slow", partition_data=[
+            P.TopicProduceData.PartitionProduceData(index=0, records=bytes(_batch(b"z" * 700_000)))])])
+    req.API_VERSION = 9
+    req.with_header(correlation_id=2, client_id="slow")
+    data = bytes(req.encode(header=True, framed=True))
+    for i in range(0, len(data), 100_000):
+        s.sendall(data[i:i + 100_000])
+        time.sleep(0.05)
+    frame = read_frame(s)
+    resp = ProduceResponse.decode(frame[5:], version=9)
+    assert resp.responses[0].partition_responses[0].error_code == 0
+    s.close()
