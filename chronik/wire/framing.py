@@ -78,12 +78,15 @@ def peek_correlation_id(frame: memoryview) -> int | None:
 def frame_response(api_key: int, correlation_id: int, flexible: bool, body) -> list:
     """Return the buffers of one response frame: size + header, then the body.
 
+    `body` is the encoded response, or a list of buffers that make it up.
+
     The ApiVersions response header never carries tagged fields, whatever
     the version (clients parse it before they know our versions).
     """
+    parts = body if isinstance(body, list) else [body]
     tagged = flexible and api_key != _API_VERSIONS_KEY
-    size = len(body) + 4 + (1 if tagged else 0)
+    size = sum(len(p) for p in parts) + 4 + (1 if tagged else 0)
     head = _SIZE_CORR.pack(size, correlation_id)
     if tagged:
         head += b"\x00"
-    return [head, body]
+    return [head, *parts]

@@ -15,6 +15,7 @@ from kafka.protocol.consumer.fetch import FetchResponse
 
 from chronik.storage.log import OffsetOutOfRangeError
 from chronik.wire.errors import ErrorCode
+from chronik.wire.splice import SplicedResponse, new_marker
 
 API_KEY = 1
 
@@ -44,7 +45,11 @@ def _resolve(broker, v, ft):
 
 
 def _build(ctx, req):
-    """Read every partition once; return (response topics, bytes gathered, any error)."""
+    """Read every partition once.
+
+    Returns (response topics, record sets to splice in, bytes gathered, any
+    error). Record sets stand in the response as markers (see wire.splice).
+    """
     broker = ctx.broker
     v = ctx.api_version
     read_committed = req.isolation_level == 1
@@ -54,6 +59,7 @@ def _build(ctx, req):
     total = 0
     errors = False
     topics = []
+    pieces: list[tuple[bytes, bytes]] = []
     for ft in req.topics:
         topic, missing = _resolve(broker, v, ft)
         parts = []
@@ -88,6 +94,10 @@ def _build(ctx, req):
                         aborted = aborted_of(topic.name, idx, fp.fetch_offset, limit)
                 remaining -= len(data)
                 total += len(data)
+            if data:
+                marker = new_marker()
+                pieces.append((marker, data))
+                data = marker
             p = _PartResp(
                 partition_index=idx,
                 error_code=0,
@@ -106,7 +116,7 @@ def _build(ctx, req):
                 partitions=parts,
             )
         )
-    return topics, total, errors
+    return topics, pieces, total, errors
 
 
 def _cut_at(data, limit: int):
@@ -125,19 +135,14 @@ def _cut_at(data, limit: int):
 
 def handle(ctx, req):
     v = ctx.api_version
-    topics, total, errors = _build(ctx, req)
+    topics, pieces, total, errors = _build(ctx, req)
 
-    def respond(topics):
-        return FetchResponse(
-            version=v,
-            throttle_time_ms=0,
-            error_code=0,
-            session_id=0,
-            responses=topics,
-        )
+    def respond(topics, pieces):
+        resp = FetchResponse(version=v, throttle_time_ms=0, error_code=0, session_id=0, responses=topics)
+        return SplicedResponse(resp, pieces)
 
     if total >= req.min_bytes or errors or req.max_wait_ms <= 0 or not req.topics:
-        return respond(topics)
+        return respond(topics, pieces)
 
     keys = []
     for t in topics:
@@ -149,9 +154,9 @@ def handle(ctx, req):
             keys.extend((name, p.partition_index) for p in t.partitions)
 
     def try_complete(expired: bool):
-        topics2, total2, errors2 = _build(ctx, req)
+        topics2, pieces2, total2, errors2 = _build(ctx, req)
         if expired or errors2 or total2 >= req.min_bytes:
-            return respond(topics2)
+            return respond(topics2, pieces2)
         return None
 
     return ctx.defer(try_complete, req.max_wait_ms, keys)
