@@ -173,7 +173,10 @@ class Server:
         for c in list(self.conns.values()):
             self.close(c)
         if self.listener is not None:
-            self.sel.unregister(self.listener)
+            try:
+                self.sel.unregister(self.listener)
+            except KeyError:
+                pass  # accepts were paused
             self.listener.close()
         self.sel.close()
 
@@ -186,13 +189,21 @@ class Server:
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
-                log.warning("accept failed: %s", exc)
+                # Out of file descriptors, say: stop accepting for a moment
+                # instead of spinning on a listener that stays readable.
+                log.warning("accept failed: %s; pausing accepts for 0.5 s", exc)
+                self.sel.unregister(self.listener)
+                self.call_later(0.5, self._resume_accepting)
                 return
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn = Connection(sock, peer, next(self._ids))
             self.conns[conn.fd] = conn
             self.sel.register(sock, selectors.EVENT_READ, conn)
+
+    def _resume_accepting(self) -> None:
+        if self.listener is not None and not self._stopping:
+            self.sel.register(self.listener, selectors.EVENT_READ, None)
 
     def close(self, conn: Connection) -> None:
         if conn.closed:

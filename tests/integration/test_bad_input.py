@@ -3,6 +3,7 @@ and the broker keeps serving everyone else."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 import struct
 
@@ -209,3 +210,25 @@ def test_large_frame_arriving_in_pieces(broker):
     resp = ProduceResponse.decode(frame[5:], version=9)
     assert resp.responses[0].partition_responses[0].error_code == 0
     s.close()
+
+
+@pytest.mark.skipif(shutil.which("prlimit") is None, reason="prlimit is not installed")
+def test_running_out_of_file_descriptors_pauses_accepts_then_recovers(broker):
+    import subprocess
+    import time
+
+    pid = broker.proc.pid
+    subprocess.run(["prlimit", f"--pid={pid}", "--nofile=40:"], check=True)
+    socks = []
+    try:
+        for _ in range(60):
+            socks.append(socket.create_connection(("127.0.0.1", broker.port), timeout=2))
+        time.sleep(0.8)
+    finally:
+        for s in socks:
+            s.close()
+        subprocess.run(["prlimit", f"--pid={pid}", "--nofile=1024:"], check=True)
+    time.sleep(1.0)
+    still_serving(broker)
+    assert "pausing accepts" in broker.output()
+    assert broker.proc.poll() is None
