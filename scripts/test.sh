@@ -5,5 +5,9 @@ cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/pip install -q --upgrade pip
 .venv/bin/pip install -q -e '.[test]'
+# kafkajs for the Node.js client test (skipped where npm is missing).
+if command -v npm >/dev/null 2>&1; then
+    npm install --silent --no-audit --no-fund --prefix tests/integration/js
+fi
 .venv/bin/ruff check chronik tests bench
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
