@@ -55,6 +55,22 @@ def integrated(
             "(Kafka's default is 3000; 0 answers a lone consumer at once).",
         ),
     ] = 0,
+    offsets_retention_minutes: Annotated[
+        int,
+        typer.Option(
+            "--offsets-retention-minutes",
+            min=1,
+            help="How long committed offsets of an empty group are kept.",
+        ),
+    ] = 7 * 24 * 60,
+    transaction_max_timeout_ms: Annotated[
+        int,
+        typer.Option(
+            "--transaction-max-timeout-ms",
+            min=1,
+            help="Largest transaction.timeout.ms a transactional producer may ask for.",
+        ),
+    ] = 15 * 60 * 1000,
 ) -> None:
     """Run a single-node Kafka-compatible broker on PORT with data in DIR."""
     from chronik.broker.config import BrokerConfig
@@ -75,5 +91,7 @@ def integrated(
         log_level=log_level,
         log_retention_check_interval_ms=log_retention_check_interval_ms,
         group_initial_rebalance_delay_ms=group_initial_rebalance_delay_ms,
+        offsets_retention_minutes=offsets_retention_minutes,
+        transaction_max_timeout_ms=transaction_max_timeout_ms,
     )
     raise typer.Exit(run_broker(config))

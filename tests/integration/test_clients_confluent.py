@@ -244,3 +244,22 @@ def test_max_message_bytes_is_enforced(broker):
     p.flush(30)
     assert errors[0] is not None and errors[0].code() == KafkaError.MSG_SIZE_TOO_LARGE
     assert errors[1] is None
+
+
+def test_broker_options_show_in_broker_configs(broker_factory):
+    b = broker_factory("--partitions", "4", "--offsets-retention-minutes", "90",
+                       "--transaction-max-timeout-ms", "5000", "--group-initial-rebalance-delay-ms", "250")
+    admin = AdminClient({"bootstrap.servers": b.bootstrap})
+    res = ConfigResource(ConfigResource.Type.BROKER, "0")
+    configs = admin.describe_configs([res])[res].result(10)
+    assert configs["num.partitions"].value == "4"
+    assert configs["offsets.retention.minutes"].value == "90"
+    assert configs["transaction.max.timeout.ms"].value == "5000"
+    assert configs["group.initial.rebalance.delay.ms"].value == "250"
+    assert configs["advertised.listeners"].value == f"PLAINTEXT://127.0.0.1:{b.port}"
+    # A transactional producer asking for more than the broker allows is refused.
+    p = Producer({"bootstrap.servers": b.bootstrap, "transactional.id": "too-long",
+                  "transaction.timeout.ms": 60000})
+    with pytest.raises(Exception) as err:
+        p.init_transactions(10)
+    assert err.value.args[0].code() == KafkaError.INVALID_TRANSACTION_TIMEOUT
