@@ -233,6 +233,18 @@ def dirty_ratio(
     return rng.dirty_bytes / rng.total_bytes, rng.dirty_bytes
 
 
+def cleaning_due(
+    plog: PartitionLog, cfg: CleanerConfig, now_ms: int, stable_offset: int | None = None
+) -> bool:
+    """Whether the cleaner should run: dirty ratio reached, or max.compaction.lag.ms passed."""
+    rng = _cleanable_range(
+        plog, cfg, now_ms, plog.log_end_offset if stable_offset is None else stable_offset
+    )
+    if not rng.dirty_bytes:
+        return False
+    return rng.forced or rng.dirty_bytes / rng.total_bytes >= cfg.min_cleanable_dirty_ratio
+
+
 def _batches(seg: Segment, stats: CleanStats) -> Iterator[tuple[tuple, bytes]]:
     """(header, raw batch) of every batch in a sealed segment, read in large chunks."""
     pos = 0

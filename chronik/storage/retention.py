@@ -34,7 +34,7 @@ from chronik.storage.compaction import (
     CleanerConfig,
     CleanStats,
     clean_log,
-    dirty_ratio,
+    cleaning_due,
     is_compacted,
 )
 from chronik.storage.log import PartitionLog, wall_clock_ms
@@ -186,8 +186,7 @@ class LogHousekeeper:
         due = self._tombstone_due.get(id(plog))
         if due is not None and now >= due:
             return True
-        ratio, dirty = dirty_ratio(plog, cfg, now, self._stable_offset(topic, partition, plog))
-        return dirty > 0 and ratio >= cfg.min_cleanable_dirty_ratio
+        return cleaning_due(plog, cfg, now, self._stable_offset(topic, partition, plog))
 
     # -- the cleaner ----------------------------------------------------------------
 

@@ -219,3 +219,19 @@ def test_rebuilt_batch_header_fields(tmp_path):
     assert recs == [(1, b"b", b"1", NOW + 5), (2, b"a", b"2", NOW + 7)]
     assert os.path.exists(seg.index.path)
     log.close()
+
+
+def test_max_compaction_lag_makes_cleaning_due_below_the_dirty_ratio(tmp_path):
+    from chronik.storage.compaction import cleaning_due
+
+    log = PartitionLog(tmp_path / "t-0", LogConfig(segment_bytes=4096), now_ms=Clock())
+    fill(log, n=400, keys=400, per_batch=10, ts=NOW - 100_000)
+    run_to_completion(clean_log(log, CleanerConfig(), NOW))
+    # A little new dirty data: far below a 0.9 dirty ratio.
+    fill(log, n=200, keys=400, per_batch=10, ts=NOW - 50_000)
+    strict = CleanerConfig(min_cleanable_dirty_ratio=0.9)
+    assert not cleaning_due(log, strict, NOW)
+    lagging = CleanerConfig(min_cleanable_dirty_ratio=0.9, max_compaction_lag_ms=10_000)
+    assert cleaning_due(log, lagging, NOW)
+    assert not cleaning_due(log, CleanerConfig(min_cleanable_dirty_ratio=0.9, max_compaction_lag_ms=10**9), NOW)
+    log.close()
