@@ -15,6 +15,7 @@ from chronik.broker.config import BrokerConfig
 from chronik.broker.dispatch import Dispatcher
 from chronik.broker.server import Server
 from chronik.broker.state import BrokerState
+from chronik.metadata.store import MetadataError
 
 log = logging.getLogger("chronik")
 
@@ -73,7 +74,13 @@ def run_broker(config: BrokerConfig) -> int:
         return 1
     config.port = server.port
 
-    state = BrokerState(config, server.clock)
+    try:
+        state = BrokerState(config, server.clock)
+    except MetadataError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        server.shutdown()
+        lock.close()
+        return 1
     server.dispatch = Dispatcher(state)
     server.deadline_sources.append(state.purgatory)
     _install_extensions(state, server)

@@ -21,6 +21,10 @@ META_FILE = "meta.json"
 PRODUCER_ID_BLOCK = 1000
 
 
+class MetadataError(Exception):
+    """The metadata file cannot be read."""
+
+
 class AtomicJSONStorage(Storage):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -33,7 +37,11 @@ class AtomicJSONStorage(Storage):
             return None
         if not text.strip():
             return None
-        return json.loads(text)
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise MetadataError(f"metadata file {self.path} is damaged ({exc}); "
+                                f"restore it from a backup or move it away to start empty") from None
 
     def write(self, data: dict[str, Any]) -> None:
         tmp = self.path.with_name(self.path.name + ".tmp")

@@ -232,3 +232,18 @@ def test_running_out_of_file_descriptors_pauses_accepts_then_recovers(broker):
     still_serving(broker)
     assert "pausing accepts" in broker.output()
     assert broker.proc.poll() is None
+
+
+def test_damaged_metadata_file_is_a_clear_error(tmp_path):
+    import subprocess
+    import sys
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "meta.json").write_text("{not json")
+    out = subprocess.run([sys.executable, "-m", "chronik", "integrated", "-p", "0", "-d", str(data)],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 1
+    assert out.stderr.strip().startswith("error: metadata file")
+    assert "Traceback" not in out.stderr
+    assert (data / "meta.json").read_text() == "{not json"  # left as it was
