@@ -261,3 +261,65 @@ def test_admin_apis_every_version(conn):
                else T(topic_names=[name], timeout_ms=5000))
         resp = conn.call(req, DeleteTopicsResponse, v)
         assert resp.responses[0].error_code == 0, v
+
+
+def _fetch(conn, topic: str, partitions: list[tuple[int, int, int]], max_bytes: int, max_wait_ms: int = 0,
+           min_bytes: int = 1):
+    """partitions: (partition, fetch_offset, partition_max_bytes)."""
+    F = FetchRequest
+    ft = F.FetchTopic(topic=topic, partitions=[
+        F.FetchTopic.FetchPartition(partition=p, fetch_offset=o, partition_max_bytes=m) for p, o, m in partitions])
+    return conn.call(F(replica_id=-1, max_wait_ms=max_wait_ms, min_bytes=min_bytes, max_bytes=max_bytes,
+                       isolation_level=0, topics=[ft]), FetchResponse, 11)
+
+
+def _produce_batches(conn, topic: str, partition: int, count: int, value: bytes) -> None:
+    P = ProduceRequest
+    for _ in range(count):
+        part = P.TopicProduceData.PartitionProduceData(index=partition, records=_records(value, 1))
+        resp = conn.call(P(transactional_id=None, acks=1, timeout_ms=5000,
+                           topic_data=[P.TopicProduceData(name=topic, partition_data=[part])]), ProduceResponse, 9)
+        assert resp.responses[0].partition_responses[0].error_code == 0
+
+
+def _batch_offsets(records) -> list[int]:
+    out, pos, data = [], 0, bytes(records or b"")
+    while pos + 12 <= len(data):
+        base, length = struct.unpack_from(">qi", data, pos)
+        out.append(base)
+        pos += 12 + length
+    return out
+
+
+def test_fetch_byte_limits(conn):
+    _create(conn, "lim", 2)
+    value = b"x" * 1000
+    _produce_batches(conn, "lim", 0, 5, value)
+    _produce_batches(conn, "lim", 1, 5, value)
+    # Partition max bytes below one batch: still exactly one whole batch (KIP-74).
+    resp = _fetch(conn, "lim", [(0, 0, 10)], max_bytes=1 << 20)
+    assert _batch_offsets(resp.responses[0].partitions[0].records) == [0]
+    # Room for about two batches per partition.
+    resp = _fetch(conn, "lim", [(0, 0, 2500), (1, 0, 2500)], max_bytes=1 << 20)
+    assert [_batch_offsets(p.records) for p in resp.responses[0].partitions] == [[0, 1], [0, 1]]
+    # The response limit: the first partition fills it, the second gets nothing.
+    resp = _fetch(conn, "lim", [(0, 0, 1 << 20), (1, 0, 1 << 20)], max_bytes=2500)
+    assert [_batch_offsets(p.records) for p in resp.responses[0].partitions] == [[0, 1], []]
+    assert [p.high_watermark for p in resp.responses[0].partitions] == [5, 5]
+
+
+def test_long_poll_is_woken_by_produce(broker, conn):
+    import threading
+    import time
+
+    _create(conn, "wake")
+    producer = RawConn(broker.port)
+    timer = threading.Timer(0.4, _produce_batches, args=(producer, "wake", 0, 1, b"hello"))
+    start = time.monotonic()
+    timer.start()
+    resp = _fetch(conn, "wake", [(0, 0, 1 << 20)], max_bytes=1 << 20, max_wait_ms=10_000)
+    waited = time.monotonic() - start
+    timer.join()
+    producer.close()
+    assert _batch_offsets(resp.responses[0].partitions[0].records) == [0]
+    assert 0.3 < waited < 3.0  # woken by the produce, long before max_wait_ms

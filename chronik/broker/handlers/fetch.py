@@ -81,13 +81,17 @@ def _build(ctx, req):
             data = b""
             aborted = None
             if remaining > 0 and fp.fetch_offset < limit:
+                budget = min(fp.partition_max_bytes, remaining)
                 try:
-                    res = plog.read(fp.fetch_offset, min(fp.partition_max_bytes, remaining))
-                    data = res.data
+                    data = plog.read(fp.fetch_offset, budget).data
                 except OffsetOutOfRangeError:
                     parts.append(_empty(idx, ErrorCode.OFFSET_OUT_OF_RANGE, hw, lso, start))
                     errors = True
                     continue
+                if total and len(data) > budget:
+                    # Only the first partition with data may exceed the limits
+                    # (one whole batch, KIP-74); later ones wait for the next fetch.
+                    data = b""
                 if read_committed and data:
                     data = _cut_at(data, limit)
                     if aborted_of is not None:
