@@ -47,7 +47,6 @@ class Deferred:
 class Purgatory:
     def __init__(self, clock: Callable[[], float]) -> None:
         self.clock = clock
-        self._clock = clock
         self._watchers: dict[Hashable, list[Deferred]] = {}
         self._deadlines: list[tuple[float, int, Deferred]] = []
         self._seq = itertools.count()
@@ -80,7 +79,7 @@ class Purgatory:
         return self._deadlines[0][0] if self._deadlines else None
 
     def expire(self) -> None:
-        now = self._clock()
+        now = self.clock()
         while self._deadlines and self._deadlines[0][0] <= now:
             _, _, d = heapq.heappop(self._deadlines)
             if not d.done:

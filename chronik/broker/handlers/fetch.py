@@ -9,6 +9,7 @@ stable offset and lists aborted transactions (see transactions module).
 
 from __future__ import annotations
 
+import struct
 import uuid
 
 from kafka.protocol.consumer.fetch import FetchResponse
@@ -125,8 +126,6 @@ def _build(ctx, req):
 
 def _cut_at(data, limit: int):
     """Drop whole batches that start at or past `limit` (the last stable offset)."""
-    import struct
-
     pos = 0
     n = len(data)
     while pos + 12 <= n:
