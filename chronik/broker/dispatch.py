@@ -1,4 +1,11 @@
-"""From a request frame to response buffers: header, decode, handler, encode."""
+"""From a request frame to response buffers: header, decode, handler, encode.
+
+Whose fault decides what happens: input we cannot parse (a bad header, an
+unknown API or version, a body that does not decode) closes the connection,
+because Kafka's framing cannot be trusted past it; a handler that raises is
+our bug, so the request is answered with UNKNOWN_SERVER_ERROR (Kafka's
+getErrorResponse), one traceback is logged, and the connection goes on.
+"""
 
 from __future__ import annotations
 
@@ -9,22 +16,20 @@ from kafka.protocol.metadata.api_versions import ApiVersionsResponse
 
 from chronik.broker.context import RequestContext
 from chronik.broker.handlers import HANDLERS
+from chronik.broker.handlers.api_versions import api_version_entries
 from chronik.broker.purgatory import Deferred
 from chronik.broker.state import BrokerState
-from chronik.wire.apis import ALL_APIS, ApiSpec
+from chronik.wire.apis import ALL_APIS
+from chronik.wire.error_response import build_error_response
 from chronik.wire.errors import ErrorCode
-from chronik.wire.framing import MalformedFrame, frame_response, parse_request_header
+from chronik.wire.framing import API_VERSIONS_KEY, MalformedFrame, frame_response, parse_request_header
 from chronik.wire.zero_copy import install as _install_zero_copy
 
 _install_zero_copy()
 
 log = logging.getLogger("chronik.dispatch")
 
-API_VERSIONS_KEY = 18
-
-
-def served_apis() -> list[ApiSpec]:
-    return [ALL_APIS[k] for k in sorted(HANDLERS) if k in ALL_APIS]
+PRODUCE_KEY = 0
 
 
 def _flexible_of(api_key: int, version: int) -> bool:
@@ -59,6 +64,10 @@ class Dispatcher:
             request = spec.request.decode(view[header.body_offset :], version=version)
         except Exception as exc:
             raise MalformedFrame(f"cannot decode {spec.name} v{version}: {exc}") from None
+
+        def failure() -> Any:
+            return build_error_response(spec.response, request, version, ErrorCode.UNKNOWN_SERVER_ERROR)
+
         ctx = RequestContext(
             broker=self.broker,
             api_key=key,
@@ -70,20 +79,26 @@ class Dispatcher:
         )
         try:
             response = handler(ctx, request)
-        except MalformedFrame:
-            raise
-        except Exception as exc:
-            log.exception("%s v%d handler failed", spec.name, version)
-            raise MalformedFrame(f"internal error in {spec.name}: {exc}") from None
+        except Exception:
+            log.exception("%s v%d handler failed; answering UNKNOWN_SERVER_ERROR", spec.name, version)
+            if key == PRODUCE_KEY and getattr(request, "acks", 1) == 0:
+                return None  # acks=0 gets no answer, whatever happened
+            response = failure()
         if response is None:
             return None
 
         def encode(resp: Any) -> list:
-            body = resp.encode(version=version)
+            try:
+                body = resp.encode(version=version)
+            except Exception:
+                log.exception("%s v%d response does not encode; answering UNKNOWN_SERVER_ERROR",
+                              spec.name, version)
+                body = failure().encode(version=version)
             return frame_response(key, header.correlation_id, spec.flexible(version), body)
 
         if isinstance(response, Deferred):
             response.encode = encode
+            response.failure = failure
             if response.done and response.result is not None and not isinstance(response.result, list):
                 response.result = encode(response.result)
             return response
@@ -97,11 +112,3 @@ class Dispatcher:
             api_keys=api_version_entries(),
         )
         return frame_response(API_VERSIONS_KEY, correlation_id, False, resp.encode(version=0))
-
-
-def api_version_entries() -> list:
-    entry = ApiVersionsResponse.ApiVersion
-    return [
-        entry(api_key=s.key, min_version=s.min_version, max_version=s.max_version)
-        for s in served_apis()
-    ]

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 TryComplete = Callable[[bool], Any]  # (expired) -> response or None
 
+log = logging.getLogger("chronik.purgatory")
+
 
 class Deferred:
-    __slots__ = ("try_complete", "deadline", "keys", "done", "on_done", "encode", "result", "_seq")
+    __slots__ = ("try_complete", "deadline", "keys", "done", "on_done", "encode", "failure", "result", "_seq")
 
     def __init__(self, try_complete: TryComplete, deadline: float, keys: Iterable[Hashable]):
         self.try_complete = try_complete
@@ -28,6 +31,8 @@ class Deferred:
         self.on_done: Callable[[Any], None] | None = None
         # Set by the dispatcher: turns the response object into wire buffers.
         self.encode: Callable[[Any], Any] | None = None
+        # Set by the dispatcher: the UNKNOWN_SERVER_ERROR answer if try_complete raises.
+        self.failure: Callable[[], Any] | None = None
         self.result: Any = None
         self._seq = 0
 
@@ -65,7 +70,7 @@ class Purgatory:
         for d in waiters:
             if d.done:
                 continue
-            resp = d.try_complete(False)
+            resp = _ask(d, False)
             if resp is not None:
                 d.complete(resp)
             else:
@@ -83,7 +88,7 @@ class Purgatory:
         while self._deadlines and self._deadlines[0][0] <= now:
             _, _, d = heapq.heappop(self._deadlines)
             if not d.done:
-                d.complete(d.try_complete(True))
+                d.complete(_ask(d, True))
         # Drop completed waiters so keys that never see traffic do not grow.
         if len(self._watchers) > 64:
             for k in [k for k, ws in self._watchers.items() if all(w.done for w in ws)]:
@@ -94,3 +99,12 @@ class Purgatory:
             d.done = True
         self._deadlines.clear()
         self._watchers.clear()
+
+
+def _ask(d: Deferred, expired: bool) -> Any:
+    """The deferred's answer; a bug in it answers with its failure response instead."""
+    try:
+        return d.try_complete(expired)
+    except Exception:
+        log.exception("a delayed operation failed; answering UNKNOWN_SERVER_ERROR")
+        return d.failure() if d.failure is not None else None

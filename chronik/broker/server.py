@@ -16,18 +16,16 @@ import itertools
 import logging
 import selectors
 import socket
-import struct
 import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 from chronik.broker.purgatory import Deferred
-from chronik.wire.framing import MalformedFrame
+from chronik.wire.framing import FrameDecoder, MalformedFrame
 
 log = logging.getLogger("chronik.server")
 
-_READ_CHUNK = 256 * 1024
 _MAX_IOV = 512
 # Stop reading from a connection whose answers pile up unread.
 _MAX_PENDING_OUT = 64 * 1024 * 1024
@@ -36,19 +34,15 @@ _MAX_QUEUED_FRAMES = 256
 
 class Connection:
     __slots__ = (
-        "sock", "peer", "fd", "rbuf", "rstart", "rend", "frame", "frame_pos",
-        "frames", "out", "out_bytes", "busy", "closed", "reading", "writing", "conn_id",
+        "sock", "peer", "fd", "decoder", "frames", "out", "out_bytes", "busy", "closed",
+        "reading", "writing", "conn_id",
     )
 
-    def __init__(self, sock: socket.socket, peer: Any, conn_id: int) -> None:
+    def __init__(self, sock: socket.socket, peer: Any, conn_id: int, max_frame: int) -> None:
         self.sock = sock
         self.peer = peer
         self.fd = sock.fileno()
-        self.rbuf = bytearray(_READ_CHUNK)
-        self.rstart = 0
-        self.rend = 0
-        self.frame: bytearray | None = None  # a large frame being filled directly
-        self.frame_pos = 0
+        self.decoder = FrameDecoder(max_frame)
         self.frames: deque[bytearray] = deque()
         self.out: deque[memoryview] = deque()
         self.out_bytes = 0
@@ -197,7 +191,7 @@ class Server:
                 return
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            conn = Connection(sock, peer, next(self._ids))
+            conn = Connection(sock, peer, next(self._ids), self.max_request_bytes)
             self.conns[conn.fd] = conn
             self.sel.register(sock, selectors.EVENT_READ, conn)
 
@@ -261,64 +255,22 @@ class Server:
 
     def _read_frames(self, conn: Connection) -> bool:
         """Read what is available; queue complete frames. False on EOF."""
-        sock = conn.sock
+        recv_into = conn.sock.recv_into
+        decoder = conn.decoder
         for _ in range(16):
-            if conn.frame is not None:
-                view = memoryview(conn.frame)
-                try:
-                    n = sock.recv_into(view[conn.frame_pos:])
-                except (BlockingIOError, InterruptedError):
-                    # The rest of a large frame has not arrived yet.
-                    return True
-                if n == 0:
-                    return False
-                conn.frame_pos += n
-                if conn.frame_pos == len(conn.frame):
-                    conn.frames.append(conn.frame)
-                    conn.frame = None
-                    return True
-                continue
-            if conn.rend == len(conn.rbuf):
-                # Buffer full of a partial frame header/body: move it to the front.
-                rest = conn.rbuf[conn.rstart:conn.rend]
-                conn.rbuf[: len(rest)] = rest
-                conn.rstart, conn.rend = 0, len(rest)
+            buf = decoder.recv_buffer()
             try:
-                n = sock.recv_into(memoryview(conn.rbuf)[conn.rend:])
+                n = recv_into(buf)
             except (BlockingIOError, InterruptedError):
                 return True
             if n == 0:
                 return False
-            conn.rend += n
-            self._split_frames(conn)
-            if n < len(conn.rbuf) // 2:
+            frames = decoder.received(n)
+            if frames:
+                conn.frames.extend(frames)
+            if n < len(buf):
                 return True
         return True
-
-    def _split_frames(self, conn: Connection) -> None:
-        buf = conn.rbuf
-        start, end = conn.rstart, conn.rend
-        while end - start >= 4:
-            (size,) = struct.unpack_from(">i", buf, start)
-            if size < 0 or size > self.max_request_bytes:
-                raise MalformedFrame(
-                    f"frame of {size} bytes exceeds the limit of {self.max_request_bytes}"
-                )
-            if end - start - 4 >= size:
-                conn.frames.append(buf[start + 4 : start + 4 + size])
-                start += 4 + size
-                continue
-            if size + 4 > len(buf):
-                # Too big for the read buffer: receive the rest straight into its own buffer.
-                frame = bytearray(size)
-                have = end - start - 4
-                frame[:have] = buf[start + 4 : end]
-                conn.frame, conn.frame_pos = frame, have
-                start = end = 0
-            break
-        if start == end:
-            start = end = 0
-        conn.rstart, conn.rend = start, end
 
     def _process(self, conn: Connection) -> None:
         while conn.frames and not conn.busy and not conn.closed:

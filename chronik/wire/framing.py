@@ -1,22 +1,127 @@
-"""Request header parsing and response framing (no sockets here).
+"""Kafka framing, sans-IO: bytes in -> whole request frames; responses -> buffers.
 
-Requests arrive as frames (the 4-byte size prefix already removed). The
-header is parsed by hand because it is tiny and on every request; the body
-is decoded with kafka-python's classes.
+A Kafka connection carries frames: a 4-byte big-endian size, then that many
+bytes. `FrameDecoder` is fed bytes (or lends its buffer to `recv_into`) and
+hands back whole frames; it never touches a socket, so the server only moves
+bytes and the rules live here with their unit tests. A frame larger than the
+limit or with a negative size is a verdict (`FrameTooLarge`,
+`MalformedFrame`): the connection cannot be resynchronised and is closed.
+
+The request header is parsed by hand because it is tiny and on every
+request; bodies are decoded with kafka-python's classes.
 """
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 _HDR = struct.Struct(">hhih")
+_SIZE = struct.Struct(">i")
 _SIZE_CORR = struct.Struct(">ii")
-_API_VERSIONS_KEY = 18
+API_VERSIONS_KEY = 18
+
+# A read buffer this large takes most pipelined requests in one recv; frames
+# that do not fit get a buffer of their own.
+READ_BUFFER_SIZE = 256 * 1024
 
 
 class MalformedFrame(Exception):
-    """The frame cannot be parsed; the connection it came from is closed."""
+    """The bytes cannot be parsed as Kafka framing; the connection is closed."""
+
+
+class FrameTooLarge(MalformedFrame):
+    """A frame claims more bytes than the broker accepts."""
+
+
+class FrameDecoder:
+    """Split a byte stream into frames (the size prefix removed).
+
+    Two ways in: `feed(data)` for anything, or the zero-copy pair
+    `recv_buffer()` (a view to `recv_into`) and `received(n)`. Both return
+    the frames completed by those bytes, oldest first.
+    """
+
+    __slots__ = ("max_frame", "_buf", "_start", "_end", "_big", "_big_pos")
+
+    def __init__(self, max_frame: int, buffer_size: int = READ_BUFFER_SIZE) -> None:
+        self.max_frame = max_frame
+        self._buf = bytearray(buffer_size)
+        self._start = 0
+        self._end = 0
+        self._big: bytearray | None = None  # a frame larger than the buffer, being filled
+        self._big_pos = 0
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held that do not yet make a whole frame."""
+        if self._big is not None:
+            return self._big_pos
+        return self._end - self._start
+
+    def recv_buffer(self) -> memoryview:
+        """Where the next bytes should be received into (never empty)."""
+        if self._big is not None:
+            return memoryview(self._big)[self._big_pos:]
+        if self._end == len(self._buf):
+            # Full of the start of a frame: move it to the front.
+            rest = self._buf[self._start:self._end]
+            self._buf[: len(rest)] = rest
+            self._start, self._end = 0, len(rest)
+        return memoryview(self._buf)[self._end:]
+
+    def received(self, n: int) -> list[bytearray]:
+        """`n` bytes were written into the last `recv_buffer()`."""
+        if self._big is not None:
+            self._big_pos += n
+            if self._big_pos < len(self._big):
+                return []
+            frame, self._big = self._big, None
+            return [frame]
+        self._end += n
+        return self._split()
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[bytearray]:
+        frames: list[bytearray] = []
+        view = memoryview(data)
+        while view:
+            buf = self.recv_buffer()
+            n = min(len(buf), len(view))
+            buf[:n] = view[:n]
+            view = view[n:]
+            frames.extend(self.received(n))
+        return frames
+
+    def _split(self) -> list[bytearray]:
+        frames: list[bytearray] = []
+        buf = self._buf
+        start, end = self._start, self._end
+        while end - start >= 4:
+            (size,) = _SIZE.unpack_from(buf, start)
+            if size < 0:
+                raise MalformedFrame(f"negative frame size {size}")
+            if size > self.max_frame:
+                raise FrameTooLarge(f"frame of {size} bytes exceeds the limit of {self.max_frame}")
+            if end - start - 4 >= size:
+                frames.append(buf[start + 4:start + 4 + size])
+                start += 4 + size
+                continue
+            if size + 4 > len(buf):
+                # Too big for the read buffer: the rest goes straight into its own buffer.
+                big = bytearray(size)
+                have = end - start - 4
+                big[:have] = buf[start + 4:end]
+                self._big, self._big_pos = big, have
+                start = end = 0
+            break
+        if start == end:
+            start = end = 0
+        self._start, self._end = start, end
+        return frames
+
+
+# -- request headers -----------------------------------------------------------------
 
 
 @dataclass(slots=True)
@@ -43,7 +148,7 @@ def _skip_uvarint(buf: memoryview, pos: int) -> tuple[int, int]:
             raise MalformedFrame("varint too long in request header")
 
 
-def parse_request_header(frame: memoryview, flexible_of) -> RequestHeader:
+def parse_request_header(frame: memoryview, flexible_of: Callable[[int, int], bool]) -> RequestHeader:
     """Parse a request header v1/v2. `flexible_of(key, version)` says which."""
     if len(frame) < _HDR.size:
         raise MalformedFrame("frame shorter than a request header")
@@ -69,12 +174,6 @@ def parse_request_header(frame: memoryview, flexible_of) -> RequestHeader:
     return RequestHeader(api_key, api_version, correlation_id, client_id, pos)
 
 
-def peek_correlation_id(frame: memoryview) -> int | None:
-    if len(frame) < 8:
-        return None
-    return struct.unpack_from(">i", frame, 4)[0]
-
-
 def frame_response(api_key: int, correlation_id: int, flexible: bool, body) -> list:
     """Return the buffers of one response frame: size + header, then the body.
 
@@ -84,7 +183,7 @@ def frame_response(api_key: int, correlation_id: int, flexible: bool, body) -> l
     the version (clients parse it before they know our versions).
     """
     parts = body if isinstance(body, list) else [body]
-    tagged = flexible and api_key != _API_VERSIONS_KEY
+    tagged = flexible and api_key != API_VERSIONS_KEY
     size = sum(len(p) for p in parts) + 4 + (1 if tagged else 0)
     head = _SIZE_CORR.pack(size, correlation_id)
     if tagged:

@@ -11,7 +11,14 @@ import pkgutil
 from collections.abc import Callable
 from typing import Any
 
+from chronik.wire.apis import ALL_APIS, ApiSpec
+
 HANDLERS: dict[int, Callable[[Any, Any], Any]] = {}
+
+
+def served_apis() -> list[ApiSpec]:
+    """The API keys with a handler, with the version ranges we serve."""
+    return [ALL_APIS[k] for k in sorted(HANDLERS) if k in ALL_APIS]
 
 
 def _load() -> None:

@@ -8,12 +8,21 @@ from __future__ import annotations
 
 from kafka.protocol.metadata.api_versions import ApiVersionsResponse
 
-API_KEY = 18
+from chronik.broker.handlers import served_apis
+from chronik.wire.framing import API_VERSIONS_KEY
+
+API_KEY = API_VERSIONS_KEY
+
+
+def api_version_entries() -> list:
+    entry = ApiVersionsResponse.ApiVersion
+    return [
+        entry(api_key=s.key, min_version=s.min_version, max_version=s.max_version)
+        for s in served_apis()
+    ]
 
 
 def handle(ctx, req):
-    from chronik.broker.dispatch import api_version_entries
-
     return ApiVersionsResponse(
         version=ctx.api_version,
         error_code=0,

@@ -9,9 +9,10 @@ from kafka.protocol.metadata.api_versions import ApiVersionsRequest
 from kafka.protocol.metadata.metadata import MetadataRequest
 from kafka.protocol.producer.produce import ProduceRequest
 
-from chronik.broker.dispatch import _flexible_of, served_apis
+from chronik.broker.dispatch import _flexible_of
+from chronik.broker.handlers import served_apis
 from chronik.wire.apis import ALL_APIS
-from chronik.wire.framing import MalformedFrame, frame_response, parse_request_header
+from chronik.wire.framing import FrameDecoder, FrameTooLarge, MalformedFrame, frame_response, parse_request_header
 
 
 def _frame(req, version: int, corr: int = 9, client: str = "cli") -> memoryview:
@@ -99,3 +100,60 @@ def test_spliced_fetch_response_is_byte_identical(version):
     assert b"".join(bytes(b) for b in spliced.encode(version)) == expected
     head, *body = frame_response(1, 5, version >= 12, spliced.encode(version))
     assert struct.unpack(">i", head[:4])[0] == len(head) - 4 + sum(len(b) for b in body)
+
+
+# -- FrameDecoder -------------------------------------------------------------------
+
+
+def _framed(*bodies: bytes) -> bytes:
+    return b"".join(struct.pack(">i", len(b)) + b for b in bodies)
+
+
+def test_decoder_whole_and_pipelined_frames():
+    d = FrameDecoder(1024)
+    assert d.feed(_framed(b"one", b"", b"three")) == [b"one", b"", b"three"]
+    assert d.buffered == 0
+
+
+def test_decoder_partial_frames_byte_by_byte():
+    d = FrameDecoder(1024, buffer_size=16)
+    data = _framed(b"hello", b"x" * 40, b"world")
+    out = []
+    for i in range(len(data)):
+        out.extend(d.feed(data[i:i + 1]))
+    assert out == [b"hello", b"x" * 40, b"world"]
+    assert d.buffered == 0
+
+
+def test_decoder_frame_larger_than_its_buffer_through_recv_buffer():
+    d = FrameDecoder(10_000, buffer_size=64)
+    body = bytes(range(256)) * 20
+    data = _framed(body, b"next")
+    out, pos = [], 0
+    while pos < len(data):
+        buf = d.recv_buffer()
+        assert len(buf) > 0
+        n = min(len(buf), len(data) - pos, 100)
+        buf[:n] = data[pos:pos + n]
+        pos += n
+        out.extend(d.received(n))
+    assert out == [body, b"next"]
+
+
+def test_decoder_moves_a_partial_frame_to_the_front():
+    d = FrameDecoder(1024, buffer_size=16)
+    # 12 bytes of whole frame, then 4 bytes of a frame header that fills the buffer.
+    assert d.feed(_framed(b"12345678") + struct.pack(">i", 6)) == [b"12345678"]
+    assert d.feed(b"abcdef") == [b"abcdef"]
+
+
+@pytest.mark.parametrize("size,exc", [(-1, MalformedFrame), (1025, FrameTooLarge)])
+def test_decoder_verdicts(size, exc):
+    d = FrameDecoder(1024)
+    with pytest.raises(exc):
+        d.feed(struct.pack(">i", size) + b"...")
+
+
+def test_decoder_limit_is_inclusive():
+    d = FrameDecoder(4)
+    assert d.feed(_framed(b"abcd")) == [b"abcd"]
