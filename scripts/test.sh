@@ -10,4 +10,5 @@ if command -v npm >/dev/null 2>&1; then
     npm install --silent --no-audit --no-fund --prefix tests/integration/js
 fi
 .venv/bin/ruff check chronik tests bench
+.venv/bin/lint-imports --no-cache
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

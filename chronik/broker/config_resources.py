@@ -15,14 +15,14 @@ DEFAULT_CONFIG = 5
 SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3
 
 
-def broker_configs(broker) -> list[tuple[str, str, int, str]]:
+def broker_configs(core) -> list[tuple[str, str, int, str]]:
     """(name, value, source, type) of the broker's configs."""
-    c = broker.config
+    c = core.config
     static = STATIC_BROKER_CONFIG
     rows = [
         ("node.id", str(c.node_id), static, "int"),
         ("broker.id", str(c.node_id), static, "int"),
-        ("log.dirs", str(broker.data_dir), static, "string"),
+        ("log.dirs", str(core.data_dir), static, "string"),
         ("listeners", f"PLAINTEXT://{c.host}:{c.port}", static, "string"),
         ("advertised.listeners", f"PLAINTEXT://{c.advertised}:{c.port}", static, "string"),
         ("num.partitions", str(c.default_partitions), static, "int"),
@@ -56,16 +56,16 @@ def broker_configs(broker) -> list[tuple[str, str, int, str]]:
     return rows
 
 
-def topic_or_error(broker, name: str):
-    topic = broker.topics.get(name)
+def topic_or_error(core, name: str):
+    topic = core.topics.get(name)
     if topic is None:
         raise KafkaApiError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
                             f"Topic '{name}' does not exist.")
     return topic
 
 
-def check_broker_resource(broker, name: str) -> None:
-    if name not in ("", str(broker.config.node_id)):
+def check_broker_resource(core, name: str) -> None:
+    if name not in ("", str(core.config.node_id)):
         raise KafkaApiError(ErrorCode.INVALID_REQUEST, f"Unknown broker id {name!r}")
 
 

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chronik.broker.purgatory import Deferred, TryComplete
+from chronik.clock import wall_ms
 
 if TYPE_CHECKING:
-    from chronik.broker.state import BrokerState
+    from chronik.broker.core import BrokerCore
 
 
 @dataclass(slots=True)
 class RequestContext:
-    broker: BrokerState
+    core: BrokerCore
     api_key: int
     api_version: int
     correlation_id: int
@@ -25,11 +25,11 @@ class RequestContext:
 
     @property
     def now_ms(self) -> int:
-        return time.time_ns() // 1_000_000
+        return wall_ms()
 
     def defer(self, try_complete: TryComplete, timeout_ms: int, keys: Iterable[Hashable]) -> Deferred:
         """Park this request until `try_complete` returns an answer or the timeout passes."""
-        purgatory = self.broker.purgatory
+        purgatory = self.core.purgatory
         d = Deferred(try_complete, purgatory.clock() + max(0, timeout_ms) / 1000.0, keys)
         purgatory.add(d)
         return d

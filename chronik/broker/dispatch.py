@@ -15,10 +15,10 @@ from typing import Any
 from kafka.protocol.metadata.api_versions import ApiVersionsResponse
 
 from chronik.broker.context import RequestContext
+from chronik.broker.core import BrokerCore
 from chronik.broker.handlers import HANDLERS
 from chronik.broker.handlers.api_versions import api_version_entries
 from chronik.broker.purgatory import Deferred
-from chronik.broker.state import BrokerState
 from chronik.wire.apis import ALL_APIS
 from chronik.wire.error_response import build_error_response
 from chronik.wire.errors import ErrorCode
@@ -40,8 +40,8 @@ def _flexible_of(api_key: int, version: int) -> bool:
 
 
 class Dispatcher:
-    def __init__(self, broker: BrokerState) -> None:
-        self.broker = broker
+    def __init__(self, core: BrokerCore) -> None:
+        self.core = core
 
     def __call__(self, conn: Any, frame: bytearray) -> Any:
         view = memoryview(frame)
@@ -69,7 +69,7 @@ class Dispatcher:
             return build_error_response(spec.response, request, version, ErrorCode.UNKNOWN_SERVER_ERROR)
 
         ctx = RequestContext(
-            broker=self.broker,
+            core=self.core,
             api_key=key,
             api_version=version,
             correlation_id=header.correlation_id,

@@ -12,15 +12,14 @@ import time
 from pathlib import Path
 
 from chronik.broker.config import BrokerConfig
+from chronik.broker.core import BrokerCore
 from chronik.broker.dispatch import Dispatcher
 from chronik.broker.server import Server
-from chronik.broker.state import BrokerState
 from chronik.metadata.store import MetadataError
 
 log = logging.getLogger("chronik")
 
 LOCK_FILE = ".lock"
-PRODUCER_SNAPSHOT_INTERVAL_S = 30.0
 
 
 class DataDirLocked(Exception):
@@ -75,15 +74,15 @@ def run_broker(config: BrokerConfig) -> int:
     config.port = server.port
 
     try:
-        state = BrokerState(config, server.clock)
+        core = BrokerCore(config, server)
     except MetadataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         server.shutdown()
         lock.close()
         return 1
-    server.dispatch = Dispatcher(state)
-    server.deadline_sources.append(state.purgatory)
-    _install_extensions(state, server)
+    server.dispatch = Dispatcher(core)
+    server.deadline_sources.append(core.purgatory)
+    core.start()
 
     # Signals only set a flag; the wakeup socket gets the loop out of select().
     rsock, wsock = socket.socketpair()
@@ -106,17 +105,11 @@ def run_broker(config: BrokerConfig) -> int:
 
     server.add_wakeup(rsock, drain_wakeup)
 
-    def snapshot_producers() -> None:
-        _snapshot(state)
-        server.call_later(PRODUCER_SNAPSHOT_INTERVAL_S, snapshot_producers)
-
-    server.call_later(PRODUCER_SNAPSHOT_INTERVAL_S, snapshot_producers)
-
     elapsed = (time.monotonic() - started) * 1000
     print(
         f"chronik listening on {config.host}:{server.port} "
         f"(advertised {config.advertised}:{server.port}, data {data_dir}, "
-        f"{len(state.topics)} topics, started in {elapsed:.0f} ms)",
+        f"{len(core.topics)} topics, started in {elapsed:.0f} ms)",
         flush=True,
     )
     try:
@@ -124,39 +117,11 @@ def run_broker(config: BrokerConfig) -> int:
     finally:
         log.info("shutting down")
         server.shutdown()
-        _snapshot(state)
-        state.close()
+        core.snapshot_producers()
+        core.close()
         signal.set_wakeup_fd(-1)
         rsock.close()
         wsock.close()
         lock.close()
     print("chronik stopped", flush=True)
     return 0
-
-
-def _snapshot(state: BrokerState) -> None:
-    try:
-        ends = {
-            (t.name, i): p.log_end_offset
-            for t in state.topics.values()
-            for i, p in enumerate(t.partitions)
-        }
-        state.producers.snapshot(ends)
-    except Exception:
-        log.exception("producer state snapshot failed")
-
-
-def _install_extensions(state: BrokerState, server: Server) -> None:
-    """Let optional components (groups, transactions, retention) hook into the broker."""
-    import importlib
-
-    for name in ("chronik.broker.groups", "chronik.broker.transactions", "chronik.storage.retention"):
-        try:
-            mod = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        install = getattr(mod, "install", None)
-        if install is not None:
-            install(state, server)

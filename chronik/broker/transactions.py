@@ -1,34 +1,15 @@
 """Transaction coordinator: transactional ids, markers, last stable offsets.
 
 One broker coordinates every transactional id, so the coordinator epoch is
-always 0 and the markers are written straight into the local partition logs.
-
-Life of a transaction (Kafka's states, names as DescribeTransactions shows them):
-
-    Empty --AddPartitions/AddOffsets--> Ongoing --EndTxn--> PrepareCommit|PrepareAbort
-      ^                                                        |  markers written
-      +----- InitProducerId (epoch bump) <-- CompleteCommit|CompleteAbort
+always 0 and the markers are written straight into the local partition logs
+through the core's append pipeline. The states and their table live in
+txn_state; the aborted-transaction index and the marker batches in
+storage.txn_index and storage.control.
 
 Markers are written synchronously while EndTxn is handled, so a Prepare*
 state is only ever seen after a crash in the middle of completion; start-up
 finishes such a transaction before the first request is served. That is why
 CONCURRENT_TRANSACTIONS is only answered defensively.
-
-Persistence (DIR/__transaction_state/):
-- `transactions.log`: one JSON line per state change holding the whole
-  metadata of one transactional id (the last line for an id wins), like
-  Kafka's __transaction_state topic. A torn last line is dropped at load; the
-  file is rewritten with only the live entries when it has grown well past
-  them. Offsets sent with TxnOffsetCommit live in the metadata until commit,
-  so an ongoing transaction survives a restart with its offsets.
-- Per partition, `<topic>-<partition>/aborted.txnindex`: fixed 24-byte
-  entries (producer id, first offset, marker offset) of aborted
-  transactions, like Kafka's .txnindex. An entry is written *before* its
-  abort marker is appended (the marker's offset is the log end at that
-  moment), so a crash can only leave an entry whose marker is missing; such
-  entries (offset >= log end) are dropped at load and the marker is written
-  again by the recovery of the PrepareAbort transaction. A missing index file
-  is rebuilt by scanning the partition's batch headers.
 
 The last stable offset of a partition is the first offset of its earliest
 open transaction (from the idempotent producer state, which the core
@@ -40,361 +21,57 @@ a transaction that started earlier (LSO too high, no aborted-index entry).
 
 from __future__ import annotations
 
-import bisect
-import json
 import logging
-import os
 import re
-import struct
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from enum import StrEnum
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from kafka.protocol.consumer.fetch import FetchResponse
-from kafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
-
-from chronik.storage.batch import BatchInfo, CorruptBatchError, scan_batches
+from chronik.broker.txn_state import (
+    STATE_DIR,
+    OffsetValue,
+    TopicPartition,
+    TxnMetadata,
+    TxnState,
+    TxnStateLog,
+)
+from chronik.broker.types import Origin
+from chronik.clock import wall_ms
+from chronik.storage.batch import BatchInfo
+from chronik.storage.control import build_marker
+from chronik.storage.log import AppendResult, PartitionLog
+from chronik.storage.txn_index import INDEX_FILE, AbortedEntry, AbortedIndex, marker_after
 from chronik.wire.errors import ErrorCode
 
 if TYPE_CHECKING:
-    from chronik.broker.state import BrokerState
-    from chronik.storage.log import PartitionLog
+    from chronik.broker.core import BrokerCore
 
 log = logging.getLogger("chronik.transactions")
 
-STATE_DIR = "__transaction_state"
-STATE_FILE = "transactions.log"
-INDEX_FILE = "aborted.txnindex"
-COORDINATOR_EPOCH = 0
 MAX_EPOCH = 32767  # int16; Kafka never hands out Short.MaxValue itself
 MAX_OFFSET_METADATA = 4096  # offset.metadata.max.bytes
-# Rewrite the state log once it holds this many lines more than live entries.
-COMPACT_SLACK = 1000
 TRANSACTIONAL_ID_EXPIRATION_MS = 7 * 24 * 3600 * 1000
 
-_INDEX_ENTRY = struct.Struct(">qqq")
-_AbortedTxn = FetchResponse.FetchableTopicResponse.PartitionData.AbortedTransaction
-
-TopicPartition = tuple[str, int]
-# (offset, metadata, leader epoch), the form the offsets store takes.
-OffsetValue = tuple[int, str | None, int]
-
-
-class TxnState(StrEnum):
-    EMPTY = "Empty"
-    ONGOING = "Ongoing"
-    PREPARE_COMMIT = "PrepareCommit"
-    PREPARE_ABORT = "PrepareAbort"
-    COMPLETE_COMMIT = "CompleteCommit"
-    COMPLETE_ABORT = "CompleteAbort"
-    DEAD = "Dead"
-    PREPARE_EPOCH_FENCE = "PrepareEpochFence"
-
-
-STATE_NAMES = {s.value for s in TxnState}
-
-
-@dataclass
-class TxnMetadata:
-    transactional_id: str
-    producer_id: int
-    producer_epoch: int
-    timeout_ms: int
-    state: TxnState = TxnState.EMPTY
-    partitions: set[TopicPartition] = field(default_factory=set)
-    groups: set[str] = field(default_factory=set)
-    # group -> (topic, partition) -> offset committed in the transaction, visible on commit only
-    pending_offsets: dict[str, dict[TopicPartition, OffsetValue]] = field(default_factory=dict)
-    # First offset the transaction wrote per partition. The producer state can
-    # miss it after a crash (it replays only the last segment without a
-    # snapshot); start-up restores it from here.
-    first_offsets: dict[TopicPartition, int] = field(default_factory=dict)
-    start_ms: int = -1
-    update_ms: int = -1
-    # The id/epoch before the last bump: a retried InitProducerId carries them.
-    last_producer_id: int = -1
-    last_producer_epoch: int = -1
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.transactional_id,
-            "pid": self.producer_id,
-            "epoch": self.producer_epoch,
-            "timeout": self.timeout_ms,
-            "state": self.state.value,
-            "parts": sorted([t, p] for t, p in self.partitions),
-            "groups": sorted(self.groups),
-            "offsets": {
-                g: [[t, p, o, m, e] for (t, p), (o, m, e) in offs.items()]
-                for g, offs in self.pending_offsets.items()
-            },
-            "first": sorted([t, p, o] for (t, p), o in self.first_offsets.items()),
-            "start": self.start_ms,
-            "update": self.update_ms,
-            "last_pid": self.last_producer_id,
-            "last_epoch": self.last_producer_epoch,
-        }
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> TxnMetadata:
-        return cls(
-            transactional_id=d["id"],
-            producer_id=d["pid"],
-            producer_epoch=d["epoch"],
-            timeout_ms=d["timeout"],
-            state=TxnState(d["state"]),
-            partitions={(t, p) for t, p in d.get("parts", [])},
-            groups=set(d.get("groups", [])),
-            pending_offsets={
-                g: {(t, p): (o, m, e) for t, p, o, m, e in offs}
-                for g, offs in d.get("offsets", {}).items()
-            },
-            first_offsets={(t, p): o for t, p, o in d.get("first", [])},
-            start_ms=d.get("start", -1),
-            update_ms=d.get("update", -1),
-            last_producer_id=d.get("last_pid", -1),
-            last_producer_epoch=d.get("last_epoch", -1),
-        )
-
-
-# -- persistence ------------------------------------------------------------------
-
-
-class TxnStateLog:
-    """Append-only JSON lines of transaction metadata; the last line per id wins."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        directory.mkdir(parents=True, exist_ok=True)
-        self.path = directory / STATE_FILE
-        self.lines = 0
-        self._fd: int | None = None
-
-    def load(self) -> dict[str, TxnMetadata]:
-        entries: dict[str, TxnMetadata] = {}
-        good = 0
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            raw = b""
-        for line in raw.splitlines(keepends=True):
-            if not line.endswith(b"\n"):
-                break  # torn tail: written partially when the process died
-            try:
-                d = json.loads(line)
-                meta = TxnMetadata.from_json(d)
-            except (ValueError, KeyError, TypeError) as exc:
-                log.warning("transaction state log: dropping unreadable tail at byte %d (%s)", good, exc)
-                break
-            good += len(line)
-            self.lines += 1
-            if meta.state is TxnState.DEAD:
-                entries.pop(meta.transactional_id, None)
-            else:
-                entries[meta.transactional_id] = meta
-        if good < len(raw):
-            with open(self.path, "r+b") as f:
-                f.truncate(good)
-        self._open()
-        return entries
-
-    def _open(self) -> None:
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-
-    def append(self, meta: TxnMetadata) -> None:
-        # One write() per change: once it returns the change survives the process dying.
-        assert self._fd is not None
-        os.write(self._fd, json.dumps(meta.to_json(), separators=(",", ":")).encode() + b"\n")
-        self.lines += 1
-
-    def maybe_compact(self, live: dict[str, TxnMetadata]) -> None:
-        if self.lines <= 2 * len(live) + COMPACT_SLACK:
-            return
-        entries = list(live.values())
-        tmp = self.path.with_name(STATE_FILE + ".tmp")
-        with open(tmp, "wb") as f:
-            for meta in entries:
-                f.write(json.dumps(meta.to_json(), separators=(",", ":")).encode() + b"\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
-        self.close()
-        self._open()
-        self.lines = len(entries)
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-
-
-@dataclass(slots=True)
-class AbortedEntry:
-    producer_id: int
-    first_offset: int
-    last_offset: int  # the offset of the abort marker
-
-
-class AbortedIndex:
-    """The aborted transactions of one partition, ordered by marker offset."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.entries: list[AbortedEntry] = []
-        self._lasts: list[int] = []
-
-    @classmethod
-    def load(cls, path: Path, plog: PartitionLog) -> AbortedIndex:
-        idx = cls(path)
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            if plog.log_end_offset > plog.log_start_offset:
-                idx._rebuild(plog)
-            return idx
-        end = plog.log_end_offset
-        seen: set[tuple[int, int]] = set()
-        usable = len(raw) - len(raw) % _INDEX_ENTRY.size
-        for pos in range(0, usable, _INDEX_ENTRY.size):
-            pid, first, last = _INDEX_ENTRY.unpack_from(raw, pos)
-            # A marker at or past the log end was never written (see module doc);
-            # one below the log start went with its segment (retention, DeleteRecords).
-            if last >= end or last < plog.log_start_offset or (pid, first) in seen:
-                continue
-            seen.add((pid, first))
-            idx._add(AbortedEntry(pid, first, last))
-        if usable != len(raw) or len(idx.entries) != usable // _INDEX_ENTRY.size:
-            idx._rewrite()
-        return idx
-
-    def _add(self, e: AbortedEntry) -> None:
-        if self._lasts and e.last_offset < self._lasts[-1]:
-            i = bisect.bisect_right(self._lasts, e.last_offset)
-            self.entries.insert(i, e)
-            self._lasts.insert(i, e.last_offset)
-        else:
-            self.entries.append(e)
-            self._lasts.append(e.last_offset)
-
-    def _rewrite(self) -> None:
-        tmp = self.path.with_name(INDEX_FILE + ".tmp")
-        tmp.write_bytes(b"".join(
-            _INDEX_ENTRY.pack(e.producer_id, e.first_offset, e.last_offset) for e in self.entries
-        ))
-        os.replace(tmp, self.path)
-
-    def _rebuild(self, plog: PartitionLog) -> None:
-        """Find aborted transactions from batch headers (and the tiny control records)."""
-        open_txns: dict[int, int] = {}
-        offset = plog.log_start_offset
-        end = plog.log_end_offset
-        while offset < end:
-            data = plog.read(offset, 4 * 1024 * 1024).data
-            if not data:
-                break
-            try:
-                batches = scan_batches(data, verify_crc=False)
-            except CorruptBatchError:
-                break
-            for b in batches:
-                if b.producer_id < 0 or not b.is_transactional:
-                    continue
-                if not b.is_control:
-                    open_txns.setdefault(b.producer_id, b.base_offset)
-                    continue
-                first = open_txns.pop(b.producer_id, None)
-                if first is not None and _is_abort_marker(data[b.position:b.position + b.size]):
-                    self._add(AbortedEntry(b.producer_id, first, b.base_offset))
-            offset = batches[-1].last_offset + 1
-        self._rewrite()
-        if self.entries:
-            log.info("rebuilt %s: %d aborted transaction(s)", self.path, len(self.entries))
-
-    def append(self, e: AbortedEntry) -> None:
-        with open(self.path, "ab") as f:
-            f.write(_INDEX_ENTRY.pack(e.producer_id, e.first_offset, e.last_offset))
-        self._add(e)
-
-    def undo_last(self) -> None:
-        """Forget the last entry (its marker could not be appended)."""
-        self.entries.pop()
-        self._lasts.pop()
-        self._rewrite()
-
-    def overlapping(self, start: int, end: int) -> list[AbortedEntry]:
-        """Aborted transactions with data in [start, end)."""
-        i = bisect.bisect_left(self._lasts, start)
-        return [e for e in self.entries[i:] if e.first_offset < end]
-
-
-def _marker_after(plog: PartitionLog, producer_id: int, offset: int) -> bool:
-    """Whether a control batch of `producer_id` exists at or after `offset` (headers only)."""
-    end = plog.log_end_offset
-    while offset < end:
-        data = plog.read(offset, 4 * 1024 * 1024).data
-        if not data:
-            return False
-        try:
-            batches = scan_batches(data, verify_crc=False)
-        except CorruptBatchError:
-            return False
-        if any(b.is_control and b.producer_id == producer_id and b.last_offset >= offset for b in batches):
-            return True
-        offset = batches[-1].last_offset + 1
-    return False
-
-
-def _is_abort_marker(batch: bytes | memoryview) -> bool:
-    for rec in DefaultRecordBatch(bytes(batch)):
-        return bool(getattr(rec, "abort", False))
-    return False
-
-
-class _ControlBatchBuilder(DefaultRecordBatchBuilder):
-    # kafka-python's builder never sets the control bit: only brokers write control batches.
-    def _get_attributes(self, include_compression_type: bool = True) -> int:
-        return super()._get_attributes(include_compression_type) | self.CONTROL_MASK
-
-
-def build_marker(producer_id: int, producer_epoch: int, commit: bool, timestamp_ms: int) -> bytearray:
-    """A control batch holding one COMMIT or ABORT end-transaction marker."""
-    b = _ControlBatchBuilder(
-        magic=2, compression_type=0, is_transactional=True, producer_id=producer_id,
-        producer_epoch=producer_epoch, base_sequence=-1, batch_size=1 << 20,
-    )
-    key = struct.pack(">hh", 0, 1 if commit else 0)
-    value = struct.pack(">hi", 0, COORDINATOR_EPOCH)
-    b.append(0, timestamp=timestamp_ms, key=key, value=value, headers=[])
-    return b.build()
-
-
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
-# -- the coordinator --------------------------------------------------------------
+# What a read_committed fetch is told about an aborted transaction.
+AbortedTxn = AbortedEntry
 
 
 class TransactionCoordinator:
-    def __init__(self, state: BrokerState, now_ms: Callable[[], int] = wall_clock_ms) -> None:
-        self.state = state
+    def __init__(self, core: BrokerCore, now_ms: Callable[[], int] = wall_ms) -> None:
+        self.core = core
         self.now_ms = now_ms
-        self.max_timeout_ms = state.config.transaction_max_timeout_ms
-        self.store = TxnStateLog(state.data_dir / STATE_DIR)
+        self.max_timeout_ms = core.config.transaction_max_timeout_ms
+        self.store = TxnStateLog(core.data_dir / STATE_DIR)
         self.txns: dict[str, TxnMetadata] = self.store.load()
         self.by_pid: dict[int, TxnMetadata] = {m.producer_id: m for m in self.txns.values()}
         # (topic, partition) -> producer id -> first offset of its open transaction
         self.open_txns: dict[TopicPartition, dict[int, int]] = {}
-        for key, producers in state.producers.partitions.items():
+        for key, producers in core.producers.partitions.items():
             opened = {pid: e.txn_first_offset for pid, e in producers.items()
                       if e.txn_first_offset is not None}
             if opened:
                 self.open_txns[key] = opened
         self.indexes: dict[TopicPartition, AbortedIndex] = {}
-        for topic in state.topics.values():
+        for topic in core.topics.values():
             for p, plog in enumerate(topic.partitions):
                 self._index(topic.name, p, plog)
 
@@ -417,7 +94,7 @@ class TransactionCoordinator:
                         or (topic, partition) not in meta.partitions:
                     log.warning("aborting orphan transaction of producer %d on %s-%d",
                                 pid, topic, partition)
-                    entry = self.state.producers.producers_of(topic, partition).get(pid)
+                    entry = self.core.producers.producers_of(topic, partition).get(pid)
                     epoch = entry.epoch if entry is not None else 0
                     self._write_marker(topic, partition, pid, epoch, commit=False)
         self.store.maybe_compact(self.txns)
@@ -428,15 +105,15 @@ class TransactionCoordinator:
                 continue
             for (topic, partition), first in meta.first_offsets.items():
                 opened = self.open_txns.get((topic, partition), {})
-                plog = self.state.partition(topic, partition)
+                plog = self.core.partition(topic, partition)
                 if meta.producer_id in opened or plog is None or first < plog.log_start_offset:
                     continue
-                if _marker_after(plog, meta.producer_id, first):
+                if marker_after(plog, meta.producer_id, first):
                     continue  # a Prepare* transaction whose marker made it here before the crash
                 log.info("restoring open transaction of %s on %s-%d from offset %d",
                          meta.transactional_id, topic, partition, first)
                 self.open_txns.setdefault((topic, partition), {})[meta.producer_id] = first
-                entry = self.state.producers.producers_of(topic, partition).get(meta.producer_id)
+                entry = self.core.producers.producers_of(topic, partition).get(meta.producer_id)
                 if entry is not None:
                     entry.txn_first_offset = first
 
@@ -451,7 +128,7 @@ class TransactionCoordinator:
         key = (topic, partition)
         idx = self.indexes.get(key)
         if idx is None:
-            plog = plog or self.state.partition(topic, partition)
+            plog = plog or self.core.partition(topic, partition)
             if plog is None:
                 return None
             idx = AbortedIndex.load(plog.directory / INDEX_FILE, plog)
@@ -464,7 +141,7 @@ class TransactionCoordinator:
         if meta.producer_epoch + 1 >= MAX_EPOCH - 1:
             # Epochs are int16: past the top a fresh producer id starts over at 0.
             self.by_pid.pop(meta.producer_id, None)
-            meta.producer_id = self.state.producers.allocate_producer_id()
+            meta.producer_id = self.core.producers.allocate_producer_id()
             meta.producer_epoch = 0
             self.by_pid[meta.producer_id] = meta
         else:
@@ -479,43 +156,33 @@ class TransactionCoordinator:
 
     def _write_marker(self, topic: str, partition: int, producer_id: int, epoch: int,
                       commit: bool) -> None:
-        plog = self.state.partition(topic, partition)
+        plog = self.core.partition(topic, partition)
         if plog is None:
             return  # the topic was deleted while the transaction was open
-        data = build_marker(producer_id, epoch, commit, self.now_ms())
-        batches = scan_batches(data, verify_crc=False)
         first = self.open_txns.get((topic, partition), {}).get(producer_id)
         idx = None
         if not commit and first is not None:
             idx = self._index(topic, partition, plog)
             assert idx is not None
             idx.append(AbortedEntry(producer_id, first, plog.log_end_offset))
-        try:
-            res = plog.append(data, batches)
-        except Exception:
+        # The core's append moves the LSO (on_append below) and wakes read_committed waiters.
+        out = self.core.append(topic, partition, build_marker(producer_id, epoch, commit, self.now_ms()),
+                               Origin.COORDINATOR)
+        if out.error:
             if idx is not None:
                 idx.undo_last()
-            raise
-        self.state.producers.update(topic, partition, batches[0], res.base_offset)
-        for hook in self.state.extensions.get("after_append", ()):
-            hook(topic, partition, batches, res)
-        # The LSO moved: read_committed fetches parked on this partition may answer now.
-        self.state.purgatory.notify((topic, partition))
+            raise OSError(f"cannot write the transaction marker to {topic}-{partition}: "
+                          f"{out.error.name} {out.message or ''}")
 
     def _complete(self, meta: TxnMetadata) -> None:
         """Write the markers of a Prepare* transaction and make it Complete*."""
         commit = meta.state is TxnState.PREPARE_COMMIT
         for topic, partition in sorted(meta.partitions):
             self._write_marker(topic, partition, meta.producer_id, meta.producer_epoch, commit)
-        if commit and meta.pending_offsets:
-            offsets = self.state.extensions.get("offsets")
+        if commit:
             for group, offs in meta.pending_offsets.items():
-                if offsets is None:
-                    log.warning("no offsets store: dropping %d offset(s) of group %s committed "
-                                "by transactional id %s", len(offs), group, meta.transactional_id)
-                else:
-                    offsets.commit(group, dict(offs))
-        meta.state = TxnState.COMPLETE_COMMIT if commit else TxnState.COMPLETE_ABORT
+                self.core.offsets.commit(group, dict(offs))
+        meta.transition(TxnState.COMPLETE_COMMIT if commit else TxnState.COMPLETE_ABORT)
         meta.partitions.clear()
         meta.groups.clear()
         meta.pending_offsets.clear()
@@ -523,7 +190,7 @@ class TransactionCoordinator:
         self._persist(meta)
 
     def _end(self, meta: TxnMetadata, commit: bool) -> None:
-        meta.state = TxnState.PREPARE_COMMIT if commit else TxnState.PREPARE_ABORT
+        meta.transition(TxnState.PREPARE_COMMIT if commit else TxnState.PREPARE_ABORT)
         self._persist(meta)
         self._complete(meta)
 
@@ -555,7 +222,7 @@ class TransactionCoordinator:
                 # KIP-360: the producer's old state is gone; it may still go on with a new id.
                 log.info("transactional id %s unknown; producer %d gets a new id",
                          transactional_id, producer_id)
-            pid = self.state.producers.allocate_producer_id()
+            pid = self.core.producers.allocate_producer_id()
             meta = TxnMetadata(transactional_id, pid, 0, timeout_ms)
             self.txns[transactional_id] = meta
             self.by_pid[pid] = meta
@@ -579,7 +246,7 @@ class TransactionCoordinator:
         else:
             self._bump_epoch(meta)
         meta.timeout_ms = timeout_ms
-        meta.state = TxnState.EMPTY
+        meta.transition(TxnState.EMPTY)
         self._persist(meta)
         return ErrorCode.NONE, meta.producer_id, meta.producer_epoch
 
@@ -589,7 +256,7 @@ class TransactionCoordinator:
         if meta.state in (TxnState.PREPARE_COMMIT, TxnState.PREPARE_ABORT):
             return ErrorCode.CONCURRENT_TRANSACTIONS
         if meta.state is not TxnState.ONGOING:
-            meta.state = TxnState.ONGOING
+            meta.transition(TxnState.ONGOING)
             meta.start_ms = self.now_ms()
         return ErrorCode.NONE
 
@@ -600,7 +267,7 @@ class TransactionCoordinator:
         if code:
             return dict.fromkeys(partitions, code)
         assert meta is not None
-        unknown = {tp for tp in partitions if self.state.partition(*tp) is None}
+        unknown = {tp for tp in partitions if self.core.partition(*tp) is None}
         if unknown:
             return {tp: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION if tp in unknown
                     else ErrorCode.OPERATION_NOT_ATTEMPTED for tp in partitions}
@@ -699,13 +366,17 @@ class TransactionCoordinator:
             del self.txns[meta.transactional_id]
             if self.by_pid.get(meta.producer_id) is meta:
                 del self.by_pid[meta.producer_id]
-            meta.state = TxnState.DEAD
+            meta.transition(TxnState.DEAD)
             self._persist(meta)
         return len(idle)
 
     # -- produce path hooks ------------------------------------------------------------
 
-    def produce_check(self, ctx: Any, topic: str, partition: int, b: BatchInfo) -> int:
+    def housekeeping(self) -> None:
+        self.abort_timed_out()
+        self.expire_transactional_ids()
+
+    def produce_check(self, topic: str, partition: int, b: BatchInfo) -> ErrorCode:
         if b.producer_id < 0:
             return ErrorCode.NONE
         if not b.is_transactional:
@@ -722,7 +393,7 @@ class TransactionCoordinator:
             return ErrorCode.INVALID_TXN_STATE
         return ErrorCode.NONE
 
-    def after_append(self, topic: str, partition: int, batches: list[BatchInfo], _res: Any) -> None:
+    def on_append(self, topic: str, partition: int, batches: list[BatchInfo], _res: AppendResult) -> None:
         key = (topic, partition)
         for b in batches:
             if b.producer_id < 0 or not b.is_transactional:
@@ -744,7 +415,7 @@ class TransactionCoordinator:
                     self._persist(meta)
 
     def last_stable_offset(self, topic: str, partition: int) -> int:
-        plog = self.state.partition(topic, partition)
+        plog = self.core.partition(topic, partition)
         if plog is None:
             return -1
         opened = self.open_txns.get((topic, partition))
@@ -753,12 +424,9 @@ class TransactionCoordinator:
         return max(min(opened.values()), plog.log_start_offset)
 
     def aborted_transactions(self, topic: str, partition: int, fetch_offset: int,
-                             lso: int) -> list[Any]:
+                             lso: int) -> list[AbortedTxn]:
         idx = self._index(topic, partition)
-        if idx is None:
-            return []
-        return [_AbortedTxn(producer_id=e.producer_id, first_offset=e.first_offset)
-                for e in idx.overlapping(fetch_offset, lso)]
+        return idx.overlapping(fetch_offset, lso) if idx is not None else []
 
     def on_topic_deleted(self, topic: str) -> None:
         for key in [k for k in self.indexes if k[0] == topic]:
@@ -792,57 +460,3 @@ class TransactionCoordinator:
 
     def close(self) -> None:
         self.store.close()
-
-
-def install(state: BrokerState, server: Any) -> None:
-    coord = TransactionCoordinator(state)
-    ext = state.extensions
-    ext["transactions"] = coord
-    ext["init_transactional_producer"] = _init_transactional_producer
-    ext["txn_produce_check"] = coord.produce_check
-    ext["last_stable_offset"] = coord.last_stable_offset
-    ext["aborted_transactions"] = coord.aborted_transactions
-    ext["txn_pending_offsets"] = coord.has_pending_offsets
-    ext.setdefault("after_append", []).append(coord.after_append)
-    ext.setdefault("on_topic_deleted", []).append(coord.on_topic_deleted)
-    ext.setdefault("on_close", []).append(coord.close)
-    # Timers run before the first select(), so recovery precedes every request;
-    # by then every other extension (the offsets store) is installed too.
-    server.call_later(0, coord.recover)
-    interval = max(0.05, min(state.config.housekeeping_interval_ms, 1000) / 1000.0)
-
-    def check_timeouts() -> None:
-        try:
-            coord.abort_timed_out()
-            coord.expire_transactional_ids()
-        finally:
-            server.call_later(interval, check_timeouts)
-
-    server.call_later(interval, check_timeouts)
-
-
-def fenced_code(code: ErrorCode, version: int, first_fenced_version: int) -> ErrorCode:
-    """Older request versions predate PRODUCER_FENCED (KIP-588): clients expect the old code."""
-    if code is ErrorCode.PRODUCER_FENCED and version < first_fenced_version:
-        return ErrorCode.INVALID_PRODUCER_EPOCH
-    return code
-
-
-def coordinator_of(ctx: Any) -> TransactionCoordinator | None:
-    return ctx.broker.extensions.get("transactions")
-
-
-def _init_transactional_producer(ctx: Any, req: Any) -> Any:
-    from kafka.protocol.producer.transaction import InitProducerIdResponse
-
-    v = ctx.api_version
-    coord = coordinator_of(ctx)
-    if coord is None:
-        return InitProducerIdResponse(version=v, throttle_time_ms=0,
-                                      error_code=ErrorCode.COORDINATOR_NOT_AVAILABLE,
-                                      producer_id=-1, producer_epoch=-1)
-    pid = req.producer_id if v >= 3 else -1
-    epoch = req.producer_epoch if v >= 3 else -1
-    code, pid, epoch = coord.init_producer_id(req.transactional_id, req.transaction_timeout_ms, pid, epoch)
-    return InitProducerIdResponse(version=v, throttle_time_ms=0, error_code=fenced_code(code, v, 4),
-                                  producer_id=pid, producer_epoch=epoch)

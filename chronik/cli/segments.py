@@ -175,7 +175,7 @@ def verify_cmd(data_dir: DataDir, topic: TopicArg = None, partition: PartitionOp
 
 
 def _open_logs(data_dir: Path, topic: str | None, partition: int | None) -> Iterator[tuple[Any, Any]]:
-    from chronik.broker.state import log_config_from
+    from chronik.broker.topics import log_config_from
     from chronik.storage.log import PartitionLog
 
     for part in _partitions(data_dir, topic, partition):

@@ -1,55 +1,20 @@
-"""Segment lifecycle in a running broker: roll by age, retention, compaction.
+"""Retention: which of a partition's oldest segments may go, and deleting them.
 
-Kafka's log manager, reduced to a single-node broker on one event loop:
-
-* ``segment.ms``: appends roll an old active segment; a timer also rolls an
-  idle one, so its data becomes eligible for retention and compaction.
-* ``cleanup.policy`` containing ``delete``: every
-  ``log.retention.check.interval.ms`` whole segments are deleted from the
-  oldest while their largest timestamp is older than ``retention.ms`` or the
-  partition is over ``retention.bytes``; the log start offset moves with them.
-* ``cleanup.policy`` containing ``compact``: a partition whose dirty ratio
-  reaches ``min.cleanable.dirty.ratio`` (or that holds a tombstone whose
-  ``delete.retention.ms`` has passed, or dirty data older than
-  ``max.compaction.lag.ms``) is cleaned by compaction.clean_log.
-
-The loop must never block, so a cleaning round is a generator driven from a
-timer in slices of at most ``SLICE_SECONDS``; between slices the loop serves
-requests. Only one partition is cleaned at a time (Kafka's default of one
-cleaner thread).
+With ``cleanup.policy`` containing ``delete``, whole segments are deleted
+from the oldest while their largest timestamp is older than
+``retention.ms`` or the partition is over ``retention.bytes``; the log start
+offset moves with them. When that runs is the broker's log manager's
+business (chronik.broker.log_manager).
 """
 
 from __future__ import annotations
 
-import logging
-import time
-from collections import deque
-from collections.abc import Generator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
-from chronik.storage.compaction import (
-    Blocking,
-    CleanerConfig,
-    CleanStats,
-    clean_log,
-    cleaning_due,
-    is_compacted,
-)
-from chronik.storage.log import PartitionLog, wall_clock_ms
+from chronik.storage.log import PartitionLog
 
-if TYPE_CHECKING:
-    from chronik.broker.state import BrokerState
+__all__ = ["RetentionResult", "apply_retention", "segments_to_delete"]
 
-__all__ = ["RetentionResult", "apply_retention", "install", "segments_to_delete"]
-
-log = logging.getLogger("chronik.storage.retention")
-
-# Longest a cleaner slice may hold the loop; one step past it is allowed.
-SLICE_SECONDS = 0.002
-# Kafka's log.cleaner.backoff.ms: how often compacted partitions are looked at.
-CLEANER_BACKOFF_SECONDS = 15.0
 
 
 @dataclass
@@ -100,173 +65,3 @@ def apply_retention(plog: PartitionLog, effective: dict[str, str], now_ms: int) 
     return RetentionResult(
         len(gone), sum(s.size for s in gone), plog.log_start_offset, reason if gone else ""
     )
-
-
-class LogHousekeeper:
-    """Timers for rolling, retention and the cleaner of one broker."""
-
-    def __init__(self, state: BrokerState, server: Any) -> None:
-        self.state = state
-        self.server = server
-        self.retention_interval = max(0.01, state.config.log_retention_check_interval_ms / 1000)
-        self.check_interval = min(self.retention_interval, CLEANER_BACKOFF_SECONDS)
-        self._last_retention = time.monotonic()
-        self._queue: deque[tuple[str, int, PartitionLog]] = deque()
-        self._queued: set[int] = set()
-        self._current: (
-            tuple[str, int, PartitionLog, Generator[Blocking | None, None, CleanStats]] | None
-        ) = None
-        # Slow I/O of the cleaner (fsync) runs here; the round waits for it.
-        self._pool: ThreadPoolExecutor | None = None
-        self._waiting: Future | None = None
-        # id(plog) -> wall time when a kept tombstone may go (forces a round)
-        self._tombstone_due: dict[int, int] = {}
-        self._stopped = False
-        self.worst_slice = 0.0
-
-    # -- timers -------------------------------------------------------------------
-
-    def start(self) -> None:
-        self.server.call_later(self.check_interval, self._tick)
-
-    def stop(self) -> None:
-        self._stopped = True
-        if self._waiting is not None:
-            self._waiting.result()  # never close a file under a running fsync
-            self._waiting = None
-        if self._current is not None:
-            self._current[3].close()  # removes its .cleaned file
-            self._current = None
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-
-    def _tick(self) -> None:
-        if self._stopped:
-            return
-        try:
-            self.check(time.monotonic() - self._last_retention >= self.retention_interval - 1e-3)
-        finally:
-            self.server.call_later(self.check_interval, self._tick)
-
-    def check(self, retention: bool) -> None:
-        now = wall_clock_ms()
-        if retention:
-            self._last_retention = time.monotonic()
-        for topic in list(self.state.topics.values()):
-            effective = topic.effective_config
-            compacted = is_compacted(effective)
-            for p, plog in enumerate(topic.partitions):
-                if plog.closed:
-                    continue
-                plog.roll_if_due()
-                if retention:
-                    res = apply_retention(plog, effective, now)
-                    if res.segments_deleted:
-                        log.info(
-                            "%s-%d: deleted %d segment(s), %d bytes (%s); log start now %d",
-                            topic.name, p, res.segments_deleted, res.bytes_deleted,
-                            res.reason, res.log_start_offset,
-                        )
-                if compacted and id(plog) not in self._queued and self._needs_cleaning(
-                    topic.name, p, plog, effective, now
-                ):
-                    self._queue.append((topic.name, p, plog))
-                    self._queued.add(id(plog))
-        if self._queue and self._current is None:
-            self.server.call_later(0, self._clean_slice)
-
-    def _stable_offset(self, topic: str, partition: int, plog: PartitionLog) -> int:
-        lso = self.state.extensions.get("last_stable_offset")
-        return lso(topic, partition) if lso is not None else plog.log_end_offset
-
-    def _needs_cleaning(
-        self, topic: str, partition: int, plog: PartitionLog, effective: dict[str, str], now: int
-    ) -> bool:
-        cfg = CleanerConfig.from_topic(effective)
-        due = self._tombstone_due.get(id(plog))
-        if due is not None and now >= due:
-            return True
-        return cleaning_due(plog, cfg, now, self._stable_offset(topic, partition, plog))
-
-    # -- the cleaner ----------------------------------------------------------------
-
-    def _clean_slice(self) -> None:
-        if self._stopped:
-            return
-        if self._waiting is not None:
-            if not self._waiting.done():
-                self.server.call_later(0.002, self._clean_slice)
-                return
-            failed = self._waiting.exception()
-            self._waiting = None
-            if failed is not None and self._current is not None:
-                log.error("compaction of %s-%d failed: %s", self._current[0], self._current[1], failed)
-                self._current[3].close()
-                self._finish(self._current[0], self._current[1], self._current[2], None)
-        started = time.monotonic()
-        deadline = started + SLICE_SECONDS
-        try:
-            while time.monotonic() < deadline:
-                if self._current is None:
-                    if not self._queue:
-                        return
-                    self._begin(*self._queue.popleft())
-                    continue
-                name, p, plog, gen = self._current
-                try:
-                    step = next(gen)
-                    if step is not None:
-                        if self._pool is None:
-                            self._pool = ThreadPoolExecutor(1, thread_name_prefix="cleaner-io")
-                        self._waiting = self._pool.submit(step.work)
-                        self.server.call_later(0.002, self._clean_slice)
-                        return
-                except StopIteration as stop:
-                    self._finish(name, p, plog, stop.value)
-                except Exception:
-                    log.exception("compaction of %s-%d failed", name, p)
-                    self._finish(name, p, plog, None)
-        finally:
-            self.worst_slice = max(self.worst_slice, time.monotonic() - started)
-        self.server.call_later(0, self._clean_slice)
-
-    def _begin(self, name: str, partition: int, plog: PartitionLog) -> None:
-        topic = self.state.topics.get(name)
-        if plog.closed or topic is None:
-            self._queued.discard(id(plog))
-            return
-        effective = topic.effective_config
-        now = wall_clock_ms()
-        due = self._tombstone_due.pop(id(plog), None)
-        gen = clean_log(
-            plog,
-            CleanerConfig.from_topic(effective),
-            now,
-            stable_offset=self._stable_offset(name, partition, plog),
-            force=due is not None and now >= due,
-            alive=lambda: not plog.closed and not self._stopped,
-        )
-        self._current = (name, partition, plog, gen)
-
-    def _finish(self, name: str, partition: int, plog: PartitionLog, stats: CleanStats | None) -> None:
-        self._current = None
-        self._queued.discard(id(plog))
-        if stats is None:
-            return
-        if stats.tombstone_expiry_ms is not None:
-            self._tombstone_due[id(plog)] = stats.tombstone_expiry_ms
-        if stats.skipped is None:
-            log.info(
-                "compacted %s-%d: %d -> %d segment(s), %d -> %d bytes, %d of %d records kept "
-                "(%d tombstones, %d aborted dropped) in %.2f s",
-                name, partition, stats.segments_before, stats.segments_after, stats.bytes_read,
-                stats.bytes_written, stats.records_kept, stats.records_read,
-                stats.tombstones_dropped, stats.aborted_dropped, stats.seconds,
-            )
-
-
-def install(state: BrokerState, server: Any) -> None:
-    keeper = LogHousekeeper(state, server)
-    state.extensions["log_housekeeper"] = keeper
-    state.extensions.setdefault("on_close", []).append(keeper.stop)
-    keeper.start()

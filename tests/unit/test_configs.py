@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chronik.broker.config_resources import APPEND, DELETE, SET, SUBTRACT, apply_incremental
-from chronik.broker.state import topic_name_error
+from chronik.broker.topics import topic_name_error
 from chronik.metadata.configs import ConfigError, effective_topic_config, validate_topic_configs
 
 

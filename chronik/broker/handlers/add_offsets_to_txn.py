@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from kafka.protocol.producer.transaction import AddOffsetsToTxnResponse
 
-from chronik.broker.transactions import coordinator_of, fenced_code
+from chronik.broker.handlers.txn_errors import fenced_code
 from chronik.wire.errors import ErrorCode
 
 API_KEY = 25
@@ -16,10 +16,8 @@ API_KEY = 25
 
 def handle(ctx, req):
     v = ctx.api_version
-    coord = coordinator_of(ctx)
-    if coord is None:
-        code = ErrorCode.COORDINATOR_NOT_AVAILABLE
-    elif not req.group_id:
+    coord = ctx.core.transactions
+    if not req.group_id:
         code = ErrorCode.INVALID_GROUP_ID
     else:
         code = fenced_code(

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from kafka.protocol.producer.transaction import AddPartitionsToTxnResponse
 
-from chronik.broker.transactions import coordinator_of, fenced_code
-from chronik.wire.errors import ErrorCode
+from chronik.broker.handlers.txn_errors import fenced_code
 
 API_KEY = 24
 
@@ -35,20 +34,13 @@ def _results(wanted: list[tuple[str, int]], codes: dict, version: int) -> list:
 
 def handle(ctx, req):
     v = ctx.api_version
-    coord = coordinator_of(ctx)
+    coord = ctx.core.transactions
     if v <= 3:
         wanted = _wanted(req.v3_and_below_topics)
-        if coord is None:
-            codes = dict.fromkeys(wanted, ErrorCode.COORDINATOR_NOT_AVAILABLE)
-        else:
-            codes = coord.add_partitions(req.v3_and_below_transactional_id, req.v3_and_below_producer_id,
-                                         req.v3_and_below_producer_epoch, wanted)
+        codes = coord.add_partitions(req.v3_and_below_transactional_id, req.v3_and_below_producer_id,
+                                     req.v3_and_below_producer_epoch, wanted)
         return AddPartitionsToTxnResponse(version=v, throttle_time_ms=0,
                                           results_by_topic_v3_and_below=_results(wanted, codes, v))
-    if coord is None:
-        return AddPartitionsToTxnResponse(version=v, throttle_time_ms=0,
-                                          error_code=ErrorCode.COORDINATOR_NOT_AVAILABLE,
-                                          results_by_transaction=[])
     results = []
     for txn in req.transactions:
         wanted = _wanted(txn.topics)

@@ -16,14 +16,14 @@ API_KEY = 33
 _Resp = AlterConfigsResponse.AlterConfigsResourceResponse
 
 
-def alter_resource(broker, r, validate_only: bool, compute) -> None:
+def alter_resource(core, r, validate_only: bool, compute) -> None:
     if r.resource_type == TOPIC:
-        topic = topic_or_error(broker, r.resource_name)
+        topic = topic_or_error(core, r.resource_name)
         new = compute(topic.configs, r.configs)
         if not validate_only:
-            broker.set_topic_configs(topic.name, new)
+            core.set_topic_configs(topic.name, new)
     elif r.resource_type == BROKER:
-        check_broker_resource(broker, r.resource_name)
+        check_broker_resource(core, r.resource_name)
         if r.configs:
             raise KafkaApiError(
                 ErrorCode.INVALID_REQUEST,
@@ -38,7 +38,7 @@ def run(ctx, req, response_cls, compute):
     results = []
     for r in req.resources:
         try:
-            alter_resource(ctx.broker, r, req.validate_only, compute)
+            alter_resource(ctx.core, r, req.validate_only, compute)
             code, msg = ErrorCode.NONE, None
         except KafkaApiError as exc:
             code, msg = exc.code, exc.message

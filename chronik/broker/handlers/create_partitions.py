@@ -11,8 +11,8 @@ API_KEY = 37
 _Result = CreatePartitionsResponse.CreatePartitionsTopicResult
 
 
-def _check(broker, t) -> tuple[int, str | None]:
-    topic = broker.topics.get(t.name)
+def _check(core, t) -> tuple[int, str | None]:
+    topic = core.topics.get(t.name)
     if topic is None:
         return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, f"The topic '{t.name}' does not exist."
     current = len(topic.partitions)
@@ -28,7 +28,7 @@ def _check(broker, t) -> tuple[int, str | None]:
                 f"Increasing the number of partitions by {t.count - current} but "
                 f"{len(t.assignments)} assignments provided."
             )
-        node = broker.config.node_id
+        node = core.config.node_id
         for a in t.assignments:
             if list(a.broker_ids) != [node]:
                 return ErrorCode.INVALID_REPLICA_ASSIGNMENT, (
@@ -38,11 +38,11 @@ def _check(broker, t) -> tuple[int, str | None]:
 
 
 def handle(ctx, req):
-    broker = ctx.broker
+    core = ctx.core
     results = []
     for t in req.topics:
-        code, msg = _check(broker, t)
+        code, msg = _check(core, t)
         if code == 0 and not req.validate_only:
-            broker.add_partitions(t.name, t.count)
+            core.add_partitions(t.name, t.count)
         results.append(_Result(name=t.name, error_code=code, error_message=msg))
     return CreatePartitionsResponse(version=ctx.api_version, throttle_time_ms=0, results=results)

@@ -39,26 +39,26 @@ def _check_assignment(ct, node: int) -> int:
     return len(ct.assignments)
 
 
-def create_one(broker, ct, validate_only: bool):
-    node = broker.config.node_id
+def create_one(core, ct, validate_only: bool):
+    node = core.config.node_id
     num = _check_assignment(ct, node)
     if num == -1:
-        num = broker.config.default_partitions
+        num = core.config.default_partitions
     if ct.replication_factor not in (-1, 1) and not ct.assignments:
         raise KafkaApiError(
             ErrorCode.INVALID_REPLICATION_FACTOR,
             f"Replication factor {ct.replication_factor} is larger than the number of brokers (1).",
         )
     configs = {c.name: c.value for c in ct.configs}
-    overrides = broker.check_new_topic(ct.name, num, configs)
+    overrides = core.check_new_topic(ct.name, num, configs)
     if validate_only:
         return None, num, overrides
-    topic = broker.create_topic(ct.name, num, configs)
+    topic = core.create_topic(ct.name, num, configs)
     return topic, num, overrides
 
 
 def handle(ctx, req):
-    broker = ctx.broker
+    core = ctx.core
     v = ctx.api_version
     results = []
     seen: dict[str, int] = {}
@@ -71,7 +71,7 @@ def handle(ctx, req):
             if seen[ct.name] > 1:
                 raise KafkaApiError(ErrorCode.INVALID_REQUEST,
                                     f"Create topics request contains {ct.name} more than once.")
-            topic, num, overrides = create_one(broker, ct, req.validate_only)
+            topic, num, overrides = create_one(core, ct, req.validate_only)
             code, msg = ErrorCode.NONE, None
             if topic is not None:
                 topic_id = topic.topic_id

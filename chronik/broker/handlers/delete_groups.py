@@ -12,6 +12,6 @@ _Result = DeleteGroupsResponse.DeletableGroupResult
 
 
 def handle(ctx, req):
-    coord = ctx.broker.extensions["groups"]
+    coord = ctx.core.groups
     results = [_Result(group_id=g, error_code=coord.delete_group(g)) for g in req.groups_names]
     return DeleteGroupsResponse(version=ctx.api_version, throttle_time_ms=0, results=results)

@@ -17,12 +17,12 @@ _Part = _Topic.DeleteRecordsPartitionResult
 
 
 def handle(ctx, req):
-    broker = ctx.broker
+    core = ctx.core
     topics = []
     for t in req.topics:
         parts = []
         for p in t.partitions:
-            plog = broker.partition(t.name, p.partition_index)
+            plog = core.partition(t.name, p.partition_index)
             if plog is None:
                 parts.append(_Part(partition_index=p.partition_index, low_watermark=-1,
                                    error_code=ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))

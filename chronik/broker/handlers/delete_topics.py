@@ -15,7 +15,7 @@ _ZERO_UUID = uuid.UUID(int=0)
 
 
 def handle(ctx, req):
-    broker = ctx.broker
+    core = ctx.core
     v = ctx.api_version
     wanted: list[tuple[str | None, uuid.UUID | None]]
     if v >= 6:
@@ -26,16 +26,16 @@ def handle(ctx, req):
     for name, tid in wanted:
         topic = None
         if name:
-            topic = broker.topics.get(name)
+            topic = core.topics.get(name)
             code = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
         elif tid is not None and tid != _ZERO_UUID:
-            topic = broker.topics_by_id.get(tid)
+            topic = core.topics_by_id.get(tid)
             code = ErrorCode.UNKNOWN_TOPIC_ID
         else:
             code = ErrorCode.INVALID_REQUEST
         if topic is not None:
             name, tid = topic.name, topic.topic_id
-            broker.delete_topic(topic.name)
+            core.delete_topic(topic.name)
             code = ErrorCode.NONE
         results.append(
             _Result(name=name, topic_id=tid or _ZERO_UUID, error_code=code,

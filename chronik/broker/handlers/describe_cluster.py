@@ -10,14 +10,14 @@ API_KEY = 60
 
 
 def handle(ctx, req):
-    broker = ctx.broker
-    c = broker.config
+    core = ctx.core
+    c = core.config
     if ctx.api_version >= 1 and req.endpoint_type not in (1,):
         return DescribeClusterResponse(
             version=ctx.api_version, throttle_time_ms=0,
             error_code=ErrorCode.UNSUPPORTED_ENDPOINT_TYPE,
             error_message="Only broker endpoints are served", endpoint_type=req.endpoint_type,
-            cluster_id=broker.cluster_id, controller_id=-1, brokers=[], authorized_operations=None,
+            cluster_id=core.cluster_id, controller_id=-1, brokers=[], authorized_operations=None,
         )
     return DescribeClusterResponse(
         version=ctx.api_version,
@@ -25,7 +25,7 @@ def handle(ctx, req):
         error_code=0,
         error_message=None,
         endpoint_type=1,
-        cluster_id=broker.cluster_id,
+        cluster_id=core.cluster_id,
         controller_id=c.node_id,
         brokers=[
             DescribeClusterResponse.DescribeClusterBroker(

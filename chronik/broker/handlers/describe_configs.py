@@ -38,8 +38,8 @@ def _entry(name, value, source, ctype, doc, synonyms, include_docs):
     )
 
 
-def _topic_entries(broker, name, keys, synonyms, docs):
-    topic = topic_or_error(broker, name)
+def _topic_entries(core, name, keys, synonyms, docs):
+    topic = topic_or_error(core, name)
     out = []
     for cname, spec in TOPIC_CONFIGS.items():
         if keys is not None and cname not in keys:
@@ -57,10 +57,10 @@ def _topic_entries(broker, name, keys, synonyms, docs):
     return out
 
 
-def _broker_entries(broker, name, keys, synonyms, docs):
-    check_broker_resource(broker, name)
+def _broker_entries(core, name, keys, synonyms, docs):
+    check_broker_resource(core, name)
     out = []
-    for cname, value, source, ctype in broker_configs(broker):
+    for cname, value, source, ctype in broker_configs(core):
         if keys is not None and cname not in keys:
             continue
         syn = [_Synonym(name=cname, value=value, source=source)] if synonyms else []
@@ -69,7 +69,7 @@ def _broker_entries(broker, name, keys, synonyms, docs):
 
 
 def handle(ctx, req):
-    broker = ctx.broker
+    core = ctx.core
     v = ctx.api_version
     synonyms = bool(req.include_synonyms)
     docs = v >= 3 and bool(req.include_documentation)
@@ -78,11 +78,11 @@ def handle(ctx, req):
         keys = set(r.configuration_keys) if r.configuration_keys is not None else None
         try:
             if r.resource_type == TOPIC:
-                entries = _topic_entries(broker, r.resource_name, keys, synonyms, docs)
+                entries = _topic_entries(core, r.resource_name, keys, synonyms, docs)
             elif r.resource_type == BROKER:
-                entries = _broker_entries(broker, r.resource_name, keys, synonyms, docs)
+                entries = _broker_entries(core, r.resource_name, keys, synonyms, docs)
             elif r.resource_type == BROKER_LOGGER:
-                check_broker_resource(broker, r.resource_name)
+                check_broker_resource(core, r.resource_name)
                 entries = []
             else:
                 raise KafkaApiError(ErrorCode.INVALID_REQUEST,

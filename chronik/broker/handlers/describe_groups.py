@@ -19,7 +19,7 @@ _Member = _Group.DescribedGroupMember
 
 def handle(ctx, req):
     v = ctx.api_version
-    coord = ctx.broker.extensions["groups"]
+    coord = ctx.core.groups
     out = []
     for gid in req.groups:
         summary = coord.describe(gid)

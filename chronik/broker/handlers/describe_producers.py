@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from kafka.protocol.admin.transactions import DescribeProducersResponse
 
-from chronik.broker.transactions import COORDINATOR_EPOCH
+from chronik.storage.control import COORDINATOR_EPOCH
 from chronik.wire.errors import ErrorCode
 
 API_KEY = 61
@@ -16,18 +16,18 @@ _Producer = _Part.ProducerState
 
 
 def handle(ctx, req):
-    broker = ctx.broker
+    core = ctx.core
     topics = []
     for t in req.topics:
         parts = []
         for idx in t.partition_indexes:
-            if broker.partition(t.name, idx) is None:
+            if core.partition(t.name, idx) is None:
                 parts.append(_Part(partition_index=idx, error_code=ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
                                    error_message=None, active_producers=[]))
                 continue
-            coord = broker.extensions.get("transactions")
+            coord = core.transactions
             active = []
-            for pid, e in sorted(broker.producers.producers_of(t.name, idx).items()):
+            for pid, e in sorted(core.producers.producers_of(t.name, idx).items()):
                 active.append(_Producer(
                     producer_id=pid, producer_epoch=e.epoch,
                     last_sequence=e.batches[-1].last_seq if e.batches else -1,

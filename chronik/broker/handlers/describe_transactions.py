@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from kafka.protocol.admin.transactions import DescribeTransactionsResponse
 
-from chronik.broker.transactions import coordinator_of
 from chronik.wire.errors import ErrorCode
 
 API_KEY = 65
@@ -20,13 +19,12 @@ def _missing(txn_id: str, code: int) -> _State:
 
 
 def handle(ctx, req):
-    coord = coordinator_of(ctx)
+    coord = ctx.core.transactions
     states = []
     for txn_id in req.transactional_ids:
-        meta = coord.txns.get(txn_id) if coord is not None else None
+        meta = coord.txns.get(txn_id)
         if meta is None:
-            code = ErrorCode.COORDINATOR_NOT_AVAILABLE if coord is None else ErrorCode.TRANSACTIONAL_ID_NOT_FOUND
-            states.append(_missing(txn_id, code))
+            states.append(_missing(txn_id, ErrorCode.TRANSACTIONAL_ID_NOT_FOUND))
             continue
         by_topic: dict[str, list[int]] = {}
         for topic, partition in sorted(meta.partitions):

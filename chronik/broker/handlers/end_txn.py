@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from kafka.protocol.producer.transaction import EndTxnResponse
 
-from chronik.broker.transactions import coordinator_of, fenced_code
+from chronik.broker.handlers.txn_errors import fenced_code
 from chronik.wire.errors import ErrorCode
 
 API_KEY = 26
@@ -18,13 +18,10 @@ API_KEY = 26
 
 def handle(ctx, req):
     v = ctx.api_version
-    coord = coordinator_of(ctx)
-    if coord is None:
-        code = ErrorCode.COORDINATOR_NOT_AVAILABLE
-    else:
-        code = fenced_code(
-            coord.end_txn(req.transactional_id, req.producer_id, req.producer_epoch, req.committed), v, 2
-        )
+    coord = ctx.core.transactions
+    code = fenced_code(
+        coord.end_txn(req.transactional_id, req.producer_id, req.producer_epoch, req.committed), v, 2
+    )
     if v >= 5:
         meta = coord.txns.get(req.transactional_id) if coord is not None else None
         ok = code == ErrorCode.NONE and meta is not None

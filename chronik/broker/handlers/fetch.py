@@ -4,17 +4,16 @@ A fetch that has fewer than `min_bytes` waits in the purgatory until a
 produce to one of its partitions or `max_wait_ms`. Fetch sessions
 (KIP-227) are declined: we always answer session id 0, which tells clients
 to keep sending full fetch requests. read_committed stops at the last
-stable offset and lists aborted transactions (see transactions module).
+stable offset and lists aborted transactions; both come from the core's
+read pipeline (BrokerCore.read).
 """
 
 from __future__ import annotations
 
-import struct
 import uuid
 
 from kafka.protocol.consumer.fetch import FetchResponse
 
-from chronik.storage.log import OffsetOutOfRangeError
 from chronik.wire.errors import ErrorCode
 from chronik.wire.splice import SplicedResponse, new_marker
 
@@ -22,6 +21,7 @@ API_KEY = 1
 
 _TopicResp = FetchResponse.FetchableTopicResponse
 _PartResp = _TopicResp.PartitionData
+_Aborted = _PartResp.AbortedTransaction
 _ZERO_UUID = uuid.UUID(int=0)
 
 
@@ -38,11 +38,11 @@ def _empty(index: int, code: int, hw: int = -1, lso: int = -1, start: int = -1) 
     )
 
 
-def _resolve(broker, v, ft):
+def _resolve(core, v, ft):
     if v >= 13:
-        topic = broker.topics_by_id.get(ft.topic_id)
+        topic = core.topics_by_id.get(ft.topic_id)
         return topic, ErrorCode.UNKNOWN_TOPIC_ID
-    return broker.topics.get(ft.topic), ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+    return core.topics.get(ft.topic), ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
 
 
 def _build(ctx, req):
@@ -51,54 +51,41 @@ def _build(ctx, req):
     Returns (response topics, record sets to splice in, bytes gathered, any
     error). Record sets stand in the response as markers (see wire.splice).
     """
-    broker = ctx.broker
+    core = ctx.core
     v = ctx.api_version
     read_committed = req.isolation_level == 1
-    lso_of = broker.extensions.get("last_stable_offset")
-    aborted_of = broker.extensions.get("aborted_transactions")
     remaining = req.max_bytes if req.max_bytes > 0 else 0x7FFFFFFF
     total = 0
     errors = False
     topics = []
     pieces: list[tuple[bytes, bytes]] = []
     for ft in req.topics:
-        topic, missing = _resolve(broker, v, ft)
+        topic, missing = _resolve(core, v, ft)
         parts = []
         for fp in ft.partitions:
             idx = fp.partition
-            plog = topic.partitions[idx] if topic and 0 <= idx < len(topic.partitions) else None
-            if plog is None:
-                parts.append(_empty(idx, missing if topic is None else ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
+            if topic is None:
+                parts.append(_empty(idx, missing))
                 errors = True
                 continue
-            hw = plog.log_end_offset
-            start = plog.log_start_offset
-            lso = lso_of(topic.name, idx) if lso_of else hw
-            limit = hw if not read_committed else lso
-            if fp.fetch_offset < start or fp.fetch_offset > hw:
-                parts.append(_empty(idx, ErrorCode.OFFSET_OUT_OF_RANGE, hw, lso, start))
+            budget = min(fp.partition_max_bytes, remaining)
+            out = core.read(topic, idx, fp.fetch_offset, budget, read_committed, want_data=remaining > 0)
+            if out.error:
+                parts.append(_empty(idx, out.error, out.high_watermark, out.last_stable_offset,
+                                    out.log_start_offset))
                 errors = True
                 continue
-            data = b""
+            data = out.data
+            if total and len(data) > budget:
+                # Only the first partition with data may exceed the limits
+                # (one whole batch, KIP-74); later ones wait for the next fetch.
+                data = b""
+            remaining -= len(data)
+            total += len(data)
             aborted = None
-            if remaining > 0 and fp.fetch_offset < limit:
-                budget = min(fp.partition_max_bytes, remaining)
-                try:
-                    data = plog.read(fp.fetch_offset, budget).data
-                except OffsetOutOfRangeError:
-                    parts.append(_empty(idx, ErrorCode.OFFSET_OUT_OF_RANGE, hw, lso, start))
-                    errors = True
-                    continue
-                if total and len(data) > budget:
-                    # Only the first partition with data may exceed the limits
-                    # (one whole batch, KIP-74); later ones wait for the next fetch.
-                    data = b""
-                if read_committed and data:
-                    data = _cut_at(data, limit)
-                    if aborted_of is not None:
-                        aborted = aborted_of(topic.name, idx, fp.fetch_offset, limit)
-                remaining -= len(data)
-                total += len(data)
+            if read_committed and data:
+                aborted = [_Aborted(producer_id=e.producer_id, first_offset=e.first_offset)
+                           for e in out.aborted or ()]
             if data:
                 marker = new_marker()
                 pieces.append((marker, data))
@@ -106,9 +93,9 @@ def _build(ctx, req):
             p = _PartResp(
                 partition_index=idx,
                 error_code=0,
-                high_watermark=hw,
-                last_stable_offset=lso,
-                log_start_offset=start,
+                high_watermark=out.high_watermark,
+                last_stable_offset=out.last_stable_offset,
+                log_start_offset=out.log_start_offset,
                 aborted_transactions=aborted if read_committed else None,
                 preferred_read_replica=-1,
                 records=data,
@@ -122,18 +109,6 @@ def _build(ctx, req):
             )
         )
     return topics, pieces, total, errors
-
-
-def _cut_at(data, limit: int):
-    """Drop whole batches that start at or past `limit` (the last stable offset)."""
-    pos = 0
-    n = len(data)
-    while pos + 12 <= n:
-        base, length = struct.unpack_from(">qi", data, pos)
-        if base >= limit:
-            break
-        pos += 12 + length
-    return data[:pos] if pos < n else data
 
 
 def handle(ctx, req):
@@ -151,7 +126,7 @@ def handle(ctx, req):
     for t in topics:
         name = t.topic
         if v >= 13:
-            topic = ctx.broker.topics_by_id.get(t.topic_id)
+            topic = ctx.core.topics_by_id.get(t.topic_id)
             name = topic.name if topic else None
         if name is not None:
             keys.extend((name, p.partition_index) for p in t.partitions)

@@ -15,7 +15,7 @@ GROUP, TRANSACTION = 0, 1
 
 
 def handle(ctx, req):
-    c = ctx.broker.config
+    c = ctx.core.config
     v = ctx.api_version
     key_type = req.key_type if v >= 1 else GROUP
     bad_type = key_type not in (GROUP, TRANSACTION)

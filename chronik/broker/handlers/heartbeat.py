@@ -9,7 +9,7 @@ API_KEY = 12
 
 def handle(ctx, req):
     v = ctx.api_version
-    code = ctx.broker.extensions["groups"].heartbeat(
+    code = ctx.core.groups.heartbeat(
         req.group_id, req.generation_id, req.member_id, req.group_instance_id if v >= 3 else None
     )
     return HeartbeatResponse(version=v, throttle_time_ms=0, error_code=code)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from kafka.protocol.consumer.group import JoinGroupResponse
 
-from chronik.broker.groups import JoinResult
+from chronik.broker.group_state import JoinResult
 from chronik.wire.errors import ErrorCode
 
 API_KEY = 11
@@ -36,7 +36,7 @@ def _response(v: int, res: JoinResult) -> JoinGroupResponse:
 
 def handle(ctx, req):
     v = ctx.api_version
-    coord = ctx.broker.extensions["groups"]
+    coord = ctx.core.groups
     rebalance_ms = req.rebalance_timeout_ms if v >= 1 else req.session_timeout_ms
     # The coordinator always answers by the rebalance timeout; this deadline
     # only guards against a wait that would otherwise never end.

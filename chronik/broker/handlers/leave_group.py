@@ -15,7 +15,7 @@ _Member = LeaveGroupResponse.MemberResponse
 
 def handle(ctx, req):
     v = ctx.api_version
-    coord = ctx.broker.extensions["groups"]
+    coord = ctx.core.groups
     if v < 3:
         (code,) = coord.leave(req.group_id, [(req.member_id, None)])
         return LeaveGroupResponse(version=v, throttle_time_ms=0, error_code=code)

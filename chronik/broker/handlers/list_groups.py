@@ -14,7 +14,7 @@ GROUP_TYPE = "classic"
 
 def handle(ctx, req):
     v = ctx.api_version
-    coord = ctx.broker.extensions["groups"]
+    coord = ctx.core.groups
     states = {s.lower() for s in req.states_filter} if v >= 4 and req.states_filter else None
     types = {t.lower() for t in req.types_filter} if v >= 5 and req.types_filter else None
     listed = []

@@ -23,9 +23,7 @@ def _lookup(ctx, topic: str, plog, index: int, ts: int, read_committed: bool) ->
         return 0, -1, plog.log_start_offset
     if ts == LATEST:
         if read_committed:
-            lso_of = ctx.broker.extensions.get("last_stable_offset")
-            if lso_of is not None:
-                return 0, -1, lso_of(topic, index)
+            return 0, -1, ctx.core.last_stable_offset(topic, index)
         return 0, -1, plog.log_end_offset
     if ts == LATEST_TIERED:
         return 0, -1, -1
@@ -42,14 +40,14 @@ def _lookup(ctx, topic: str, plog, index: int, ts: int, read_committed: bool) ->
 
 
 def handle(ctx, req):
-    broker = ctx.broker
+    core = ctx.core
     v = ctx.api_version
     read_committed = v >= 2 and req.isolation_level == 1
     topics = []
     for rt in req.topics:
         parts = []
         for rp in rt.partitions:
-            plog = broker.partition(rt.name, rp.partition_index)
+            plog = core.partition(rt.name, rp.partition_index)
             if plog is None:
                 code, ts, off = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1, -1
             else:

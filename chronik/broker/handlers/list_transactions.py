@@ -11,7 +11,7 @@ import re
 
 from kafka.protocol.admin.transactions import ListTransactionsResponse
 
-from chronik.broker.transactions import STATE_NAMES, coordinator_of
+from chronik.broker.txn_state import STATE_NAMES
 from chronik.wire.errors import ErrorCode
 
 API_KEY = 66
@@ -26,9 +26,7 @@ def _respond(v: int, code: int, unknown: list[str], states: list) -> ListTransac
 
 def handle(ctx, req):
     v = ctx.api_version
-    coord = coordinator_of(ctx)
-    if coord is None:
-        return _respond(v, ErrorCode.COORDINATOR_NOT_AVAILABLE, [], [])
+    coord = ctx.core.transactions
     wanted = list(req.state_filters or [])
     unknown = [s for s in wanted if s not in STATE_NAMES]
     if unknown and len(unknown) == len(wanted):

@@ -10,7 +10,7 @@ import uuid
 
 from kafka.protocol.metadata.metadata import MetadataResponse
 
-from chronik.broker.state import topic_name_error
+from chronik.broker.topics import topic_name_error
 from chronik.wire.errors import ErrorCode
 
 API_KEY = 3
@@ -21,8 +21,8 @@ _Broker = MetadataResponse.MetadataResponseBroker
 _ZERO_UUID = uuid.UUID(int=0)
 
 
-def _topic_entry(broker, topic, v: int) -> _Topic:
-    node = broker.config.node_id
+def _topic_entry(core, topic, v: int) -> _Topic:
+    node = core.config.node_id
     parts = [
         _Partition(
             error_code=0,
@@ -57,24 +57,24 @@ def _error_entry(name, code: ErrorCode, topic_id=None) -> _Topic:
 
 
 def handle(ctx, req):
-    broker = ctx.broker
+    core = ctx.core
     v = ctx.api_version
-    allow_create = broker.config.auto_create_topics and (v < 4 or req.allow_auto_topic_creation)
+    allow_create = core.config.auto_create_topics and (v < 4 or req.allow_auto_topic_creation)
     if req.topics is None or (v == 0 and not req.topics):
-        entries = [_topic_entry(broker, t, v) for t in broker.topics.values()]
+        entries = [_topic_entry(core, t, v) for t in core.topics.values()]
     else:
         entries = []
         for rt in req.topics:
             name = rt.name
             tid = getattr(rt, "topic_id", None)
             if name is None and tid is not None and tid != _ZERO_UUID:
-                topic = broker.topics_by_id.get(tid)
+                topic = core.topics_by_id.get(tid)
                 if topic is None:
                     entries.append(_error_entry(None, ErrorCode.UNKNOWN_TOPIC_ID, tid))
                 else:
-                    entries.append(_topic_entry(broker, topic, v))
+                    entries.append(_topic_entry(core, topic, v))
                 continue
-            topic = broker.topics.get(name)
+            topic = core.topics.get(name)
             if topic is None:
                 if topic_name_error(name):
                     entries.append(_error_entry(name, ErrorCode.INVALID_TOPIC_EXCEPTION))
@@ -83,24 +83,24 @@ def handle(ctx, req):
                     entries.append(_error_entry(name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
                     continue
                 try:
-                    topic = broker.auto_create(name)
+                    topic = core.auto_create(name)
                 except Exception:
                     entries.append(_error_entry(name, ErrorCode.INVALID_TOPIC_EXCEPTION))
                     continue
-            entries.append(_topic_entry(broker, topic, v))
+            entries.append(_topic_entry(core, topic, v))
     return MetadataResponse(
         version=v,
         throttle_time_ms=0,
         brokers=[
             _Broker(
-                node_id=broker.config.node_id,
-                host=broker.config.advertised,
-                port=broker.config.port,
+                node_id=core.config.node_id,
+                host=core.config.advertised,
+                port=core.config.port,
                 rack=None,
             )
         ],
-        cluster_id=broker.cluster_id,
-        controller_id=broker.config.node_id,
+        cluster_id=core.cluster_id,
+        controller_id=core.config.node_id,
         topics=entries,
         authorized_operations=None,
     )

@@ -25,8 +25,8 @@ _ZERO_UUID = uuid.UUID(int=0)
 
 def handle(ctx, req):
     v = ctx.api_version
-    broker = ctx.broker
-    coord = broker.extensions["groups"]
+    core = ctx.core
+    coord = core.groups
     code = coord.check_commit(
         req.group_id, req.member_id, req.generation_id_or_member_epoch,
         req.group_instance_id if v >= 7 else None,
@@ -35,12 +35,12 @@ def handle(ctx, req):
     topics = []
     for rt in req.topics:
         if v >= 10:
-            topic = broker.topics_by_id.get(rt.topic_id)
+            topic = core.topics_by_id.get(rt.topic_id)
             name = topic.name if topic is not None else None
             missing = ErrorCode.UNKNOWN_TOPIC_ID
         else:
             name = rt.name
-            topic = broker.topics.get(name)
+            topic = core.topics.get(name)
             missing = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
         parts = []
         for rp in rt.partitions:
@@ -61,5 +61,5 @@ def handle(ctx, req):
         else:
             topics.append(_Topic(name=rt.name, partitions=parts))
     if offsets:
-        broker.extensions["offsets"].commit(req.group_id, offsets)
+        core.offsets.commit(req.group_id, offsets)
     return OffsetCommitResponse(version=v, throttle_time_ms=0, topics=topics)

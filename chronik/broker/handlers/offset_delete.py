@@ -17,13 +17,13 @@ _Part = _Topic.OffsetDeleteResponsePartition
 
 
 def handle(ctx, req):
-    broker = ctx.broker
-    coord = broker.extensions["groups"]
+    core = ctx.core
+    coord = core.groups
     wanted = []
     unknown = set()
     for t in req.topics:
         for p in t.partitions:
-            plog = broker.partition(t.name, p.partition_index)
+            plog = core.partition(t.name, p.partition_index)
             if plog is None:
                 unknown.add((t.name, p.partition_index))
             else:

@@ -42,16 +42,16 @@ def _lookup(store, group: str, wanted) -> dict[str, list[tuple[int, int, str | N
 
 def _stability(ctx, req, group: str):
     """(topic, partition) -> error code for partitions with pending transactional offsets."""
-    pending = ctx.broker.extensions.get("txn_pending_offsets")
-    if ctx.api_version < 7 or not req.require_stable or pending is None:
+    pending = ctx.core.transactions.has_pending_offsets
+    if ctx.api_version < 7 or not req.require_stable:
         return lambda _t, _p: ErrorCode.NONE
     return lambda t, p: ErrorCode.UNSTABLE_OFFSET_COMMIT if pending(group, t, p) else ErrorCode.NONE
 
 
 def handle(ctx, req):
     v = ctx.api_version
-    broker = ctx.broker
-    store = broker.extensions["offsets"]
+    core = ctx.core
+    store = core.offsets
     if v < 8:
         wanted = None if req.topics is None else [(t.name, t.partition_indexes) for t in req.topics]
         found = _lookup(store, req.group_id, wanted)
@@ -73,7 +73,7 @@ def handle(ctx, req):
         elif v >= 10:
             wanted = []
             for t in g.topics:
-                topic = broker.topics_by_id.get(t.topic_id)
+                topic = core.topics_by_id.get(t.topic_id)
                 if topic is None:
                     unknown_ids.append(t)
                 else:
@@ -87,7 +87,7 @@ def handle(ctx, req):
             parts = [_Parts(partition_index=p, committed_offset=o, committed_leader_epoch=e, metadata=m,
                             error_code=stable(t, p)) for p, o, m, e in rows]
             if v >= 10:
-                topic = broker.topics.get(t)
+                topic = core.topics.get(t)
                 if topic is None:
                     continue
                 topics.append(_Topics(topic_id=topic.topic_id, partitions=parts))

@@ -13,12 +13,12 @@ _Part = _Topic.EpochEndOffset
 
 
 def handle(ctx, req):
-    broker = ctx.broker
+    core = ctx.core
     topics = []
     for t in req.topics:
         parts = []
         for p in t.partitions:
-            plog = broker.partition(t.topic, p.partition)
+            plog = core.partition(t.topic, p.partition)
             if plog is None:
                 parts.append(_Part(error_code=ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
                                    partition=p.partition, leader_epoch=-1, end_offset=-1))

@@ -1,9 +1,9 @@
 """Produce (0), served v3-13 (advertised from v0 because of KAFKA-18659).
 
-Record sets are never decoded: batch headers are checked (magic, length,
-CRC32C), the idempotence sequence is checked, offsets are assigned by
-patching baseOffset, and the bytes are appended as received. acks=0 gets
-no answer. Waiters on a partition (long-poll fetches) are woken.
+The handler only translates: each partition's record set goes through the
+core's append pipeline (BrokerCore.append: batch headers and CRC, producer
+sequence, transaction state, the write, listeners, long-poll waiters), and
+its outcome becomes the partition's answer. acks=0 gets no answer.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ import uuid
 
 from kafka.protocol.producer.produce import ProduceResponse
 
-from chronik.storage.batch import CorruptBatchError, scan_batches
-from chronik.storage.log import MessageTooLargeError
 from chronik.wire.errors import ErrorCode
 
 API_KEY = 0
@@ -36,65 +34,18 @@ def _part(index: int, code: int, base: int = -1, append_time: int = -1, start: i
     )
 
 
-def _append_partition(ctx, topic_name: str, index: int, records, txn_check) -> _PartResp:
-    broker = ctx.broker
-    plog = broker.partition(topic_name, index)
-    if plog is None:
-        return _part(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
-    if not records:
-        return _part(index, ErrorCode.CORRUPT_MESSAGE, message="empty record set")
-    # The broker decodes records as a writable view into the request frame
-    # (chronik.wire.zero_copy), so offsets are patched in place.
-    data = records if isinstance(records, memoryview) and not records.readonly else bytearray(records)
-    try:
-        batches = scan_batches(data)
-    except CorruptBatchError as exc:
-        return _part(index, ErrorCode.CORRUPT_MESSAGE, message=str(exc))
-    producers = broker.producers
-    dup = None
-    for b in batches:
-        if b.is_control:
-            return _part(index, ErrorCode.INVALID_RECORD, message="clients may not write control batches")
-        code, cached = producers.check(topic_name, index, b)
-        if code:
-            return _part(index, code)
-        if cached is not None:
-            dup = cached
-        if txn_check is not None:
-            code = txn_check(ctx, topic_name, index, b)
-            if code:
-                return _part(index, code)
-    if dup is not None and len(batches) == 1:
-        return _part(index, ErrorCode.NONE, dup.base_offset, -1, plog.log_start_offset)
-    try:
-        res = plog.append(data, batches)
-    except MessageTooLargeError as exc:
-        return _part(index, ErrorCode.MESSAGE_TOO_LARGE, message=str(exc))
-    except CorruptBatchError as exc:
-        return _part(index, ErrorCode.CORRUPT_MESSAGE, message=str(exc))
-    offset = res.base_offset
-    for b in batches:
-        producers.update(topic_name, index, b, offset)
-        offset += b.last_offset_delta + 1
-    for hook in broker.extensions.get("after_append", ()):
-        hook(topic_name, index, batches, res)
-    broker.purgatory.notify((topic_name, index))
-    return _part(index, ErrorCode.NONE, res.base_offset, res.log_append_time, res.log_start_offset)
-
-
 def handle(ctx, req):
     v = ctx.api_version
-    broker = ctx.broker
-    txn_check = broker.extensions.get("txn_produce_check")
+    core = ctx.core
     responses = []
     for td in req.topic_data:
         if v >= 13:
-            topic = broker.topics_by_id.get(td.topic_id)
+            topic = core.topics_by_id.get(td.topic_id)
             name = topic.name if topic else None
             missing = ErrorCode.UNKNOWN_TOPIC_ID
         else:
             name = td.name
-            topic = broker.topics.get(name)
+            topic = core.topics.get(name)
             missing = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
         parts = []
         for pd in td.partition_data:
@@ -106,7 +57,9 @@ def handle(ctx, req):
             elif topic is None:
                 parts.append(_part(pd.index, missing))
             else:
-                parts.append(_append_partition(ctx, name, pd.index, pd.records, txn_check))
+                out = core.append(name, pd.index, pd.records)
+                parts.append(_part(pd.index, out.error, out.base_offset, out.log_append_time,
+                                   out.log_start_offset, out.message))
         responses.append(
             _TopicResp(name=td.name if v < 13 else "", topic_id=td.topic_id if v >= 13 else _ZERO_UUID,
                        partition_responses=parts)

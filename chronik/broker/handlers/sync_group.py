@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from kafka.protocol.consumer.group import SyncGroupResponse
 
-from chronik.broker.groups import SyncResult
+from chronik.broker.group_state import SyncResult
 from chronik.wire.errors import ErrorCode
 
 API_KEY = 14
@@ -24,7 +24,7 @@ def _response(v: int, res: SyncResult) -> SyncGroupResponse:
 
 def handle(ctx, req):
     v = ctx.api_version
-    coord = ctx.broker.extensions["groups"]
+    coord = ctx.core.groups
     group = coord.groups.get(req.group_id)
     # Bounded by the leader's session: if it dies, it is expired and we answer.
     wait_ms = 2 * max((m.session_timeout_ms + m.rebalance_timeout_ms for m in group.members.values()),

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from kafka.protocol.producer.transaction import TxnOffsetCommitResponse
 
-from chronik.broker.transactions import MAX_OFFSET_METADATA, coordinator_of, fenced_code
+from chronik.broker.handlers.txn_errors import fenced_code
+from chronik.broker.transactions import MAX_OFFSET_METADATA
 from chronik.wire.errors import ErrorCode
 
 API_KEY = 28
@@ -33,20 +34,14 @@ def _respond(v: int, req, codes: dict[tuple[str, int], int]):
 def _group_check(ctx, req, v: int) -> int:
     if v < 3:
         return ErrorCode.NONE  # no member or generation before KIP-447
-    groups = ctx.broker.extensions.get("groups")
-    validate = getattr(groups, "validate_member", None)
-    if validate is None:
-        return ErrorCode.NONE
-    return validate(req.group_id, req.member_id, req.generation_id, req.group_instance_id)
+    return ctx.core.groups.validate_member(req.group_id, req.member_id, req.generation_id, req.group_instance_id)
 
 
 def handle(ctx, req):
     v = ctx.api_version
-    broker = ctx.broker
+    core = ctx.core
     keys = [(t.name, p.partition_index) for t in req.topics for p in t.partitions]
-    coord = coordinator_of(ctx)
-    if coord is None:
-        return _respond(v, req, dict.fromkeys(keys, ErrorCode.COORDINATOR_NOT_AVAILABLE))
+    coord = ctx.core.transactions
     if not req.group_id:
         return _respond(v, req, dict.fromkeys(keys, ErrorCode.INVALID_GROUP_ID))
     code = _group_check(ctx, req, v)
@@ -57,7 +52,7 @@ def handle(ctx, req):
     for t in req.topics:
         for p in t.partitions:
             key = (t.name, p.partition_index)
-            if broker.partition(*key) is None:
+            if core.partition(*key) is None:
                 codes[key] = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
             elif p.committed_metadata is not None and len(p.committed_metadata) > MAX_OFFSET_METADATA:
                 codes[key] = ErrorCode.OFFSET_METADATA_TOO_LARGE

@@ -8,16 +8,16 @@ import struct
 
 import pytest
 
-from chronik.broker.groups import (
+from chronik.broker.group_state import (
     TRANSITIONS,
     Event,
     Group,
-    GroupCoordinator,
     GroupState,
     IllegalTransition,
     JoinResult,
     SyncResult,
 )
+from chronik.broker.groups import GroupCoordinator
 from chronik.metadata.offsets import OffsetStore
 from chronik.wire.errors import ErrorCode as E
 

@@ -9,18 +9,12 @@ import pytest
 from kafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
 
 from chronik.broker.config import BrokerConfig
-from chronik.broker.state import BrokerState
-from chronik.broker.transactions import (
-    INDEX_FILE,
-    STATE_DIR,
-    STATE_FILE,
-    AbortedIndex,
-    TransactionCoordinator,
-    TxnState,
-    build_marker,
-    install,
-)
+from chronik.broker.core import BrokerCore
+from chronik.broker.transactions import TransactionCoordinator
+from chronik.broker.txn_state import STATE_DIR, STATE_FILE, TxnState
 from chronik.storage.batch import scan_batches
+from chronik.storage.control import build_marker
+from chronik.storage.txn_index import INDEX_FILE, AbortedIndex
 from chronik.wire.errors import ErrorCode as E
 
 TIMEOUT = 60_000
@@ -29,6 +23,10 @@ TIMEOUT = 60_000
 class FakeServer:
     def __init__(self) -> None:
         self.timers: list[tuple[float, object]] = []
+
+    @staticmethod
+    def clock() -> float:
+        return time.monotonic()
 
     def call_later(self, delay: float, fn) -> None:
         self.timers.append((delay, fn))
@@ -46,6 +44,9 @@ class FakeOffsets:
     def commit(self, group: str, offsets: dict) -> None:
         self.commits.append((group, offsets))
 
+    def close(self) -> None:
+        pass
+
 
 class Clock:
     def __init__(self) -> None:
@@ -56,7 +57,7 @@ class Clock:
 
 
 class Broker:
-    """A BrokerState with the coordinator installed, restartable on the same directory."""
+    """A broker core on a fake scheduler, restartable on the same directory."""
 
     def __init__(self, data_dir: Path, clock: Clock, offsets: FakeOffsets | None = None) -> None:
         self.data_dir = data_dir
@@ -65,48 +66,37 @@ class Broker:
         self.start()
 
     def start(self) -> None:
-        self.state = BrokerState(BrokerConfig(data_dir=self.data_dir, transaction_max_timeout_ms=900_000),
-                                 time.monotonic)
-        self.state.extensions["offsets"] = self.offsets
         self.server = FakeServer()
-        install(self.state, self.server)
-        self.coord: TransactionCoordinator = self.state.extensions["transactions"]
+        self.core = BrokerCore(BrokerConfig(data_dir=self.data_dir, transaction_max_timeout_ms=900_000),
+                                self.server)
+        self.core.offsets.close()
+        self.core.offsets = self.offsets
+        self.coord: TransactionCoordinator = self.core.transactions
         self.coord.now_ms = self.clock
+        self.core.start()
         self.server.run_immediate()
 
     def restart(self, clean: bool = True) -> None:
         if clean:
-            ends = {(t.name, i): p.log_end_offset for t in self.state.topics.values()
+            ends = {(t.name, i): p.log_end_offset for t in self.core.topics.values()
                     for i, p in enumerate(t.partitions)}
-            self.state.producers.snapshot(ends)
-        self.state.close()
+            self.core.producers.snapshot(ends)
+        self.core.close()
         self.start()
 
     def produce(self, topic: str, partition: int, pid: int, epoch: int, seq: int, n: int,
                 transactional: bool = True) -> tuple[int, int]:
-        """What the Produce handler does for one batch: (error code, base offset)."""
+        """Produce one batch through the core's pipeline: (error code, base offset)."""
         b = DefaultRecordBatchBuilder(magic=2, compression_type=0, is_transactional=transactional,
                                       producer_id=pid, producer_epoch=epoch, base_sequence=seq,
                                       batch_size=1 << 20)
         for i in range(n):
             b.append(i, timestamp=self.clock(), key=None, value=f"v{i}".encode(), headers=[])
-        data = b.build()
-        batches = scan_batches(data)
-        code, _ = self.state.producers.check(topic, partition, batches[0])
-        if code:
-            return code, -1
-        code = self.coord.produce_check(None, topic, partition, batches[0])
-        if code:
-            return code, -1
-        plog = self.state.partition(topic, partition)
-        res = plog.append(data, batches)
-        self.state.producers.update(topic, partition, batches[0], res.base_offset)
-        for hook in self.state.extensions["after_append"]:
-            hook(topic, partition, batches, res)
-        return E.NONE, res.base_offset
+        out = self.core.append(topic, partition, b.build())
+        return out.error, out.base_offset
 
     def hw(self, topic: str, partition: int = 0) -> int:
-        return self.state.partition(topic, partition).log_end_offset
+        return self.core.partition(topic, partition).log_end_offset
 
     def lso(self, topic: str, partition: int = 0) -> int:
         return self.coord.last_stable_offset(topic, partition)
@@ -124,9 +114,9 @@ def clock() -> Clock:
 @pytest.fixture
 def broker(tmp_path: Path, clock: Clock):
     b = Broker(tmp_path / "data", clock)
-    b.state.create_topic("t", 2)
+    b.core.create_topic("t", 2)
     yield b
-    b.state.close()
+    b.core.close()
 
 
 def begin(b: Broker, txn: str = "tx", parts=(("t", 0),)) -> tuple[int, int]:
@@ -221,7 +211,7 @@ def test_markers_are_control_batches(broker):
     broker.produce("t", 0, pid, epoch, 0, 1)
     broker.coord.end_txn("tx", pid, epoch, False)
     for p, offset in ((0, 1), (1, 0)):
-        data = broker.state.partition("t", p).read(offset, 1 << 20).data
+        data = broker.core.partition("t", p).read(offset, 1 << 20).data
         batch = DefaultRecordBatch(bytes(data[-scan_batches(data)[-1].size:]))
         assert batch.is_control_batch and batch.is_transactional
         assert (batch.producer_id, batch.producer_epoch) == (pid, epoch)
@@ -253,7 +243,7 @@ def test_aborted_index_drops_entries_without_marker_and_rebuilds_when_missing(br
     pid, epoch = begin(broker)
     broker.produce("t", 0, pid, epoch, 0, 2)
     broker.coord.end_txn("tx", pid, epoch, False)
-    plog = broker.state.partition("t", 0)
+    plog = broker.core.partition("t", 0)
     path = plog.directory / INDEX_FILE
     good = path.read_bytes()
     # A crash between the index write and the marker append leaves an entry past the log end.
@@ -346,14 +336,6 @@ def test_txn_offsets_are_committed_only_with_the_transaction(broker):
     assert broker.offsets.commits == [("g", offs)]
 
 
-def test_commit_without_offsets_store_does_not_fail(broker):
-    del broker.state.extensions["offsets"]
-    _, pid, epoch = broker.coord.init_producer_id("tx", TIMEOUT)
-    broker.coord.add_offsets("tx", pid, epoch, "g")
-    broker.coord.txn_offset_commit("tx", "g", pid, epoch, {("t", 0): (1, None, -1)})
-    assert broker.coord.end_txn("tx", pid, epoch, True) == E.NONE
-
-
 # -- persistence and restart ---------------------------------------------------------
 
 
@@ -409,7 +391,7 @@ def test_interrupted_completion_is_finished_at_start(broker, commit):
 def test_orphan_open_transaction_is_aborted_at_start(broker, tmp_path):
     pid, epoch = begin(broker)
     broker.produce("t", 0, pid, epoch, 0, 2)
-    broker.state.close()
+    broker.core.close()
     (tmp_path / "data" / STATE_DIR / STATE_FILE).unlink()  # the coordinator's state is lost
     broker.start()
     assert broker.lso("t") == broker.hw("t") == 3
@@ -420,7 +402,7 @@ def test_state_log_torn_tail_and_compaction(broker, tmp_path):
     path = tmp_path / "data" / STATE_DIR / STATE_FILE
     for _ in range(3):
         broker.coord.init_producer_id("tx", TIMEOUT)
-    broker.state.close()
+    broker.core.close()
     with open(path, "ab") as f:
         f.write(b'{"id":"tx","pid":')  # died in the middle of a write
     broker.start()
@@ -439,16 +421,16 @@ def test_state_log_torn_tail_and_compaction(broker, tmp_path):
 def test_topic_deletion_drops_partition_state(broker):
     pid, epoch = begin(broker)
     broker.produce("t", 0, pid, epoch, 0, 2)
-    broker.state.delete_topic("t")
+    broker.core.delete_topic("t")
     assert broker.coord.end_txn("tx", pid, epoch, False) == E.NONE  # markers to a gone topic: skipped
-    broker.state.create_topic("t", 1)
+    broker.core.create_topic("t", 1)
     assert broker.lso("t") == 0 and broker.aborted("t", 0, 0, 10) == []
 
 
 def test_deleted_topic_leaves_the_ongoing_transaction(broker):
     pid, epoch = begin(broker)
-    broker.state.delete_topic("t")
-    broker.state.create_topic("t", 1)
+    broker.core.delete_topic("t")
+    broker.core.create_topic("t", 1)
     assert broker.coord.end_txn("tx", pid, epoch, True) == E.NONE
     assert broker.hw("t") == 0  # no marker in the new topic
 
@@ -491,7 +473,7 @@ def _call(broker: Broker, req, version: int):
     spec = ALL_APIS[req.API_KEY]
     version = min(version, spec.max_version)
     decoded = spec.request.decode(req.encode(version=version), version=version)
-    ctx = RequestContext(broker=broker.state, api_key=spec.key, api_version=version,
+    ctx = RequestContext(core=broker.core, api_key=spec.key, api_version=version,
                          correlation_id=1, client_id="t", conn_id=1)
     resp = HANDLERS[spec.key](ctx, decoded)
     return spec.response.decode(resp.encode(version=version), version=version)
@@ -580,12 +562,12 @@ def test_transaction_apis_at_every_version(broker, v):
 def test_open_transaction_in_an_older_segment_survives_a_crash(broker, ending):
     """Without a snapshot the producer state replays only the last segment: the coordinator
     remembers where the transaction started, so the LSO and the aborted index stay right."""
-    broker.state.create_topic("s", 1, {"segment.bytes": "100"})
+    broker.core.create_topic("s", 1, {"segment.bytes": "100"})
     pid, epoch = begin(broker, parts=[("s", 0)])
     broker.produce("s", 0, pid, epoch, 0, 3)
     for _ in range(3):  # other producers roll the segment past the transaction's data
         broker.produce("s", 0, -1, -1, -1, 2, transactional=False)
-    assert len(broker.state.partition("s", 0).segments) > 1
+    assert len(broker.core.partition("s", 0).segments) > 1
     if ending is not None:
         meta = broker.coord.txns["tx"]
         meta.state = TxnState.PREPARE_COMMIT if ending else TxnState.PREPARE_ABORT
@@ -603,7 +585,7 @@ def test_aborted_entries_below_the_log_start_are_dropped_at_load(broker):
     broker.produce("t", 0, pid, epoch, 0, 2)
     broker.coord.end_txn("tx", pid, epoch, False)           # marker at 2
     broker.produce("t", 0, -1, -1, -1, 2, transactional=False)
-    plog = broker.state.partition("t", 0)
+    plog = broker.core.partition("t", 0)
     plog.delete_records_before(4)
     idx = AbortedIndex.load(plog.directory / INDEX_FILE, plog)
     assert idx.entries == [] and (plog.directory / INDEX_FILE).read_bytes() == b""

@@ -1,0 +1,251 @@
+"""The typed broker core: one object that owns the broker's state, and its two pipelines.
+
+Everything a handler may ask of the broker is here, as typed attributes
+built in one place (`BrokerCore.__init__`):
+
+    topics        TopicTable: topics by name and id, their partition logs
+    producers     ProducerStateManager: producer ids, sequence dedupe
+    offsets       OffsetStore: committed offsets (DIR/__consumer_offsets)
+    groups        GroupCoordinator: classic consumer groups
+    transactions  TransactionCoordinator: transactional ids, markers, LSO
+    log_manager   LogManager: segment rolls by age, retention, the cleaner
+    purgatory     Purgatory: parked long-polls and joins
+
+and two pipelines that every writer and reader goes through:
+
+    append()  checks (batch headers, control batches, producer sequence,
+              transaction state), the write, producer and transaction
+              bookkeeping, the append listeners, then wakes long-poll
+              waiters. Produce and the transaction markers both use it.
+    read()    range checks, isolation level, last stable offset and the
+              aborted transactions of a read_committed fetch.
+
+Features that must see every append (metrics, search, audit) register an
+`AppendListener`; whoever must forget a deleted topic registers a
+`TopicListener`. Listeners run on the loop: O(1) per batch, no I/O.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from chronik.broker.config import BrokerConfig
+from chronik.broker.groups import GroupCoordinator
+from chronik.broker.log_manager import LogManager
+from chronik.broker.producers import ProducerStateManager
+from chronik.broker.purgatory import Purgatory
+from chronik.broker.scheduler import Scheduler
+from chronik.broker.topics import Topic, TopicTable
+from chronik.broker.transactions import TransactionCoordinator
+from chronik.broker.types import AppendListener, AppendOutcome, Origin, ReadOutcome, TopicListener
+from chronik.metadata.offsets import OffsetStore
+from chronik.metadata.store import MetadataStore
+from chronik.storage.batch import BatchInfo, CorruptBatchError, scan_batches
+from chronik.storage.log import MessageTooLargeError, OffsetOutOfRangeError, PartitionLog
+from chronik.wire.errors import ErrorCode
+
+log = logging.getLogger("chronik.core")
+
+PRODUCER_SNAPSHOT_INTERVAL_S = 30.0
+_BASE_AND_LENGTH = struct.Struct(">qi")
+
+
+class BrokerCore:
+    def __init__(self, config: BrokerConfig, scheduler: Scheduler) -> None:
+        self.config = config
+        self.scheduler = scheduler
+        self.data_dir = Path(config.data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = MetadataStore(self.data_dir)
+        self.cluster_id = self.store.cluster_id()
+        self.purgatory = Purgatory(scheduler.clock)
+        self.producers = ProducerStateManager(self.store)
+        self.topics = TopicTable(self.data_dir, self.store)
+        for name, p, plog in self.topics.load():
+            self.producers.rebuild(name, p, plog)
+        self.offsets = OffsetStore(self.data_dir)
+        self.groups = GroupCoordinator(
+            self.offsets,
+            scheduler,
+            initial_rebalance_delay_ms=config.group_initial_rebalance_delay_ms,
+            offsets_retention_ms=config.offsets_retention_minutes * 60_000,
+        )
+        self.transactions = TransactionCoordinator(self)
+        self.log_manager = LogManager(self, scheduler)
+        self.append_listeners: list[AppendListener] = [self.transactions]
+        self.topic_listeners: list[TopicListener] = [self.transactions, self.groups]
+        self._closers: list[Callable[[], None]] = []
+
+    # -- life cycle ------------------------------------------------------------------
+    def start(self) -> None:
+        """Recovery first (timers at 0 run before the first select), then housekeeping."""
+        sched = self.scheduler
+        sched.call_later(0, self.transactions.recover)
+        self._every(max(0.05, min(self.config.housekeeping_interval_ms, 1000) / 1000.0),
+                    self.transactions.housekeeping)
+        self._every(max(self.config.housekeeping_interval_ms, 1000) / 1000.0, self.groups.expire_offsets)
+        self._every(PRODUCER_SNAPSHOT_INTERVAL_S, self.snapshot_producers)
+        self.log_manager.start()
+
+    def _every(self, interval: float, job: Callable[[], Any]) -> None:
+        def run() -> None:
+            try:
+                job()
+            finally:
+                self.scheduler.call_later(interval, run)
+
+        self.scheduler.call_later(interval, run)
+
+    def on_close(self, closer: Callable[[], None]) -> None:
+        self._closers.append(closer)
+
+    def close(self) -> None:
+        self.purgatory.cancel_all()
+        for closer in (*self._closers, self.log_manager.stop, self.transactions.close, self.offsets.close):
+            try:
+                closer()
+            except Exception:
+                log.exception("closing %s failed", closer)
+        self.topics.close()
+        self.store.close()
+
+    def snapshot_producers(self) -> None:
+        try:
+            ends = {(t.name, i): p.log_end_offset for t in self.topics.values()
+                    for i, p in enumerate(t.partitions)}
+            self.producers.snapshot(ends)
+        except Exception:
+            log.exception("producer state snapshot failed")
+
+    # -- topics --------------------------------------------------------------------
+    @property
+    def topics_by_id(self):
+        return self.topics.by_id
+
+    def partition(self, topic: str, partition: int) -> PartitionLog | None:
+        return self.topics.partition(topic, partition)
+
+    def create_topic(self, name: str, num_partitions: int, configs: dict[str, str | None] | None = None) -> Topic:
+        return self.topics.create(name, num_partitions, configs)
+
+    def check_new_topic(self, name: str, num_partitions: int, configs: dict[str, str | None]) -> dict[str, str]:
+        return self.topics.check_new(name, num_partitions, configs)
+
+    def add_partitions(self, name: str, total: int) -> None:
+        self.topics.add_partitions(name, total)
+
+    def set_topic_configs(self, name: str, overrides: dict[str, str]) -> None:
+        self.topics.set_configs(name, overrides)
+
+    def auto_create(self, name: str) -> Topic:
+        return self.topics.create(name, self.config.default_partitions)
+
+    def delete_topic(self, name: str) -> None:
+        topic = self.topics.remove(name)
+        for p in range(len(topic.partitions)):
+            self.producers.drop_partition(name, p)
+        for listener in self.topic_listeners:
+            listener.on_topic_deleted(name)
+
+    # -- the append pipeline ----------------------------------------------------------
+    def append(self, topic: str, partition: int, records: Any, origin: Origin = Origin.CLIENT) -> AppendOutcome:
+        """Append a record set (v2 batches) to a partition; all-or-nothing per call."""
+        plog = self.topics.partition(topic, partition)
+        if plog is None:
+            return AppendOutcome(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+        if not records:
+            return AppendOutcome(ErrorCode.CORRUPT_MESSAGE, message="empty record set")
+        # The request frame is decoded with writable views (chronik.wire.zero_copy),
+        # so offsets are patched in place; anything else is copied once.
+        data = records if isinstance(records, memoryview) and not records.readonly else bytearray(records)
+        try:
+            batches = scan_batches(data)
+        except CorruptBatchError as exc:
+            return AppendOutcome(ErrorCode.CORRUPT_MESSAGE, message=str(exc))
+        if origin is Origin.CLIENT:
+            code, dup = self._check_client_batches(topic, partition, batches)
+            if code:
+                return AppendOutcome(code)
+            if dup is not None:
+                return AppendOutcome(ErrorCode.NONE, dup, -1, plog.log_start_offset)
+        try:
+            res = plog.append(data, batches)
+        except MessageTooLargeError as exc:
+            return AppendOutcome(ErrorCode.MESSAGE_TOO_LARGE, message=str(exc))
+        except CorruptBatchError as exc:
+            return AppendOutcome(ErrorCode.CORRUPT_MESSAGE, message=str(exc))
+        offset = res.base_offset
+        for b in batches:
+            self.producers.update(topic, partition, b, offset)
+            offset += b.last_offset_delta + 1
+        for listener in self.append_listeners:
+            listener.on_append(topic, partition, batches, res)
+        # Long-poll fetches (and read_committed ones waiting for the LSO) may answer now.
+        self.purgatory.notify((topic, partition))
+        return AppendOutcome(ErrorCode.NONE, res.base_offset, res.log_append_time, res.log_start_offset,
+                             batches=batches)
+
+    def _check_client_batches(self, topic: str, partition: int,
+                              batches: list[BatchInfo]) -> tuple[ErrorCode, int | None]:
+        """(error, base offset of a duplicate) for batches a client sends."""
+        dup = None
+        for b in batches:
+            if b.is_control:
+                return ErrorCode.INVALID_RECORD, None
+            code, cached = self.producers.check(topic, partition, b)
+            if code:
+                return code, None
+            if cached is not None:
+                dup = cached
+            code = self.transactions.produce_check(topic, partition, b)
+            if code:
+                return code, None
+        # A retried request of one batch is answered with its first offsets.
+        if dup is not None and len(batches) == 1:
+            return ErrorCode.NONE, dup.base_offset
+        return ErrorCode.NONE, None
+
+    # -- the read pipeline ----------------------------------------------------------------
+    def last_stable_offset(self, topic: str, partition: int) -> int:
+        return self.transactions.last_stable_offset(topic, partition)
+
+    def read(self, topic: Topic, partition: int, offset: int, max_bytes: int,
+             read_committed: bool, want_data: bool = True) -> ReadOutcome:
+        """Whole batches from `offset`, up to `max_bytes` (at least one batch)."""
+        plog = topic.partition(partition)
+        if plog is None:
+            return ReadOutcome(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+        hw = plog.log_end_offset
+        start = plog.log_start_offset
+        lso = self.transactions.last_stable_offset(topic.name, partition)
+        if offset < start or offset > hw:
+            return ReadOutcome(ErrorCode.OFFSET_OUT_OF_RANGE, hw, lso, start)
+        limit = lso if read_committed else hw
+        out = ReadOutcome(ErrorCode.NONE, hw, lso, start)
+        if not want_data or offset >= limit:
+            return out
+        try:
+            data = plog.read(offset, max_bytes).data
+        except OffsetOutOfRangeError:
+            return ReadOutcome(ErrorCode.OFFSET_OUT_OF_RANGE, hw, lso, start)
+        if read_committed and data:
+            data = cut_at(data, limit)
+            out.aborted = self.transactions.aborted_transactions(topic.name, partition, offset, limit)
+        out.data = data
+        return out
+
+
+def cut_at(data: Any, limit: int) -> Any:
+    """Drop whole batches that start at or past `limit` (the last stable offset)."""
+    pos = 0
+    n = len(data)
+    while pos + 12 <= n:
+        base, length = _BASE_AND_LENGTH.unpack_from(data, pos)
+        if base >= limit:
+            break
+        pos += 12 + length
+    return data[:pos] if pos < n else data
