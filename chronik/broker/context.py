@@ -30,6 +30,6 @@ class RequestContext:
     def defer(self, try_complete: TryComplete, timeout_ms: int, keys: Iterable[Hashable]) -> Deferred:
         """Park this request until `try_complete` returns an answer or the timeout passes."""
         purgatory = self.core.purgatory
-        d = Deferred(try_complete, purgatory.clock() + max(0, timeout_ms) / 1000.0, keys)
+        d = Deferred(try_complete, purgatory.clock() + max(0, timeout_ms) / 1000.0, keys, owner=self.conn_id)
         purgatory.add(d)
         return d

@@ -23,6 +23,7 @@ from chronik.wire.apis import ALL_APIS
 from chronik.wire.error_response import build_error_response
 from chronik.wire.errors import ErrorCode
 from chronik.wire.framing import API_VERSIONS_KEY, MalformedFrame, frame_response, parse_request_header
+from chronik.wire.nulls import first_forbidden_null
 from chronik.wire.zero_copy import install as _install_zero_copy
 
 _install_zero_copy()
@@ -64,6 +65,10 @@ class Dispatcher:
             request = spec.request.decode(view[header.body_offset :], version=version)
         except Exception as exc:
             raise MalformedFrame(f"cannot decode {spec.name} v{version}: {exc}") from None
+        null = first_forbidden_null(request, version)
+        if null is not None:
+            # Kafka's parser refuses these too (and closes the connection).
+            raise MalformedFrame(f"{spec.name} v{version}: non-nullable field {null} was serialized as null")
 
         def failure() -> Any:
             return build_error_response(spec.response, request, version, ErrorCode.UNKNOWN_SERVER_ERROR)

@@ -54,6 +54,15 @@ def _setup_logging(level: str) -> None:
     )
 
 
+def attach(core: BrokerCore, server: Server) -> None:
+    """Let `server` feed requests to `core`, and start the core's timers."""
+    server.dispatch = Dispatcher(core)
+    server.deadline_sources.append(core.purgatory)
+    # A closed connection's parked fetches and joins have nobody to answer.
+    server.on_close.append(lambda conn: core.purgatory.cancel_owner(conn.conn_id))
+    core.start()
+
+
 def run_broker(config: BrokerConfig) -> int:
     _setup_logging(config.log_level)
     started = time.monotonic()
@@ -80,9 +89,7 @@ def run_broker(config: BrokerConfig) -> int:
         server.shutdown()
         lock.close()
         return 1
-    server.dispatch = Dispatcher(core)
-    server.deadline_sources.append(core.purgatory)
-    core.start()
+    attach(core, server)
 
     # Signals only set a flag; the wakeup socket gets the loop out of select().
     rsock, wsock = socket.socketpair()

@@ -21,12 +21,16 @@ log = logging.getLogger("chronik.purgatory")
 
 
 class Deferred:
-    __slots__ = ("try_complete", "deadline", "keys", "done", "on_done", "encode", "failure", "result", "_seq")
+    __slots__ = ("try_complete", "deadline", "keys", "owner", "done", "on_done", "encode", "failure",
+                 "result", "_seq")
 
-    def __init__(self, try_complete: TryComplete, deadline: float, keys: Iterable[Hashable]):
+    def __init__(self, try_complete: TryComplete, deadline: float, keys: Iterable[Hashable],
+                 owner: Hashable = None):
         self.try_complete = try_complete
         self.deadline = deadline
         self.keys = tuple(keys)
+        # The connection that waits for the answer: when it closes, nobody does.
+        self.owner = owner
         self.done = False
         self.on_done: Callable[[Any], None] | None = None
         # Set by the dispatcher: turns the response object into wire buffers.
@@ -55,9 +59,18 @@ class Purgatory:
         self._watchers: dict[Hashable, list[Deferred]] = {}
         self._deadlines: list[tuple[float, int, Deferred]] = []
         self._seq = itertools.count()
+        self._owned: dict[Hashable, list[Deferred]] = {}
+
+    def __len__(self) -> int:
+        """Operations still waiting."""
+        return sum(1 for _, _, d in self._deadlines if not d.done)
 
     def add(self, d: Deferred) -> None:
         d._seq = next(self._seq)
+        if d.owner is not None:
+            owned = self._owned.setdefault(d.owner, [])
+            owned[:] = [o for o in owned if not o.done]
+            owned.append(d)
         for k in d.keys:
             self._watchers.setdefault(k, []).append(d)
         heapq.heappush(self._deadlines, (d.deadline, d._seq, d))
@@ -94,11 +107,25 @@ class Purgatory:
             for k in [k for k, ws in self._watchers.items() if all(w.done for w in ws)]:
                 del self._watchers[k]
 
+    def cancel_owner(self, owner: Hashable) -> int:
+        """Drop the operations of a closed connection: nobody will read their answers."""
+        cancelled = 0
+        for d in self._owned.pop(owner, ()):
+            if not d.done:
+                d.done = True
+                cancelled += 1
+        if cancelled:
+            # Their heap entries and watcher slots go at the next expire().
+            self._deadlines = [e for e in self._deadlines if not e[2].done]
+            heapq.heapify(self._deadlines)
+        return cancelled
+
     def cancel_all(self) -> None:
         for _, _, d in self._deadlines:
             d.done = True
         self._deadlines.clear()
         self._watchers.clear()
+        self._owned.clear()
 
 
 def _ask(d: Deferred, expired: bool) -> Any:

@@ -25,9 +25,10 @@ log = logging.getLogger("chronik.topics")
 
 _LEGAL_TOPIC = re.compile(r"^[a-zA-Z0-9._-]+$")
 MAX_TOPIC_NAME = 249
-# More partitions than this in one topic is refused (Kafka has no fixed limit;
-# this keeps one request from exhausting file descriptors).
-MAX_PARTITIONS = 100_000
+# Kafka's MAX_PARTITIONS_PER_BATCH: the most partitions one CreateTopics or
+# CreatePartitions request may create (PolicyViolation beyond it).
+MAX_PARTITIONS_PER_REQUEST = 10_000
+TOO_MANY_PARTITIONS = "Excessively large number of partitions per request."
 
 
 def topic_name_error(name: str | None) -> str | None:
@@ -140,26 +141,53 @@ class TopicTable:
             )
         if num_partitions < 1:
             raise KafkaApiError(ErrorCode.INVALID_PARTITIONS, "Number of partitions must be at least 1.")
-        if num_partitions > MAX_PARTITIONS:
-            raise KafkaApiError(ErrorCode.INVALID_PARTITIONS, "Too many partitions.")
+        if num_partitions > MAX_PARTITIONS_PER_REQUEST:
+            raise KafkaApiError(ErrorCode.POLICY_VIOLATION, TOO_MANY_PARTITIONS)
         return validate_topic_configs(configs)
 
     def _collides(self, name: str) -> bool:
         norm = name.replace(".", "_")
         return any(t.replace(".", "_") == norm for t in self._by_name if t != name)
 
-    def _new_log(self, name: str, p: int, cfg: LogConfig) -> PartitionLog:
-        d = self.partition_dir(name, p)
-        if d.exists():
-            shutil.rmtree(d)  # leftovers of a topic deleted while the broker was down
-        return PartitionLog(d, cfg)
+    def _new_logs(self, name: str, first: int, end: int, cfg: LogConfig) -> list[PartitionLog]:
+        """Partition logs first..end-1, all or none (out of disk or file descriptors: none)."""
+        logs: list[PartitionLog] = []
+        try:
+            for p in range(first, end):
+                d = self.partition_dir(name, p)
+                if d.exists():
+                    shutil.rmtree(d)  # leftovers of a topic deleted while the broker was down
+                logs.append(PartitionLog(d, cfg))
+        except OSError as exc:
+            self._discard(logs)
+            log.warning("cannot create partitions %d-%d of %s: %s", first, end - 1, name, exc)
+            raise KafkaApiError(ErrorCode.KAFKA_STORAGE_ERROR,
+                                f"Cannot create the partitions of {name}: {exc.strerror or exc}") from None
+        return logs
+
+    @staticmethod
+    def _discard(logs: list[PartitionLog]) -> None:
+        for plog in logs:
+            try:
+                plog.delete()
+            except OSError:
+                log.exception("cannot remove %s", plog.directory)
+
+    def _save(self, topic: Topic, partitions: int, overrides: dict[str, str], new: list[PartitionLog]) -> None:
+        """Write the topic's row; if that fails nothing changed, on disk or in memory."""
+        try:
+            self.store.save_topic(topic.name, str(topic.topic_id), partitions, overrides)
+        except OSError as exc:
+            self._discard(new)
+            raise KafkaApiError(ErrorCode.KAFKA_STORAGE_ERROR,
+                                f"Cannot record topic {topic.name}: {exc.strerror or exc}") from None
 
     def create(self, name: str, num_partitions: int, configs: dict[str, str | None] | None = None) -> Topic:
         overrides = self.check_new(name, num_partitions, configs or {})
         topic = Topic(name, uuid.uuid4(), overrides)
-        cfg = log_config_from(topic.effective_config)
-        topic.partitions.extend(self._new_log(name, p, cfg) for p in range(num_partitions))
-        self.store.save_topic(name, str(topic.topic_id), num_partitions, overrides)
+        new = self._new_logs(name, 0, num_partitions, log_config_from(topic.effective_config))
+        self._save(topic, num_partitions, overrides, new)
+        topic.partitions.extend(new)
         self._add(topic)
         log.info("created topic %s with %d partition(s)", name, num_partitions)
         return topic
@@ -175,9 +203,9 @@ class TopicTable:
 
     def add_partitions(self, name: str, total: int) -> None:
         topic = self._by_name[name]
-        cfg = log_config_from(topic.effective_config)
-        topic.partitions.extend(self._new_log(name, p, cfg) for p in range(len(topic.partitions), total))
-        self.store.save_topic(name, str(topic.topic_id), total, topic.configs)
+        new = self._new_logs(name, len(topic.partitions), total, log_config_from(topic.effective_config))
+        self._save(topic, total, topic.configs, new)
+        topic.partitions.extend(new)
 
     def set_configs(self, name: str, overrides: dict[str, str]) -> None:
         topic = self._by_name[name]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from kafka.protocol.admin.topics import CreatePartitionsResponse
 
-from chronik.wire.errors import ErrorCode
+from chronik.broker.topics import MAX_PARTITIONS_PER_REQUEST, TOO_MANY_PARTITIONS
+from chronik.wire.errors import ErrorCode, KafkaApiError
 
 API_KEY = 37
 
@@ -37,12 +38,29 @@ def _check(core, t) -> tuple[int, str | None]:
     return ErrorCode.NONE, None
 
 
+def _new_partitions(core, topics) -> int:
+    total = 0
+    for t in topics:
+        topic = core.topics.get(t.name)
+        if topic is not None and t.count > len(topic.partitions):
+            total += t.count - len(topic.partitions)
+    return total
+
+
 def handle(ctx, req):
     core = ctx.core
     results = []
+    # Checked before anything is created, for the whole request, as Kafka's controller does.
+    too_many = _new_partitions(core, req.topics) > MAX_PARTITIONS_PER_REQUEST
     for t in req.topics:
-        code, msg = _check(core, t)
+        if too_many:
+            code, msg = ErrorCode.POLICY_VIOLATION, TOO_MANY_PARTITIONS
+        else:
+            code, msg = _check(core, t)
         if code == 0 and not req.validate_only:
-            core.add_partitions(t.name, t.count)
+            try:
+                core.add_partitions(t.name, t.count)
+            except KafkaApiError as exc:
+                code, msg = exc.code, exc.message
         results.append(_Result(name=t.name, error_code=code, error_message=msg))
     return CreatePartitionsResponse(version=ctx.api_version, throttle_time_ms=0, results=results)

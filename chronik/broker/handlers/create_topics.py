@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from kafka.protocol.admin.topics import CreateTopicsResponse
 
+from chronik.broker.topics import MAX_PARTITIONS_PER_REQUEST, TOO_MANY_PARTITIONS
 from chronik.metadata.configs import TOPIC_CONFIGS
 from chronik.wire.errors import ErrorCode, KafkaApiError
 
@@ -62,12 +63,19 @@ def handle(ctx, req):
     v = ctx.api_version
     results = []
     seen: dict[str, int] = {}
+    requested = 0
     for ct in req.topics:
         seen[ct.name] = seen.get(ct.name, 0) + 1
+        requested += len(ct.assignments) if ct.assignments else (
+            ct.num_partitions if ct.num_partitions > 0 else core.config.default_partitions)
+    # Kafka's controller refuses the whole request before creating anything.
+    too_many = requested > MAX_PARTITIONS_PER_REQUEST
     for ct in req.topics:
         topic_id = None
         num, configs_out = -1, None
         try:
+            if too_many:
+                raise KafkaApiError(ErrorCode.POLICY_VIOLATION, TOO_MANY_PARTITIONS)
             if seen[ct.name] > 1:
                 raise KafkaApiError(ErrorCode.INVALID_REQUEST,
                                     f"Create topics request contains {ct.name} more than once.")

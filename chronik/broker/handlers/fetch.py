@@ -19,6 +19,10 @@ from chronik.wire.splice import SplicedResponse, new_marker
 
 API_KEY = 1
 
+# The longest a fetch may be parked, whatever max_wait_ms it asks for (Kafka's
+# connections.max.idle.ms): a client's wait must not pin memory for days.
+MAX_WAIT_MS = 600_000
+
 _TopicResp = FetchResponse.FetchableTopicResponse
 _PartResp = _TopicResp.PartitionData
 _Aborted = _PartResp.AbortedTransaction
@@ -131,10 +135,19 @@ def handle(ctx, req):
         if name is not None:
             keys.extend((name, p.partition_index) for p in t.partitions)
 
+    logs = [p for p in (ctx.core.partition(*k) for k in keys) if p is not None]
+    parked_size = sum(p.size_bytes() for p in logs)
+
     def try_complete(expired: bool):
+        # Not enough new bytes can have arrived: answer nothing without reading.
+        # (Logs that shrank or closed, by retention or deletion, get a real read.)
+        if not expired and all(not p.closed for p in logs):
+            grown = sum(p.size_bytes() for p in logs) - parked_size
+            if 0 <= grown and total + grown < req.min_bytes:
+                return None
         topics2, pieces2, total2, errors2 = _build(ctx, req)
         if expired or errors2 or total2 >= req.min_bytes:
             return respond(topics2, pieces2)
         return None
 
-    return ctx.defer(try_complete, req.max_wait_ms, keys)
+    return ctx.defer(try_complete, min(req.max_wait_ms, MAX_WAIT_MS), keys)

@@ -11,8 +11,8 @@ from kafka.protocol.metadata.metadata import MetadataRequest, MetadataResponse
 
 from chronik.broker.config import BrokerConfig
 from chronik.broker.core import BrokerCore
-from chronik.broker.dispatch import Dispatcher
 from chronik.broker.handlers import HANDLERS
+from chronik.broker.main import attach
 from chronik.broker.server import Server
 from chronik.wire.errors import ErrorCode
 from tests.integration.raw import RawConn
@@ -24,9 +24,7 @@ def served(tmp_path: Path):
     server = Server("127.0.0.1", 0, 1 << 20)
     server.listen()
     core = BrokerCore(BrokerConfig(data_dir=tmp_path / "data", port=server.port), server)
-    server.dispatch = Dispatcher(core)
-    server.deadline_sources.append(core.purgatory)
-    core.start()
+    attach(core, server)
     loop = threading.Thread(target=server.run, daemon=True)
     loop.start()
     yield server, core
@@ -71,3 +69,32 @@ def test_decode_failure_closes_only_that_connection(served):
     finally:
         bad.close()
         good.close()
+
+
+def test_parked_fetch_goes_when_its_connection_closes(served):
+    import time
+
+    from kafka.protocol.consumer.fetch import FetchRequest
+
+    server, core = served
+    core.create_topic("quiet", 1)
+    conn = RawConn(server.port)
+    part = FetchRequest.FetchTopic.FetchPartition(partition=0, fetch_offset=0, partition_max_bytes=1 << 20,
+                                                  current_leader_epoch=-1, log_start_offset=-1)
+    req = FetchRequest(replica_id=-1, max_wait_ms=86_400_000, min_bytes=1, max_bytes=1 << 20, isolation_level=0,
+                       session_id=0, session_epoch=-1,
+                       topics=[FetchRequest.FetchTopic(topic="quiet", partitions=[part])],
+                       forgotten_topics_data=[], rack_id="")
+    req.API_VERSION = 11
+    req.with_header(correlation_id=1, client_id="t")
+    conn.sock.sendall(req.encode(header=True, framed=True))
+    deadline = time.monotonic() + 5
+    while len(core.purgatory) == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(core.purgatory) == 1
+    parked = core.purgatory._deadlines[0][0] - time.monotonic()
+    assert parked < 601  # bounded, not a day
+    conn.close()
+    while len(core.purgatory) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(core.purgatory) == 0

@@ -77,3 +77,19 @@ def test_cancel_all_drops_everything():
     clock.now = 100
     p.expire()
     assert got == [] and p.next_deadline() is None
+
+
+def test_cancel_owner_drops_only_that_connections_operations():
+    clock = Clock()
+    p = Purgatory(clock)
+    got: list = []
+    mine = [Deferred(lambda e: "x", clock() + 5, ["k"], owner=1) for _ in range(3)]
+    theirs = Deferred(lambda e: "y", clock() + 5, ["k"], owner=2)
+    for d in (*mine, theirs):
+        d.on_done = got.append
+        p.add(d)
+    assert len(p) == 4
+    assert p.cancel_owner(1) == 3 and p.cancel_owner(1) == 0
+    assert len(p) == 1
+    p.notify("k")
+    assert got == ["y"]

@@ -1,0 +1,56 @@
+"""Nulls where Kafka's schema forbids them: found once, at decode time.
+
+kafka-python decodes a length of -1 as None whatever the schema says, so a
+request with a null array, string or bytes field that Kafka declares
+non-nullable would reach a handler as None. Kafka's own parser rejects such
+a request (and closes the connection), so we do the same, in one place, for
+every API: `first_forbidden_null(request, version)` names the first such
+field, or returns None.
+
+The fields to look at depend only on the struct and the version, so they
+are worked out once per (struct, version) and cached: a request costs one
+`getattr` per non-nullable string/bytes/array field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# (struct schema id, version) -> [(field name, struct array?, nullable?)]
+_PLAN: dict[tuple[int, int], list[tuple[str, bool, bool]]] = {}
+_NULLABLE_KINDS = ("string", "bytes", "records")
+
+
+def _plan(struct: Any, version: int) -> list[tuple[str, bool, bool]]:
+    key = (id(struct), version)
+    plan = _PLAN.get(key)
+    if plan is None:
+        plan = []
+        for name, field in struct.fields.items():
+            if not field.for_version_q(version):
+                continue
+            nullable = bool(field.nullable_for_version_q(version))
+            if field.is_struct_array():
+                plan.append((name, True, nullable))
+            elif field.is_struct():
+                plan.append((name, True, True))  # tagged structs are absent (None) by default
+            elif (field.is_array() or getattr(field, "type_str", "") in _NULLABLE_KINDS) and not nullable:
+                plan.append((name, False, False))
+        _PLAN[key] = plan
+    return plan
+
+
+def first_forbidden_null(obj: Any, version: int, path: str = "") -> str | None:
+    for name, nested, nullable in _plan(obj._struct, version):
+        value = getattr(obj, name, None)
+        if value is None:
+            if nullable:
+                continue
+            return f"{path}{name}"
+        if nested:
+            items = value if isinstance(value, list) else (value,)
+            for i, item in enumerate(items):
+                where = first_forbidden_null(item, version, f"{path}{name}[{i}].")
+                if where is not None:
+                    return where
+    return None

@@ -1,0 +1,83 @@
+"""Reliability regressions: a client's bad input costs only that client, and never a traceback."""
+
+from __future__ import annotations
+
+import pytest
+
+from chronik.wire.apis import ALL_APIS
+from chronik.wire.nulls import _plan
+from tests.integration.test_bad_input import connect, is_closed, still_serving
+
+pytestmark = pytest.mark.integration
+
+# The handlers that used to raise TypeError on a null list (issue 11, defect 7).
+NULL_CASES = [
+    ("Fetch", "topics"), ("ListOffsets", "topics"), ("JoinGroup", "protocols"),
+    ("DescribeConfigs", "resources"), ("OffsetCommit", "topics"), ("DeleteRecords", "topics"),
+    ("FindCoordinator", "coordinator_keys"), ("Produce", "topic_data"),
+    ("AddPartitionsToTxn", "transactions"), ("OffsetFetch", "groups"), ("SyncGroup", "assignments"),
+    ("DescribeGroups", "groups"), ("DeleteGroups", "groups_names"), ("TxnOffsetCommit", "topics"),
+]
+
+
+def _null_request(api: str, field: str) -> bytes:
+    spec = next(s for s in ALL_APIS.values() if s.name == api)
+    version = max(v for v in range(spec.min_version, spec.max_version + 1)
+                  if any(n == field and not nullable for n, _, nullable in _plan(spec.request._struct, v)))
+    req = spec.request(version=version)
+    setattr(req, field, None)
+    req.API_VERSION = version
+    req.with_header(correlation_id=3, client_id="nulls")
+    return req.encode(header=True, framed=True)
+
+
+def test_nulls_in_non_nullable_fields_close_only_that_connection(broker):
+    for api, field in NULL_CASES:
+        s = connect(broker)
+        s.sendall(_null_request(api, field))
+        assert is_closed(s), api
+        s.close()
+    still_serving(broker)
+    out = broker.output()
+    assert "Traceback" not in out and "ERROR" not in out
+    assert out.count("was serialized as null") == len(NULL_CASES)
+
+
+def test_create_partitions_is_bounded_and_changes_nothing_when_refused(broker):
+    from kafka.protocol.admin.topics import (
+        CreatePartitionsRequest,
+        CreatePartitionsResponse,
+        CreateTopicsRequest,
+        CreateTopicsResponse,
+    )
+
+    from tests.integration.raw import RawConn
+
+    conn = RawConn(broker.port)
+    try:
+        ct = CreateTopicsRequest.CreatableTopic
+        made = conn.call(CreateTopicsRequest(topics=[ct(name="grow", num_partitions=1, replication_factor=1,
+                                                        assignments=[], configs=[])], timeout_ms=5000),
+                         CreateTopicsResponse, 5)
+        assert made.topics[0].error_code == 0
+        huge = conn.call(CreateTopicsRequest(topics=[ct(name="huge", num_partitions=20_000, replication_factor=1,
+                                                        assignments=[], configs=[])], timeout_ms=5000),
+                         CreateTopicsResponse, 5)
+        assert (huge.topics[0].error_code, huge.topics[0].error_message) == (
+            44, "Excessively large number of partitions per request.")
+        cp = CreatePartitionsRequest.CreatePartitionsTopic
+        resp = conn.call(CreatePartitionsRequest(topics=[cp(name="grow", count=2**31 - 1, assignments=None)],
+                                                 timeout_ms=5000, validate_only=False),
+                         CreatePartitionsResponse, 3)
+        assert [(r.name, r.error_code) for r in resp.results] == [("grow", 44)]
+        ok = conn.call(CreatePartitionsRequest(topics=[cp(name="grow", count=3, assignments=None)],
+                                               timeout_ms=5000, validate_only=False),
+                       CreatePartitionsResponse, 3)
+        assert ok.results[0].error_code == 0
+    finally:
+        conn.close()
+    broker.restart()
+    assert sorted(p.name for p in (broker.data_dir).iterdir() if p.name.startswith("grow-")) == [
+        "grow-0", "grow-1", "grow-2"]
+    assert not any(p.name.startswith("huge") for p in broker.data_dir.iterdir())
+    still_serving(broker)
