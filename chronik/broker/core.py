@@ -39,6 +39,7 @@ from chronik.broker.log_manager import LogManager
 from chronik.broker.producers import ProducerStateManager
 from chronik.broker.purgatory import Purgatory
 from chronik.broker.scheduler import Scheduler
+from chronik.broker.storage_health import StorageHealth
 from chronik.broker.topics import Topic, TopicTable
 from chronik.broker.transactions import TransactionCoordinator
 from chronik.broker.types import AppendListener, AppendOutcome, Origin, ReadOutcome, TopicListener
@@ -63,6 +64,7 @@ class BrokerCore:
         self.store = MetadataStore(self.data_dir)
         self.cluster_id = self.store.cluster_id()
         self.purgatory = Purgatory(scheduler.clock)
+        self.storage = StorageHealth()
         self.producers = ProducerStateManager(self.store)
         self.topics = TopicTable(self.data_dir, self.store)
         for name, p, plog in self.topics.load():
@@ -178,6 +180,12 @@ class BrokerCore:
             return AppendOutcome(ErrorCode.MESSAGE_TOO_LARGE, message=str(exc))
         except CorruptBatchError as exc:
             return AppendOutcome(ErrorCode.CORRUPT_MESSAGE, message=str(exc))
+        except OSError as exc:
+            # The log rolled itself back: nothing of this record set is visible.
+            self.storage.failed("partition logs", exc)
+            return AppendOutcome(ErrorCode.KAFKA_STORAGE_ERROR, message=exc.strerror or str(exc))
+        if self.storage.failing:
+            self.storage.ok("partition logs")
         offset = res.base_offset
         for b in batches:
             self.producers.update(topic, partition, b, offset)

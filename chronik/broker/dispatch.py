@@ -19,6 +19,7 @@ from chronik.broker.core import BrokerCore
 from chronik.broker.handlers import HANDLERS
 from chronik.broker.handlers.api_versions import api_version_entries
 from chronik.broker.purgatory import Deferred
+from chronik.broker.storage_health import is_storage_error
 from chronik.wire.apis import ALL_APIS
 from chronik.wire.error_response import build_error_response
 from chronik.wire.errors import ErrorCode
@@ -84,11 +85,17 @@ class Dispatcher:
         )
         try:
             response = handler(ctx, request)
-        except Exception:
-            log.exception("%s v%d handler failed; answering UNKNOWN_SERVER_ERROR", spec.name, version)
+        except Exception as exc:
+            if is_storage_error(exc):
+                # The disk, not a bug: one line per condition, and the client is told so.
+                self.core.storage.failed(f"{spec.name} state", exc)
+                code = ErrorCode.KAFKA_STORAGE_ERROR
+            else:
+                log.exception("%s v%d handler failed; answering UNKNOWN_SERVER_ERROR", spec.name, version)
+                code = ErrorCode.UNKNOWN_SERVER_ERROR
             if key == PRODUCE_KEY and getattr(request, "acks", 1) == 0:
                 return None  # acks=0 gets no answer, whatever happened
-            response = failure()
+            response = build_error_response(spec.response, request, version, code)
         if response is None:
             return None
 

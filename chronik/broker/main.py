@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from chronik.broker import log_safety
 from chronik.broker.config import BrokerConfig
 from chronik.broker.core import BrokerCore
 from chronik.broker.dispatch import Dispatcher
@@ -52,6 +53,8 @@ def _setup_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    for handler in logging.getLogger().handlers:
+        log_safety.install(handler)
 
 
 def attach(core: BrokerCore, server: Server) -> None:

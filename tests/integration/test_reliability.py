@@ -81,3 +81,27 @@ def test_create_partitions_is_bounded_and_changes_nothing_when_refused(broker):
         "grow-0", "grow-1", "grow-2"]
     assert not any(p.name.startswith("huge") for p in broker.data_dir.iterdir())
     still_serving(broker)
+
+
+def test_client_strings_cannot_forge_log_lines(broker):
+    """A group id with a newline is logged escaped, on its own line (issue 11, defect 10)."""
+    from kafka.protocol.consumer.group import JoinGroupRequest, JoinGroupResponse
+
+    from tests.integration.raw import RawConn
+
+    conn = RawConn(broker.port)
+    try:
+        proto = JoinGroupRequest.JoinGroupRequestProtocol(name="range", metadata=b"")
+        req = JoinGroupRequest(group_id="g\n2026-11-29 00:00:00,000 ERROR chronik: FORGED", session_timeout_ms=10_000,
+                               rebalance_timeout_ms=10_000, member_id="", group_instance_id=None,
+                               protocol_type="consumer", protocols=[proto], reason=None)
+        first = conn.call(req, JoinGroupResponse, 5)
+        assert first.error_code == 79  # MEMBER_ID_REQUIRED
+        req.member_id = first.member_id
+        assert conn.call(req, JoinGroupResponse, 5).error_code == 0
+    finally:
+        conn.close()
+    still_serving(broker)
+    out = broker.output()
+    assert "\\n2026-11-29 00:00:00,000 ERROR chronik: FORGED" in out
+    assert not any(line.startswith("2026-11-29 00:00:00,000") for line in out.splitlines())

@@ -61,5 +61,15 @@ def handle(ctx, req):
         else:
             topics.append(_Topic(name=rt.name, partitions=parts))
     if offsets:
-        core.offsets.commit(req.group_id, offsets)
+        try:
+            core.offsets.commit(req.group_id, offsets)
+            core.storage.ok("committed offsets")
+        except OSError as exc:
+            # Kafka's group coordinator turns a storage error into NOT_COORDINATOR:
+            # the client looks the coordinator up again and retries.
+            core.storage.failed("committed offsets", exc)
+            for t in topics:
+                for p in t.partitions:
+                    if p.error_code == ErrorCode.NONE:
+                        p.error_code = ErrorCode.NOT_COORDINATOR
     return OffsetCommitResponse(version=v, throttle_time_ms=0, topics=topics)
