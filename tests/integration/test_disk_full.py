@@ -1,0 +1,152 @@
+"""A full disk: acknowledged records are never lost or replaced, clients get KAFKA_STORAGE_ERROR,
+the broker logs the condition once and recovers by itself when space returns (issue 11, defects 1-2).
+
+The data directory lives on a small tmpfs (CI runs as root; elsewhere these tests skip).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from kafka.protocol.consumer.group import OffsetCommitRequest, OffsetCommitResponse
+from kafka.protocol.producer.produce import ProduceRequest, ProduceResponse
+from kafka.record.default_records import DefaultRecordBatchBuilder
+
+from tests.conftest import BrokerProcess, free_port
+from tests.integration.raw import RawConn
+from tests.integration.test_bad_input import still_serving
+
+pytestmark = pytest.mark.integration
+
+STORAGE_ERROR = 56
+NOT_COORDINATOR = 16
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mnt)], check=True)
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def _batch(i: int, size: int) -> bytes:
+    b = DefaultRecordBatchBuilder(magic=2, compression_type=0, is_transactional=False, producer_id=-1,
+                                  producer_epoch=-1, base_sequence=-1, batch_size=1 << 22)
+    b.append(0, timestamp=1_700_000_000_000, key=str(i).encode(), value=bytes([i % 251]) * size, headers=[])
+    return bytes(b.build())
+
+
+def _produce(conn: RawConn, topic: str, records: bytes):
+    part = ProduceRequest.TopicProduceData.PartitionProduceData(index=0, records=records)
+    req = ProduceRequest(transactional_id=None, acks=-1, timeout_ms=5000,
+                         topic_data=[ProduceRequest.TopicProduceData(name=topic, partition_data=[part])])
+    return conn.call(req, ProduceResponse, 9).responses[0].partition_responses[0]
+
+
+def _consume_all(bootstrap: str, topic: str) -> list[tuple[int, bytes]]:
+    from confluent_kafka import Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "check", "enable.auto.commit": False})
+    try:
+        c.assign([TopicPartition(topic, 0, 0)])
+        out = []
+        empty = 0
+        while empty < 3:
+            m = c.poll(1.0)
+            if m is None:
+                empty += 1
+                continue
+            assert m.error() is None, m.error()
+            out.append((m.offset(), m.key()))
+        return out
+    finally:
+        c.close()
+
+
+def _fill(path: Path) -> None:
+    """Take whatever space is left on the disk."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _create_topic(conn: RawConn, name: str) -> None:
+    from kafka.protocol.admin.topics import CreateTopicsRequest, CreateTopicsResponse
+
+    ct = CreateTopicsRequest.CreatableTopic(name=name, num_partitions=1, replication_factor=1, assignments=[],
+                                            configs=[])
+    resp = conn.call(CreateTopicsRequest(topics=[ct], timeout_ms=5000), CreateTopicsResponse, 5)
+    assert resp.topics[0].error_code == 0
+
+
+def _commit(conn: RawConn, offset: int) -> int:
+    part = OffsetCommitRequest.OffsetCommitRequestTopic.OffsetCommitRequestPartition(
+        partition_index=0, committed_offset=offset, committed_leader_epoch=-1, committed_metadata="m")
+    req = OffsetCommitRequest(group_id="g", generation_id_or_member_epoch=-1, member_id="", group_instance_id=None,
+                              retention_time_ms=-1,
+                              topics=[OffsetCommitRequest.OffsetCommitRequestTopic(name="full", partitions=[part])])
+    return conn.call(req, OffsetCommitResponse, 7).topics[0].partitions[0].error_code
+
+
+def test_full_disk_never_replaces_an_acknowledged_record(small_disk: Path):
+    broker = BrokerProcess(data_dir=small_disk / "data", port=free_port())
+    broker.start()
+    try:
+        conn = RawConn(broker.port)
+        _create_topic(conn, "full")
+        spare = small_disk / "spare"
+        spare.write_bytes(b"\0" * 512 * 1024)
+        acked: dict[int, int] = {}  # offset -> record number
+        errors = []
+        for i in range(300):
+            resp = _produce(conn, "full", _batch(i, 20_000))
+            if resp.error_code == 0:
+                assert resp.base_offset not in acked
+                acked[resp.base_offset] = i
+            else:
+                errors.append(resp.error_code)
+        assert acked and errors and set(errors) == {STORAGE_ERROR}, errors[:5]
+        _fill(small_disk / "rest")
+        assert _commit(conn, 1) == NOT_COORDINATOR
+        # The same connection is still served; the condition was logged once, without a traceback.
+        still_serving(broker)
+        out = broker.output()
+        assert out.count("writing partition logs failed") == 1, out
+        assert out.count("writing committed offsets failed") == 1, out
+        assert "Traceback" not in out
+        # Space comes back: writes succeed again, with no restart and on the same connection.
+        spare.unlink()
+        (small_disk / "rest").unlink()
+        resp = _produce(conn, "full", _batch(1000, 100))
+        assert resp.error_code == 0 and resp.base_offset not in acked
+        acked[resp.base_offset] = 1000
+        assert _commit(conn, 1) == 0
+        conn.close()
+        assert "writing partition logs works again" in broker.output()
+        # A crash, then every acknowledged record is read back at its offset, once.
+        broker.kill()
+        broker.start()
+        records = _consume_all(broker.bootstrap, "full")
+        offsets = [o for o, _ in records]
+        assert offsets == sorted(set(offsets))
+        by_offset = dict(records)
+        for offset, i in acked.items():
+            assert by_offset.get(offset) == str(i).encode(), f"acknowledged record {i} at offset {offset} lost"
+        assert len(records) == len(acked)
+    finally:
+        broker.stop()
+        broker.kill()
