@@ -15,6 +15,9 @@ class BrokerConfig:
     default_partitions: int = 1
     auto_create_topics: bool = True
     max_request_bytes: int = 100 * 1024 * 1024
+    # Kafka's max.connections and max.connections.per.ip; 0 (Kafka: Int.MaxValue) is no limit.
+    max_connections: int = 0
+    max_connections_per_ip: int = 0
     log_level: str = "info"
     node_id: int = 0
     # A dev broker answers a lone consumer at once; Kafka's default is 3 s.

@@ -76,7 +76,9 @@ def run_broker(config: BrokerConfig) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 
-    server = Server(config.host, config.port, config.max_request_bytes)
+    server = Server(config.host, config.port, config.max_request_bytes,
+                    max_connections=config.max_connections,
+                    max_connections_per_ip=config.max_connections_per_ip)
     try:
         server.listen()
     except OSError as exc:

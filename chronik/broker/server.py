@@ -27,23 +27,36 @@ from chronik.wire.framing import FrameDecoder, MalformedFrame
 log = logging.getLogger("chronik.server")
 
 _MAX_IOV = 512
-# Stop reading from a connection whose answers pile up unread.
-_MAX_PENDING_OUT = 64 * 1024 * 1024
-_MAX_QUEUED_FRAMES = 256
+# Resources a client can claim are bounded, per connection and in total:
+# - answers not yet sent: past the bound its queued requests wait (and it is
+#   not read), past the total every connection's do;
+MAX_PENDING_OUT = 64 * 1024 * 1024
+MAX_TOTAL_OUT = 256 * 1024 * 1024
+# - requests read but not yet handled;
+MAX_QUEUED_FRAMES = 256
+MAX_QUEUED_BYTES = 64 * 1024 * 1024
+# - frames larger than a read buffer, being collected: past the budget a new
+#   one waits until another completes (one is always let through);
+MAX_LARGE_FRAMES_BYTES = 128 * 1024 * 1024
+# - requests handled per connection per turn of the loop, so one busy
+#   pipeline cannot hold the loop while others wait.
+FRAMES_PER_TURN = 32
 
 
 class Connection:
     __slots__ = (
-        "sock", "peer", "fd", "decoder", "frames", "out", "out_bytes", "busy", "closed",
-        "reading", "writing", "conn_id",
+        "sock", "peer", "fd", "decoder", "frames", "queued_bytes", "out", "out_bytes", "busy", "closed",
+        "reading", "writing", "conn_id", "ip",
     )
 
-    def __init__(self, sock: socket.socket, peer: Any, conn_id: int, max_frame: int) -> None:
+    def __init__(self, sock: socket.socket, peer: Any, conn_id: int, decoder: FrameDecoder) -> None:
         self.sock = sock
         self.peer = peer
+        self.ip = peer[0] if isinstance(peer, tuple) else str(peer)
         self.fd = sock.fileno()
-        self.decoder = FrameDecoder(max_frame)
+        self.decoder = decoder
         self.frames: deque[bytearray] = deque()
+        self.queued_bytes = 0
         self.out: deque[memoryview] = deque()
         self.out_bytes = 0
         self.busy = False  # a deferred answer is outstanding
@@ -66,10 +79,22 @@ class Timer:
 
 
 class Server:
-    def __init__(self, host: str, port: int, max_request_bytes: int) -> None:
+    def __init__(self, host: str, port: int, max_request_bytes: int, max_connections: int = 0,
+                 max_connections_per_ip: int = 0) -> None:
         self.host = host
         self.port = port
         self.max_request_bytes = max_request_bytes
+        # Kafka's max.connections / max.connections.per.ip (0: no limit).
+        self.max_connections = max_connections
+        self.max_connections_per_ip = max_connections_per_ip
+        self._per_ip: dict[str, int] = {}
+        self._accepting = True
+        self._last_rejection_log = 0.0
+        self.out_total = 0
+        self.large_frames_bytes = 0
+        self._waiting_admission: set[Connection] = set()
+        self._blocked: set[Connection] = set()  # queued requests held back by output bounds
+        self._ready: set[Connection] = set()  # queued requests left for the next turn
         self.sel = selectors.DefaultSelector()
         self.listener: socket.socket | None = None
         self.conns: dict[int, Connection] = {}
@@ -137,10 +162,14 @@ class Server:
                 if d is not None and (next_timer is None or d < next_timer):
                     next_timer = d
             self._flush_dirty()
+            if self._ready:
+                ready, self._ready = self._ready, set()
+                for conn in ready:
+                    self._process(conn)
             timeout = None
             if next_timer is not None:
                 timeout = max(0.0, next_timer - self.clock())
-            if self._dirty:
+            if self._dirty or self._ready:
                 timeout = 0.0
             for key, mask in self.sel.select(timeout):
                 data = key.data
@@ -186,18 +215,74 @@ class Server:
                 # Out of file descriptors, say: stop accepting for a moment
                 # instead of spinning on a listener that stays readable.
                 log.warning("accept failed: %s; pausing accepts for 0.5 s", exc)
-                self.sel.unregister(self.listener)
+                self._pause_accepting()
                 self.call_later(0.5, self._resume_accepting)
                 return
+            ip = peer[0] if isinstance(peer, tuple) else str(peer)
+            if self.max_connections_per_ip and self._per_ip.get(ip, 0) >= self.max_connections_per_ip:
+                # As Kafka does: the connection is closed at once.
+                self._log_rejection(f"rejected a connection from {ip}: it already has "
+                                    f"max.connections.per.ip={self.max_connections_per_ip}")
+                sock.close()
+                continue
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            conn = Connection(sock, peer, next(self._ids), self.max_request_bytes)
+            decoder = FrameDecoder(self.max_request_bytes, admit=self._admit, release=self._release)
+            conn = Connection(sock, peer, next(self._ids), decoder)
             self.conns[conn.fd] = conn
+            self._per_ip[ip] = self._per_ip.get(ip, 0) + 1
             self.sel.register(sock, selectors.EVENT_READ, conn)
+            if self.max_connections and len(self.conns) >= self.max_connections:
+                # As Kafka does: accepts wait until a connection closes.
+                self._log_rejection(f"{len(self.conns)} connections open (max.connections); "
+                                    "new ones wait until one closes")
+                self._pause_accepting()
+                return
+
+    def _log_rejection(self, message: str) -> None:
+        now = self.clock()
+        if now - self._last_rejection_log >= 10.0:
+            self._last_rejection_log = now
+            log.warning(message)
+
+    def _pause_accepting(self) -> None:
+        if self._accepting and self.listener is not None:
+            self.sel.unregister(self.listener)
+            self._accepting = False
 
     def _resume_accepting(self) -> None:
-        if self.listener is not None and not self._stopping:
+        if self.listener is not None and not self._stopping and not self._accepting:
+            if self.max_connections and len(self.conns) >= self.max_connections:
+                return
             self.sel.register(self.listener, selectors.EVENT_READ, None)
+            self._accepting = True
+
+    # -- the large-frame budget ----------------------------------------------------
+    def _admit(self, size: int) -> bool:
+        if self.large_frames_bytes and self.large_frames_bytes + size > MAX_LARGE_FRAMES_BYTES:
+            return False
+        self.large_frames_bytes += size
+        return True
+
+    def _release(self, size: int) -> None:
+        self.large_frames_bytes -= size
+        if self._waiting_admission:
+            self.call_later(0, self._retry_admissions)
+
+    def _retry_admissions(self) -> None:
+        for conn in list(self._waiting_admission):
+            if conn.closed:
+                self._waiting_admission.discard(conn)
+                continue
+            try:
+                frames = conn.decoder.retry()
+            except MalformedFrame:
+                continue  # cannot happen: the header was checked when it arrived
+            if conn.decoder.waiting:
+                continue
+            self._waiting_admission.discard(conn)
+            self._enqueue(conn, frames)
+            self._process(conn)
 
     def close(self, conn: Connection) -> None:
         if conn.closed:
@@ -213,15 +298,30 @@ class Server:
             self.sel.unregister(conn.sock)
         except (KeyError, ValueError):
             pass
-        self.conns.pop(conn.fd, None)
+        if self.conns.pop(conn.fd, None) is not None:
+            left = self._per_ip.get(conn.ip, 1) - 1
+            if left > 0:
+                self._per_ip[conn.ip] = left
+            else:
+                self._per_ip.pop(conn.ip, None)
         conn.sock.close()
+        self.out_total -= conn.out_bytes
+        conn.out_bytes = 0
         conn.out.clear()
         conn.frames.clear()
+        conn.queued_bytes = 0
+        conn.decoder.close()
+        for pending in (self._waiting_admission, self._blocked, self._ready):
+            pending.discard(conn)
+        if not self._accepting and not self._stopping:
+            self._resume_accepting()
+        self._unblock()
 
     def _set_events(self, conn: Connection) -> None:
         if conn.closed:
             return
-        want_read = conn.out_bytes < _MAX_PENDING_OUT and len(conn.frames) < _MAX_QUEUED_FRAMES
+        want_read = (conn.out_bytes < MAX_PENDING_OUT and len(conn.frames) < MAX_QUEUED_FRAMES
+                     and conn.queued_bytes < MAX_QUEUED_BYTES and not conn.decoder.waiting)
         want_write = bool(conn.out)
         if want_read == conn.reading and want_write == conn.writing:
             return
@@ -259,6 +359,9 @@ class Server:
         decoder = conn.decoder
         for _ in range(16):
             buf = decoder.recv_buffer()
+            if not buf:
+                self._waiting_admission.add(conn)  # a large frame waits for the budget
+                return True
             try:
                 n = recv_into(buf)
             except (BlockingIOError, InterruptedError):
@@ -267,14 +370,34 @@ class Server:
                 return False
             frames = decoder.received(n)
             if frames:
-                conn.frames.extend(frames)
+                self._enqueue(conn, frames)
+                if conn.queued_bytes >= MAX_QUEUED_BYTES or len(conn.frames) >= MAX_QUEUED_FRAMES:
+                    return True
+            if decoder.waiting:
+                self._waiting_admission.add(conn)
+                return True
             if n < len(buf):
                 return True
         return True
 
+    @staticmethod
+    def _enqueue(conn: Connection, frames: list[bytearray]) -> None:
+        conn.frames.extend(frames)
+        conn.queued_bytes += sum(len(f) for f in frames)
+
     def _process(self, conn: Connection) -> None:
+        budget = FRAMES_PER_TURN
         while conn.frames and not conn.busy and not conn.closed:
+            if conn.out_bytes >= MAX_PENDING_OUT or self.out_total >= MAX_TOTAL_OUT:
+                # Answers pile up unsent: handle no more until they drain.
+                self._blocked.add(conn)
+                break
+            if budget == 0:
+                self._ready.add(conn)
+                break
+            budget -= 1
             frame = conn.frames.popleft()
+            conn.queued_bytes -= len(frame)
             try:
                 result = self.dispatch(conn, frame)
             except MalformedFrame as exc:
@@ -308,6 +431,7 @@ class Server:
                 mv = b if isinstance(b, memoryview) else memoryview(b)
                 conn.out.append(mv)
                 conn.out_bytes += len(mv)
+                self.out_total += len(mv)
         self._dirty.add(conn)
 
     def _flush_dirty(self) -> None:
@@ -332,6 +456,7 @@ class Server:
                 self.close(conn)
                 return
             conn.out_bytes -= sent
+            self.out_total -= sent
             partial = sent < total
             while sent:
                 head = out[0]
@@ -347,3 +472,12 @@ class Server:
         self._set_events(conn)
         if conn.frames and not conn.busy:
             self._process(conn)
+        self._unblock()
+
+    def _unblock(self) -> None:
+        """Go on with connections held back by the output bounds, once those allow it."""
+        if not self._blocked or self.out_total >= MAX_TOTAL_OUT:
+            return
+        for conn in [c for c in self._blocked if c.out_bytes < MAX_PENDING_OUT]:
+            self._blocked.discard(conn)
+            self._ready.add(conn)

@@ -22,8 +22,11 @@ _SIZE = struct.Struct(">i")
 _SIZE_CORR = struct.Struct(">ii")
 API_VERSIONS_KEY = 18
 
-# A read buffer this large takes most pipelined requests in one recv; frames
-# that do not fit get a buffer of their own.
+# Buffers start small (an idle connection costs little) and grow while a
+# connection's reads fill them, up to the size that takes most pipelined
+# requests in one recv. A frame larger than that is collected on its own, as
+# its bytes arrive: a claimed size is never allocated up front.
+INITIAL_BUFFER_SIZE = 8 * 1024
 READ_BUFFER_SIZE = 256 * 1024
 
 
@@ -35,58 +38,112 @@ class FrameTooLarge(MalformedFrame):
     """A frame claims more bytes than the broker accepts."""
 
 
+def _always(_size: int) -> bool:
+    return True
+
+
 class FrameDecoder:
     """Split a byte stream into frames (the size prefix removed).
 
     Two ways in: `feed(data)` for anything, or the zero-copy pair
     `recv_buffer()` (a view to `recv_into`) and `received(n)`. Both return
     the frames completed by those bytes, oldest first.
+
+    `admit(size)` is asked before a frame larger than the read buffer is
+    collected (a budget shared by every connection); while it says no, the
+    decoder is `waiting` and takes no more bytes, and `retry()` asks again.
+    `release(size)` is told when such a frame is complete or dropped.
     """
 
-    __slots__ = ("max_frame", "_buf", "_start", "_end", "_big", "_big_pos")
+    __slots__ = ("max_frame", "_buf", "_start", "_end", "_big", "_big_size", "admit", "release", "waiting",
+                 "_max_buffer")
 
-    def __init__(self, max_frame: int, buffer_size: int = READ_BUFFER_SIZE) -> None:
+    def __init__(self, max_frame: int, buffer_size: int = INITIAL_BUFFER_SIZE,
+                 max_buffer: int = READ_BUFFER_SIZE, admit: Callable[[int], bool] = _always,
+                 release: Callable[[int], None] | None = None) -> None:
         self.max_frame = max_frame
         self._buf = bytearray(buffer_size)
+        self._max_buffer = max(max_buffer, buffer_size)
         self._start = 0
         self._end = 0
-        self._big: bytearray | None = None  # a frame larger than the buffer, being filled
-        self._big_pos = 0
+        self._big: bytearray | None = None  # a frame larger than the buffer, being collected
+        self._big_size = 0
+        self.admit = admit
+        self.release = release
+        self.waiting = False  # a large frame waits for admission
 
     @property
     def buffered(self) -> int:
         """Bytes held that do not yet make a whole frame."""
-        if self._big is not None:
-            return self._big_pos
-        return self._end - self._start
+        return (len(self._big) if self._big is not None else 0) + self._end - self._start
+
+    @property
+    def capacity(self) -> int:
+        """Memory held by the buffers."""
+        return len(self._buf) + (len(self._big) if self._big is not None else 0)
 
     def recv_buffer(self) -> memoryview:
-        """Where the next bytes should be received into (never empty)."""
+        """Where the next bytes should be received into (never empty unless `waiting`)."""
+        if self.waiting:
+            return memoryview(self._buf)[:0]
         if self._big is not None:
-            return memoryview(self._big)[self._big_pos:]
+            return memoryview(self._buf)[:min(len(self._buf), self._big_size - len(self._big))]
         if self._end == len(self._buf):
-            # Full of the start of a frame: move it to the front.
-            rest = self._buf[self._start:self._end]
-            self._buf[: len(rest)] = rest
-            self._start, self._end = 0, len(rest)
+            if self._start:
+                # Full of the start of a frame: move it to the front.
+                rest = self._buf[self._start:self._end]
+                self._buf[: len(rest)] = rest
+                self._start, self._end = 0, len(rest)
+            else:
+                self._grow()
         return memoryview(self._buf)[self._end:]
+
+    def _grow(self) -> None:
+        # A new buffer, not an in-place resize: the caller may still hold a view of the old one.
+        size = len(self._buf)
+        if size < self._max_buffer:
+            grown = bytearray(min(2 * size, self._max_buffer))
+            grown[:self._end] = self._buf[:self._end]
+            self._buf = grown
 
     def received(self, n: int) -> list[bytearray]:
         """`n` bytes were written into the last `recv_buffer()`."""
         if self._big is not None:
-            self._big_pos += n
-            if self._big_pos < len(self._big):
+            self._big += memoryview(self._buf)[:n]
+            if n == len(self._buf):
+                self._grow()
+            if len(self._big) < self._big_size:
                 return []
             frame, self._big = self._big, None
+            if self.release is not None:
+                self.release(self._big_size)
             return [frame]
+        if self._end + n == len(self._buf):
+            self._end += n
+            frames = self._split()
+            if not frames or self._end - self._start:
+                self._grow()  # reads fill the buffer: this connection is busy
+            return frames
         self._end += n
         return self._split()
+
+    def retry(self) -> list[bytearray]:
+        """Ask for admission of a waiting large frame again."""
+        return self._split() if self.waiting else []
+
+    def close(self) -> None:
+        """The connection is gone: give back a large frame's admission."""
+        if self._big is not None and self.release is not None:
+            self.release(self._big_size)
+        self._big = None
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[bytearray]:
         frames: list[bytearray] = []
         view = memoryview(data)
         while view:
             buf = self.recv_buffer()
+            if not buf:
+                break  # waiting for admission: the rest stays with the caller
             n = min(len(buf), len(view))
             buf[:n] = view[:n]
             view = view[n:]
@@ -97,6 +154,7 @@ class FrameDecoder:
         frames: list[bytearray] = []
         buf = self._buf
         start, end = self._start, self._end
+        self.waiting = False
         while end - start >= 4:
             (size,) = _SIZE.unpack_from(buf, start)
             if size < 0:
@@ -107,12 +165,13 @@ class FrameDecoder:
                 frames.append(buf[start + 4:start + 4 + size])
                 start += 4 + size
                 continue
-            if size + 4 > len(buf):
-                # Too big for the read buffer: the rest goes straight into its own buffer.
-                big = bytearray(size)
-                have = end - start - 4
-                big[:have] = buf[start + 4:end]
-                self._big, self._big_pos = big, have
+            if size + 4 > len(buf) and end - start >= 4:
+                if not self.admit(size):
+                    self.waiting = True
+                    break
+                # Too big for the read buffer: collected on its own as it arrives.
+                self._big = bytearray(buf[start + 4:end])
+                self._big_size = size
                 start = end = 0
             break
         if start == end:

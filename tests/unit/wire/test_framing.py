@@ -157,3 +157,52 @@ def test_decoder_verdicts(size, exc):
 def test_decoder_limit_is_inclusive():
     d = FrameDecoder(4)
     assert d.feed(_framed(b"abcd")) == [b"abcd"]
+
+
+def test_an_idle_decoder_is_small_and_a_busy_one_grows():
+    d = FrameDecoder(1 << 20)
+    assert d.capacity <= 8 * 1024
+    bodies = [bytes([i]) * 3000 for i in range(60)]
+    assert d.feed(_framed(*bodies)) == bodies
+    assert 8 * 1024 < d.capacity <= 256 * 1024
+
+
+def test_a_claimed_size_is_not_allocated_before_its_bytes_arrive():
+    d = FrameDecoder(100 * 1024 * 1024)
+    assert d.feed(struct.pack(">i", 99 * 1024 * 1024) + b"x" * 14) == []
+    assert d.buffered == 14 and d.capacity < 64 * 1024
+
+
+def test_large_frames_wait_for_admission_and_give_it_back():
+    budget = {"free": 100_000}
+    released = []
+
+    def admit(size):
+        if size <= budget["free"]:
+            budget["free"] -= size
+            return True
+        return False
+
+    def release(size):
+        budget["free"] += size
+        released.append(size)
+
+    big = b"b" * 60_000
+    first = FrameDecoder(1 << 20, admit=admit, release=release)
+    second = FrameDecoder(1 << 20, admit=admit, release=release)
+    assert first.feed(_framed(big)[:30_000]) == []
+    assert second.feed(_framed(big)[:20]) == [] and second.waiting
+    assert len(second.recv_buffer()) == 0  # no more bytes while waiting
+    assert second.retry() == [] and second.waiting
+    assert first.feed(_framed(big)[30_000:]) == [big]
+    assert released == [60_000]
+    assert second.retry() == [] and not second.waiting
+    assert second.feed(_framed(big)[20:]) == [big]
+
+
+def test_close_gives_back_an_admitted_frame():
+    released = []
+    d = FrameDecoder(1 << 20, release=released.append)
+    d.feed(struct.pack(">i", 500_000) + b"x" * 10)
+    d.close()
+    assert released == [500_000]
