@@ -190,8 +190,8 @@ def _open_logs(data_dir: Path, topic: str | None, partition: int | None) -> Iter
 @segments_app.command("compact")
 def compact_cmd(data_dir: DataDir, topic: TopicArg = None, partition: PartitionOpt = None) -> None:
     """Run the log cleaner now on compacted topics (ignores min.cleanable.dirty.ratio)."""
+    from chronik.clock import wall_ms as wall_clock_ms
     from chronik.storage.compaction import CleanerConfig, clean_log, is_compacted, run_to_completion
-    from chronik.storage.log import wall_clock_ms
 
     rows = []
     with _locked(data_dir):
@@ -217,7 +217,7 @@ def compact_cmd(data_dir: DataDir, topic: TopicArg = None, partition: PartitionO
 @segments_app.command("cleanup")
 def cleanup_cmd(data_dir: DataDir, topic: TopicArg = None, partition: PartitionOpt = None) -> None:
     """Apply retention.ms / retention.bytes now (topics with cleanup.policy delete)."""
-    from chronik.storage.log import wall_clock_ms
+    from chronik.clock import wall_ms as wall_clock_ms
     from chronik.storage.retention import apply_retention
 
     rows = []

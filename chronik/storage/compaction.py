@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import os
 import struct
-import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +50,8 @@ from crc32c import crc32c
 from kafka.codec import gzip_encode, lz4_encode, snappy_encode, zstd_encode
 from kafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
 
+from chronik.clock import monotonic
+from chronik.storage.atomic import fsync_dir
 from chronik.storage.batch import (
     ATTRIBUTES_OFFSET,
     COMPRESSION_MASK,
@@ -61,7 +62,7 @@ from chronik.storage.batch import (
     TIMESTAMP_TYPE_MASK,
     TRANSACTIONAL_MASK,
 )
-from chronik.storage.log import CLEANED_SUFFIX, SWAP_SUFFIX, PartitionLog, fsync_dir
+from chronik.storage.log import CLEANED_SUFFIX, SWAP_SUFFIX, PartitionLog
 from chronik.storage.segment import INT32_MAX, Segment, write_all
 
 __all__ = [
@@ -357,7 +358,7 @@ def clean_log(
     before each swap: when it returns False (topic deleted, broker stopping)
     the round ends without touching the log.
     """
-    started = time.monotonic()
+    started = monotonic()
     stats = CleanStats()
     stable = plog.log_end_offset if stable_offset is None else stable_offset
     rng = _cleanable_range(plog, cfg, now_ms, stable)
@@ -422,7 +423,7 @@ def clean_log(
     if alive():
         plog.write_cleaner_checkpoint(end)
     stats.segments_after = sum(1 for s in plog.segments if s.base_offset < end)
-    stats.seconds = time.monotonic() - started
+    stats.seconds = monotonic() - started
     return stats
 
 

@@ -6,12 +6,13 @@ import logging
 import os
 import shutil
 import struct
-import time
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from chronik.clock import wall_ms
+from chronik.storage.atomic import atomic_write, fsync_dir
 from chronik.storage.batch import (
     HEADER,
     HEADER_SIZE,
@@ -50,10 +51,6 @@ _LENGTH = struct.Struct(">i")
 # Remembered fetch end positions (offset -> segment, position); a handful of
 # consumers per partition is the common case.
 _MAX_READ_HINTS = 64
-
-
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 @dataclass
@@ -97,7 +94,7 @@ class PartitionLog:
         directory: Path,
         config: LogConfig,
         *,
-        now_ms: Callable[[], int] = wall_clock_ms,
+        now_ms: Callable[[], int] = wall_ms,
     ) -> None:
         self.directory = Path(directory)
         self.config = config
@@ -179,13 +176,7 @@ class PartitionLog:
             return 0
 
     def _write_log_start(self, offset: int) -> None:
-        path = self.directory / LOG_START_OFFSET_FILE
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "w") as f:
-            f.write(f"{offset}\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        atomic_write(self.directory / LOG_START_OFFSET_FILE, f"{offset}\n")
 
     def _new_segment(self, base_offset: int) -> Segment:
         seg = Segment(self.directory, base_offset, create=True)
@@ -486,10 +477,7 @@ class PartitionLog:
             return 0
 
     def write_cleaner_checkpoint(self, offset: int) -> None:
-        path = self.directory / CLEANER_CHECKPOINT_FILE
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(f"{offset}\n")
-        os.replace(tmp, path)
+        atomic_write(self.directory / CLEANER_CHECKPOINT_FILE, f"{offset}\n")
 
     def segment_end_offset(self, seg: Segment) -> int:
         """One past the last offset stored in ``seg`` (its base offset when empty)."""
@@ -560,14 +548,6 @@ class PartitionLog:
     def delete(self) -> None:
         self.close()
         shutil.rmtree(self.directory, ignore_errors=True)
-
-
-def fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def finish_interrupted_swaps(directory: Path) -> list[str]:

@@ -22,13 +22,13 @@ cleaner thread).
 from __future__ import annotations
 
 import logging
-import time
 from collections import deque
 from collections.abc import Generator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from chronik.clock import monotonic, wall_ms
 from chronik.storage.compaction import (
     Blocking,
     CleanerConfig,
@@ -37,7 +37,7 @@ from chronik.storage.compaction import (
     cleaning_due,
     is_compacted,
 )
-from chronik.storage.log import PartitionLog, wall_clock_ms
+from chronik.storage.log import PartitionLog
 
 if TYPE_CHECKING:
     from chronik.broker.state import BrokerState
@@ -110,7 +110,7 @@ class LogHousekeeper:
         self.server = server
         self.retention_interval = max(0.01, state.config.log_retention_check_interval_ms / 1000)
         self.check_interval = min(self.retention_interval, CLEANER_BACKOFF_SECONDS)
-        self._last_retention = time.monotonic()
+        self._last_retention = monotonic()
         self._queue: deque[tuple[str, int, PartitionLog]] = deque()
         self._queued: set[int] = set()
         self._current: (
@@ -144,14 +144,14 @@ class LogHousekeeper:
         if self._stopped:
             return
         try:
-            self.check(time.monotonic() - self._last_retention >= self.retention_interval - 1e-3)
+            self.check(monotonic() - self._last_retention >= self.retention_interval - 1e-3)
         finally:
             self.server.call_later(self.check_interval, self._tick)
 
     def check(self, retention: bool) -> None:
-        now = wall_clock_ms()
+        now = wall_ms()
         if retention:
-            self._last_retention = time.monotonic()
+            self._last_retention = monotonic()
         for topic in list(self.state.topics.values()):
             effective = topic.effective_config
             compacted = is_compacted(effective)
@@ -203,10 +203,10 @@ class LogHousekeeper:
                 log.error("compaction of %s-%d failed: %s", self._current[0], self._current[1], failed)
                 self._current[3].close()
                 self._finish(self._current[0], self._current[1], self._current[2], None)
-        started = time.monotonic()
+        started = monotonic()
         deadline = started + SLICE_SECONDS
         try:
-            while time.monotonic() < deadline:
+            while monotonic() < deadline:
                 if self._current is None:
                     if not self._queue:
                         return
@@ -227,7 +227,7 @@ class LogHousekeeper:
                     log.exception("compaction of %s-%d failed", name, p)
                     self._finish(name, p, plog, None)
         finally:
-            self.worst_slice = max(self.worst_slice, time.monotonic() - started)
+            self.worst_slice = max(self.worst_slice, monotonic() - started)
         self.server.call_later(0, self._clean_slice)
 
     def _begin(self, name: str, partition: int, plog: PartitionLog) -> None:
@@ -236,7 +236,7 @@ class LogHousekeeper:
             self._queued.discard(id(plog))
             return
         effective = topic.effective_config
-        now = wall_clock_ms()
+        now = wall_ms()
         due = self._tombstone_due.pop(id(plog), None)
         gen = clean_log(
             plog,

@@ -22,6 +22,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from chronik.storage.atomic import atomic_write
 from chronik.storage.batch import HEADER, HEADER_SIZE, LOG_OVERHEAD, CorruptBatchError
 
 __all__ = ["OffsetIndex", "Segment", "TimeIndex", "segment_name"]
@@ -50,13 +51,6 @@ def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
         written += os.write(fd, mv[written:])
 
 
-def _replace_file(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-
-
 class _IndexFile:
     """An index kept in memory and appended to its file in batches of entries."""
 
@@ -71,7 +65,7 @@ class _IndexFile:
     def rewrite(self) -> None:
         self.close()
         self._pending = []
-        _replace_file(self.path, self.to_bytes())
+        atomic_write(self.path, self.to_bytes())
 
     def _writer(self) -> int:
         if self._fd is None:
