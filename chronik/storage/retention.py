@@ -29,20 +29,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from chronik.clock import monotonic, wall_ms
-from chronik.storage.compaction import (
-    Blocking,
-    CleanerConfig,
-    CleanStats,
-    clean_log,
-    cleaning_due,
-    is_compacted,
-)
+from chronik.storage.compaction import Blocking, CleanerConfig, CleanStats, clean_log, cleaning_due
 from chronik.storage.log import PartitionLog
 
 if TYPE_CHECKING:
     from chronik.broker.state import BrokerState
 
-__all__ = ["RetentionResult", "apply_retention", "install", "segments_to_delete"]
+__all__ = ["RetentionConfig", "RetentionResult", "apply_retention", "install", "segments_to_delete"]
 
 log = logging.getLogger("chronik.storage.retention")
 
@@ -50,6 +43,15 @@ log = logging.getLogger("chronik.storage.retention")
 SLICE_SECONDS = 0.002
 # Kafka's log.cleaner.backoff.ms: how often compacted partitions are looked at.
 CLEANER_BACKOFF_SECONDS = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionConfig:
+    """What retention needs of a topic's configs (metadata's TopicConfig.retention_config())."""
+
+    delete: bool = True  # cleanup.policy includes delete
+    retention_ms: int = 604_800_000  # -1: keep forever
+    retention_bytes: int = -1  # -1: no size limit
 
 
 @dataclass
@@ -60,12 +62,12 @@ class RetentionResult:
     reason: str = ""
 
 
-def segments_to_delete(plog: PartitionLog, effective: dict[str, str], now_ms: int) -> tuple[int, str]:
+def segments_to_delete(plog: PartitionLog, cfg: RetentionConfig, now_ms: int) -> tuple[int, str]:
     """How many of the oldest segments retention would delete now, and why."""
-    if "delete" not in effective.get("cleanup.policy", "delete").split(","):
+    if not cfg.delete:
         return 0, ""
-    retention_ms = int(effective["retention.ms"])
-    retention_bytes = int(effective["retention.bytes"])
+    retention_ms = cfg.retention_ms
+    retention_bytes = cfg.retention_bytes
     segs = plog.segments
     by_time = 0
     if retention_ms >= 0:
@@ -94,8 +96,8 @@ def segments_to_delete(plog: PartitionLog, effective: dict[str, str], now_ms: in
     return by_size, "retention.bytes"
 
 
-def apply_retention(plog: PartitionLog, effective: dict[str, str], now_ms: int) -> RetentionResult:
-    count, reason = segments_to_delete(plog, effective, now_ms)
+def apply_retention(plog: PartitionLog, cfg: RetentionConfig, now_ms: int) -> RetentionResult:
+    count, reason = segments_to_delete(plog, cfg, now_ms)
     gone = plog.delete_oldest_segments(count) if count else []
     return RetentionResult(
         len(gone), sum(s.size for s in gone), plog.log_start_offset, reason if gone else ""
@@ -152,23 +154,25 @@ class LogHousekeeper:
         now = wall_ms()
         if retention:
             self._last_retention = monotonic()
+        from chronik.metadata.configs import TopicConfig  # goes with this class to broker/
+
         for topic in list(self.state.topics.values()):
-            effective = topic.effective_config
-            compacted = is_compacted(effective)
+            config = TopicConfig.parse(topic.configs)
+            retention, cleaner = config.retention_config(), config.cleaner_config()
             for p, plog in enumerate(topic.partitions):
                 if plog.closed:
                     continue
                 plog.roll_if_due()
                 if retention:
-                    res = apply_retention(plog, effective, now)
+                    res = apply_retention(plog, retention, now)
                     if res.segments_deleted:
                         log.info(
                             "%s-%d: deleted %d segment(s), %d bytes (%s); log start now %d",
                             topic.name, p, res.segments_deleted, res.bytes_deleted,
                             res.reason, res.log_start_offset,
                         )
-                if compacted and id(plog) not in self._queued and self._needs_cleaning(
-                    topic.name, p, plog, effective, now
+                if config.compact and id(plog) not in self._queued and self._needs_cleaning(
+                    topic.name, p, plog, cleaner, now
                 ):
                     self._queue.append((topic.name, p, plog))
                     self._queued.add(id(plog))
@@ -180,9 +184,8 @@ class LogHousekeeper:
         return lso(topic, partition) if lso is not None else plog.log_end_offset
 
     def _needs_cleaning(
-        self, topic: str, partition: int, plog: PartitionLog, effective: dict[str, str], now: int
+        self, topic: str, partition: int, plog: PartitionLog, cfg: CleanerConfig, now: int
     ) -> bool:
-        cfg = CleanerConfig.from_topic(effective)
         due = self._tombstone_due.get(id(plog))
         if due is not None and now >= due:
             return True
@@ -235,12 +238,13 @@ class LogHousekeeper:
         if plog.closed or topic is None:
             self._queued.discard(id(plog))
             return
-        effective = topic.effective_config
+        from chronik.metadata.configs import TopicConfig  # goes with this class to broker/
+
         now = wall_ms()
         due = self._tombstone_due.pop(id(plog), None)
         gen = clean_log(
             plog,
-            CleanerConfig.from_topic(effective),
+            TopicConfig.parse(topic.configs).cleaner_config(),
             now,
             stable_offset=self._stable_offset(name, partition, plog),
             force=due is not None and now >= due,

@@ -1,0 +1,180 @@
+"""The aborted-transaction index of a partition: ``<topic>-<partition>/aborted.txnindex``.
+
+This module alone knows the file format. The transaction coordinator keeps
+one ``AbortedIndex`` per partition (fetch answers read_committed consumers
+from it); the log cleaner reads ``aborted_ranges``.
+
+Format (Kafka's ``.txnindex``, one file per partition rather than per
+segment): fixed 24-byte big-endian entries ``>qqq`` = producer id, first
+offset of the aborted transaction on this partition, offset of its ABORT
+marker; appended in marker-offset order.
+
+Crash rules: the coordinator writes an entry *before* appending its abort
+marker (the marker's offset is the log end at that moment), so a crash can
+only leave an entry whose marker is missing; such entries (marker offset at
+or past the log end) are dropped at load, and the marker is written again
+when the coordinator finishes the PrepareAbort transaction. A torn last
+entry is ignored. Entries whose marker lies below the log start went with
+their segment (retention, DeleteRecords) and are dropped too. A missing file
+is rebuilt by scanning the partition's batch headers (and the tiny control
+records).
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from chronik.storage.atomic import atomic_write
+from chronik.storage.batch import CorruptBatchError, iter_batches
+from chronik.storage.control import is_abort_marker
+
+if TYPE_CHECKING:
+    from chronik.storage.log import PartitionLog
+
+__all__ = [
+    "INDEX_FILE",
+    "AbortedEntry",
+    "AbortedIndex",
+    "aborted_ranges",
+    "decode_entries",
+    "encode_entries",
+]
+
+log = logging.getLogger("chronik.transactions")
+
+INDEX_FILE = "aborted.txnindex"
+_INDEX_ENTRY = struct.Struct(">qqq")
+ENTRY_SIZE = _INDEX_ENTRY.size  # 24
+
+
+@dataclass(slots=True)
+class AbortedEntry:
+    producer_id: int
+    first_offset: int
+    last_offset: int  # the offset of the abort marker
+
+
+def decode_entries(raw: bytes) -> list[AbortedEntry]:
+    """Entries of a file's bytes, in file order; a torn last entry is ignored."""
+    usable = len(raw) - len(raw) % ENTRY_SIZE
+    return [AbortedEntry(*t) for t in _INDEX_ENTRY.iter_unpack(raw[:usable])]
+
+
+def encode_entries(entries: list[AbortedEntry]) -> bytes:
+    return b"".join(_INDEX_ENTRY.pack(e.producer_id, e.first_offset, e.last_offset) for e in entries)
+
+
+def aborted_ranges(directory: Path) -> dict[int, list[tuple[int, int]]]:
+    """Aborted transactions of a partition directory: producer id -> [(first offset, marker offset)].
+
+    The file as it is (no log to check it against): what the offline cleaner needs.
+    """
+    out: dict[int, list[tuple[int, int]]] = {}
+    try:
+        raw = (directory / INDEX_FILE).read_bytes()
+    except FileNotFoundError:
+        return out
+    for e in decode_entries(raw):
+        out.setdefault(e.producer_id, []).append((e.first_offset, e.last_offset))
+    return out
+
+
+class AbortedIndex:
+    """The aborted transactions of one partition, ordered by marker offset."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.entries: list[AbortedEntry] = []
+        self._lasts: list[int] = []
+
+    @classmethod
+    def load(cls, path: Path, plog: PartitionLog) -> AbortedIndex:
+        idx = cls(path)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            if plog.log_end_offset > plog.log_start_offset:
+                idx._rebuild(plog)
+            return idx
+        end = plog.log_end_offset
+        seen: set[tuple[int, int]] = set()
+        stored = decode_entries(raw)
+        for e in stored:
+            # A marker at or past the log end was never written (see module doc);
+            # one below the log start went with its segment (retention, DeleteRecords).
+            if e.last_offset >= end or e.last_offset < plog.log_start_offset:
+                continue
+            if (e.producer_id, e.first_offset) in seen:
+                continue
+            seen.add((e.producer_id, e.first_offset))
+            idx._add(e)
+        if len(raw) % ENTRY_SIZE or len(idx.entries) != len(stored):
+            idx._rewrite()
+        return idx
+
+    def _add(self, e: AbortedEntry) -> None:
+        if self._lasts and e.last_offset < self._lasts[-1]:
+            i = bisect.bisect_right(self._lasts, e.last_offset)
+            self.entries.insert(i, e)
+            self._lasts.insert(i, e.last_offset)
+        else:
+            self.entries.append(e)
+            self._lasts.append(e.last_offset)
+
+    def _rewrite(self) -> None:
+        atomic_write(self.path, encode_entries(self.entries))
+
+    def _rebuild(self, plog: PartitionLog) -> None:
+        """Find aborted transactions from batch headers (and the tiny control records)."""
+        open_txns: dict[int, int] = {}
+        try:
+            for b, raw in iter_batches(plog, plog.log_start_offset):
+                if b.producer_id < 0 or not b.is_transactional:
+                    continue
+                if not b.is_control:
+                    open_txns.setdefault(b.producer_id, b.base_offset)
+                    continue
+                first = open_txns.pop(b.producer_id, None)
+                if first is not None and is_abort_marker(raw):
+                    self._add(AbortedEntry(b.producer_id, first, b.base_offset))
+        except CorruptBatchError:
+            pass  # index what could be read; recovery deals with the log itself
+        self._rewrite()
+        if self.entries:
+            log.info("rebuilt %s: %d aborted transaction(s)", self.path, len(self.entries))
+
+    def append(self, e: AbortedEntry) -> None:
+        with open(self.path, "ab") as f:
+            f.write(_INDEX_ENTRY.pack(e.producer_id, e.first_offset, e.last_offset))
+        self._add(e)
+
+    def undo_last(self) -> None:
+        """Forget the last entry (its marker could not be appended)."""
+        self.entries.pop()
+        self._lasts.pop()
+        self._rewrite()
+
+    def overlapping(self, start: int, end: int) -> list[AbortedEntry]:
+        """Aborted transactions with data in [start, end)."""
+        i = bisect.bisect_left(self._lasts, start)
+        return [e for e in self.entries[i:] if e.first_offset < end]
+
+
+def _marker_after(plog: PartitionLog, producer_id: int, offset: int) -> bool:
+    """Whether a control batch of `producer_id` exists at or after `offset` (headers only)."""
+    try:
+        for b, _raw in iter_batches(plog, offset):
+            if b.is_control and b.producer_id == producer_id:
+                return True
+    except CorruptBatchError:
+        return False
+    return False
+
+
+# The names broker/transactions.py has used; new code uses is_abort_marker.
+_is_abort_marker = is_abort_marker
