@@ -94,12 +94,5 @@ class MetadataStore:
         self._next_pid += 1
         return pid
 
-    def get(self, key: str, default: Any = None) -> Any:
-        row = self.meta_table.get(Query().key == key)
-        return row["value"] if row else default
-
-    def put(self, key: str, value: Any) -> None:
-        self.meta_table.upsert({"key": key, "value": value}, Query().key == key)
-
     def close(self) -> None:
         self.db.close()
