@@ -21,22 +21,15 @@ partition is cleaned at a time (Kafka's default of one cleaner thread).
 from __future__ import annotations
 
 import logging
-import time
 from collections import deque
 from collections.abc import Generator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from chronik.broker.scheduler import Scheduler
-from chronik.storage.compaction import (
-    Blocking,
-    CleanerConfig,
-    CleanStats,
-    clean_log,
-    cleaning_due,
-    is_compacted,
-)
-from chronik.storage.log import PartitionLog, wall_clock_ms
+from chronik.clock import monotonic, wall_ms
+from chronik.storage.compaction import Blocking, CleanerConfig, CleanStats, clean_log, cleaning_due
+from chronik.storage.log import PartitionLog
 from chronik.storage.retention import apply_retention
 
 if TYPE_CHECKING:
@@ -58,7 +51,7 @@ class LogManager:
         self.server = scheduler
         self.retention_interval = max(0.01, core.config.log_retention_check_interval_ms / 1000)
         self.check_interval = min(self.retention_interval, CLEANER_BACKOFF_SECONDS)
-        self._last_retention = time.monotonic()
+        self._last_retention = monotonic()
         self._queue: deque[tuple[str, int, PartitionLog]] = deque()
         self._queued: set[int] = set()
         self._current: (
@@ -92,31 +85,31 @@ class LogManager:
         if self._stopped:
             return
         try:
-            self.check(time.monotonic() - self._last_retention >= self.retention_interval - 1e-3)
+            self.check(monotonic() - self._last_retention >= self.retention_interval - 1e-3)
         finally:
             self.server.call_later(self.check_interval, self._tick)
 
     def check(self, retention: bool) -> None:
-        now = wall_clock_ms()
+        now = wall_ms()
         if retention:
-            self._last_retention = time.monotonic()
+            self._last_retention = monotonic()
         for topic in list(self.core.topics.values()):
-            effective = topic.effective_config
-            compacted = is_compacted(effective)
+            config = topic.config
+            retention_config, cleaner_config = config.retention_config(), config.cleaner_config()
             for p, plog in enumerate(topic.partitions):
                 if plog.closed:
                     continue
                 plog.roll_if_due()
                 if retention:
-                    res = apply_retention(plog, effective, now)
+                    res = apply_retention(plog, retention_config, now)
                     if res.segments_deleted:
                         log.info(
                             "%s-%d: deleted %d segment(s), %d bytes (%s); log start now %d",
                             topic.name, p, res.segments_deleted, res.bytes_deleted,
                             res.reason, res.log_start_offset,
                         )
-                if compacted and id(plog) not in self._queued and self._needs_cleaning(
-                    topic.name, p, plog, effective, now
+                if config.compact and id(plog) not in self._queued and self._needs_cleaning(
+                    topic.name, p, plog, cleaner_config, now
                 ):
                     self._queue.append((topic.name, p, plog))
                     self._queued.add(id(plog))
@@ -127,9 +120,8 @@ class LogManager:
         return self.core.last_stable_offset(topic, partition)
 
     def _needs_cleaning(
-        self, topic: str, partition: int, plog: PartitionLog, effective: dict[str, str], now: int
+        self, topic: str, partition: int, plog: PartitionLog, cfg: CleanerConfig, now: int
     ) -> bool:
-        cfg = CleanerConfig.from_topic(effective)
         due = self._tombstone_due.get(id(plog))
         if due is not None and now >= due:
             return True
@@ -150,10 +142,10 @@ class LogManager:
                 log.error("compaction of %s-%d failed: %s", self._current[0], self._current[1], failed)
                 self._current[3].close()
                 self._finish(self._current[0], self._current[1], self._current[2], None)
-        started = time.monotonic()
+        started = monotonic()
         deadline = started + SLICE_SECONDS
         try:
-            while time.monotonic() < deadline:
+            while monotonic() < deadline:
                 if self._current is None:
                     if not self._queue:
                         return
@@ -174,7 +166,7 @@ class LogManager:
                     log.exception("compaction of %s-%d failed", name, p)
                     self._finish(name, p, plog, None)
         finally:
-            self.worst_slice = max(self.worst_slice, time.monotonic() - started)
+            self.worst_slice = max(self.worst_slice, monotonic() - started)
         self.server.call_later(0, self._clean_slice)
 
     def _begin(self, name: str, partition: int, plog: PartitionLog) -> None:
@@ -182,12 +174,11 @@ class LogManager:
         if plog.closed or topic is None:
             self._queued.discard(id(plog))
             return
-        effective = topic.effective_config
-        now = wall_clock_ms()
+        now = wall_ms()
         due = self._tombstone_due.pop(id(plog), None)
         gen = clean_log(
             plog,
-            CleanerConfig.from_topic(effective),
+            topic.config.cleaner_config(),
             now,
             stable_offset=self._stable_offset(name, partition, plog),
             force=due is not None and now >= due,

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 import signal
 import socket
 import sys
@@ -17,35 +15,9 @@ from chronik.broker.core import BrokerCore
 from chronik.broker.dispatch import Dispatcher
 from chronik.broker.server import Server
 from chronik.metadata.store import MetadataError
+from chronik.offline.lock import DataDirLocked, lock_data_dir
 
 log = logging.getLogger("chronik")
-
-LOCK_FILE = ".lock"
-
-
-class DataDirLocked(Exception):
-    pass
-
-
-def lock_data_dir(data_dir: Path):
-    """Hold an exclusive lock on DIR/.lock for the life of the process."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    f = open(data_dir / LOCK_FILE, "a+")
-    try:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        f.seek(0)
-        holder = f.read().strip() or "unknown"
-        f.close()
-        raise DataDirLocked(
-            f"data directory {data_dir} is in use by another chronik process (pid {holder})"
-        ) from None
-    f.seek(0)
-    f.truncate()
-    f.write(str(os.getpid()))
-    f.flush()
-    return f
-
 
 def _setup_logging(level: str) -> None:
     logging.basicConfig(

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chronik.storage.batch import BatchInfo, scan_batches
+from chronik.storage.atomic import atomic_write
+from chronik.storage.batch import BatchInfo, iter_batches
 from chronik.wire.errors import ErrorCode
 
 if TYPE_CHECKING:
@@ -163,16 +163,8 @@ class ProducerStateManager:
         self._replay(topic, partition, plog, start)
 
     def _replay(self, topic: str, partition: int, plog: PartitionLog, offset: int) -> None:
-        end = plog.log_end_offset
-        while offset < end:
-            res = plog.read(offset, 4 * 1024 * 1024)
-            if not res.data:
-                break
-            batches = scan_batches(res.data, verify_crc=False)
-            for b in batches:
-                if b.last_offset >= offset:
-                    self.update(topic, partition, b, b.base_offset)
-            offset = batches[-1].last_offset + 1
+        for b, _data in iter_batches(plog, offset):
+            self.update(topic, partition, b, b.base_offset)
 
     def snapshot(self, end_offsets: dict[tuple[str, int], int]) -> None:
         data = {}
@@ -192,6 +184,4 @@ class ProducerStateManager:
                     for pid, e in producers.items()
                 },
             }
-        tmp = self.snapshot_path.with_name(SNAPSHOT_FILE + ".tmp")
-        tmp.write_text(json.dumps(data, separators=(",", ":")))
-        os.replace(tmp, self.snapshot_path)
+        atomic_write(self.snapshot_path, json.dumps(data, separators=(",", ":")))

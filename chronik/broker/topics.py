@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chronik.metadata.configs import effective_topic_config, validate_topic_configs
+from chronik.metadata.configs import ConfigError, TopicConfig, effective_topic_config, validate_topic_configs
 from chronik.metadata.store import MetadataStore
 from chronik.storage.log import LogConfig, PartitionLog
 from chronik.wire.errors import ErrorCode, KafkaApiError
@@ -44,27 +44,20 @@ def topic_name_error(name: str | None) -> str | None:
     return None
 
 
-def log_config_from(effective: dict[str, str]) -> LogConfig:
-    flush = int(effective["flush.messages"])
-    return LogConfig(
-        segment_bytes=int(effective["segment.bytes"]),
-        segment_ms=int(effective["segment.ms"]),
-        index_interval_bytes=int(effective["index.interval.bytes"]),
-        max_message_bytes=int(effective["max.message.bytes"]),
-        message_timestamp_type=effective["message.timestamp.type"],
-        flush_messages=None if flush >= 2**62 else flush,
-    )
-
-
 @dataclass
 class Topic:
     name: str
     topic_id: uuid.UUID
-    configs: dict[str, str]  # overrides only
+    configs: dict[str, str]  # overrides only, as stored
     partitions: list[PartitionLog] = field(default_factory=list)
+    config: TopicConfig = field(init=False)  # typed, parsed once per change
+
+    def __post_init__(self) -> None:
+        self.config = TopicConfig.parse(self.configs)
 
     @property
     def effective_config(self) -> dict[str, str]:
+        """Every config as a string, defaults included (DescribeConfigs)."""
         return effective_topic_config(self.configs)
 
     def partition(self, index: int) -> PartitionLog | None:
@@ -115,7 +108,7 @@ class TopicTable:
         opened = []
         for row in self.store.load_topics():
             topic = Topic(row["name"], uuid.UUID(row["id"]), dict(row.get("configs") or {}))
-            cfg = log_config_from(topic.effective_config)
+            cfg = topic.config.log_config()
             for p in range(row["partitions"]):
                 plog = PartitionLog(self.partition_dir(topic.name, p), cfg)
                 topic.partitions.append(plog)
@@ -143,7 +136,10 @@ class TopicTable:
             raise KafkaApiError(ErrorCode.INVALID_PARTITIONS, "Number of partitions must be at least 1.")
         if num_partitions > MAX_PARTITIONS_PER_REQUEST:
             raise KafkaApiError(ErrorCode.POLICY_VIOLATION, TOO_MANY_PARTITIONS)
-        return validate_topic_configs(configs)
+        try:
+            return validate_topic_configs(configs)
+        except ConfigError as exc:
+            raise KafkaApiError(ErrorCode(exc.code), exc.message) from None
 
     def _collides(self, name: str) -> bool:
         norm = name.replace(".", "_")
@@ -185,7 +181,7 @@ class TopicTable:
     def create(self, name: str, num_partitions: int, configs: dict[str, str | None] | None = None) -> Topic:
         overrides = self.check_new(name, num_partitions, configs or {})
         topic = Topic(name, uuid.uuid4(), overrides)
-        new = self._new_logs(name, 0, num_partitions, log_config_from(topic.effective_config))
+        new = self._new_logs(name, 0, num_partitions, topic.config.log_config())
         self._save(topic, num_partitions, overrides, new)
         topic.partitions.extend(new)
         self._add(topic)
@@ -203,14 +199,15 @@ class TopicTable:
 
     def add_partitions(self, name: str, total: int) -> None:
         topic = self._by_name[name]
-        new = self._new_logs(name, len(topic.partitions), total, log_config_from(topic.effective_config))
+        new = self._new_logs(name, len(topic.partitions), total, topic.config.log_config())
         self._save(topic, total, topic.configs, new)
         topic.partitions.extend(new)
 
     def set_configs(self, name: str, overrides: dict[str, str]) -> None:
         topic = self._by_name[name]
         topic.configs = overrides
-        cfg = log_config_from(topic.effective_config)
+        topic.config = TopicConfig.parse(overrides)
+        cfg = topic.config.log_config()
         for plog in topic.partitions:
             plog.config = cfg
         self.store.save_topic(name, str(topic.topic_id), len(topic.partitions), overrides)

@@ -27,6 +27,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from chronik.storage.atomic import atomic_write
+
 log = logging.getLogger("chronik.transactions")
 
 STATE_DIR = "__transaction_state"
@@ -194,13 +196,8 @@ class TxnStateLog:
         if self.lines <= 2 * len(live) + COMPACT_SLACK:
             return
         entries = list(live.values())
-        tmp = self.path.with_name(STATE_FILE + ".tmp")
-        with open(tmp, "wb") as f:
-            for meta in entries:
-                f.write(json.dumps(meta.to_json(), separators=(",", ":")).encode() + b"\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        atomic_write(self.path, b"".join(
+            json.dumps(meta.to_json(), separators=(",", ":")).encode() + b"\n" for meta in entries))
         self.close()
         self._open()
         self.lines = len(entries)

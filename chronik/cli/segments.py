@@ -43,7 +43,7 @@ PartitionOpt = Annotated[
 
 @contextlib.contextmanager
 def _locked(data_dir: Path) -> Iterator[None]:
-    from chronik.broker.main import DataDirLocked, lock_data_dir
+    from chronik.offline.lock import DataDirLocked, lock_data_dir
 
     if not data_dir.is_dir():
         raise CliError(f"{data_dir} is not a directory")
@@ -58,7 +58,7 @@ def _locked(data_dir: Path) -> Iterator[None]:
 
 
 def _partitions(data_dir: Path, topic: str | None, partition: int | None) -> list:
-    from chronik.storage.inspect import find_partitions
+    from chronik.offline.inspect import find_partitions
 
     parts = find_partitions(data_dir, topic)
     if partition is not None:
@@ -79,7 +79,7 @@ def _ts(ms: int | None) -> str:
 @segments_app.command("list")
 def list_cmd(data_dir: DataDir, topic: TopicArg = None, partition: PartitionOpt = None) -> None:
     """Segments of every partition: offsets, batches, records, sizes, timestamps."""
-    from chronik.storage.inspect import list_segments
+    from chronik.offline.inspect import list_segments
 
     with _locked(data_dir):
         rows: list[dict[str, Any]] = []
@@ -117,7 +117,7 @@ def dump_cmd(
     ] = None,
 ) -> None:
     """Batches (with --records, records) of each segment, like kafka-dump-log."""
-    from chronik.storage.inspect import dump_segment
+    from chronik.offline.inspect import dump_segment
 
     mode = output_mode()
     with _locked(data_dir):
@@ -156,7 +156,7 @@ def _emit_batch(part: Any, name: str, batch: dict[str, Any], mode: str) -> None:
 @segments_app.command("verify")
 def verify_cmd(data_dir: DataDir, topic: TopicArg = None, partition: PartitionOpt = None) -> None:
     """Check CRCs, offset order and indexes of every segment; exit 1 on damage."""
-    from chronik.storage.inspect import verify_partition
+    from chronik.offline.inspect import verify_partition
 
     with _locked(data_dir):
         rows: list[dict[str, Any]] = []
@@ -175,11 +175,10 @@ def verify_cmd(data_dir: DataDir, topic: TopicArg = None, partition: PartitionOp
 
 
 def _open_logs(data_dir: Path, topic: str | None, partition: int | None) -> Iterator[tuple[Any, Any]]:
-    from chronik.broker.topics import log_config_from
     from chronik.storage.log import PartitionLog
 
     for part in _partitions(data_dir, topic, partition):
-        plog = PartitionLog(part.path, log_config_from(part.configs))
+        plog = PartitionLog(part.path, part.config.log_config())
         try:
             yield part, plog
         finally:
@@ -190,13 +189,13 @@ def _open_logs(data_dir: Path, topic: str | None, partition: int | None) -> Iter
 @segments_app.command("compact")
 def compact_cmd(data_dir: DataDir, topic: TopicArg = None, partition: PartitionOpt = None) -> None:
     """Run the log cleaner now on compacted topics (ignores min.cleanable.dirty.ratio)."""
-    from chronik.storage.compaction import CleanerConfig, clean_log, is_compacted, run_to_completion
-    from chronik.storage.log import wall_clock_ms
+    from chronik.clock import wall_ms as wall_clock_ms
+    from chronik.storage.compaction import clean_log, run_to_completion
 
     rows = []
     with _locked(data_dir):
         for part, plog in _open_logs(data_dir, topic, partition):
-            if not is_compacted(part.configs):
+            if not part.config.compact:
                 if topic is not None:
                     raise CliError(f"topic {topic} has cleanup.policy={part.configs['cleanup.policy']}")
                 continue
@@ -204,7 +203,7 @@ def compact_cmd(data_dir: DataDir, topic: TopicArg = None, partition: PartitionO
             # left behind: its last stable offset is unknown, so only segments
             # sealed before the active one are cleaned, as in the broker.
             stats = run_to_completion(
-                clean_log(plog, CleanerConfig.from_topic(part.configs), wall_clock_ms(), force=True)
+                clean_log(plog, part.config.cleaner_config(), wall_clock_ms(), force=True)
             )
             rows.append({"topic": part.topic, "partition": part.partition, **stats.as_dict()})
     show(rows, [Table(
@@ -217,13 +216,13 @@ def compact_cmd(data_dir: DataDir, topic: TopicArg = None, partition: PartitionO
 @segments_app.command("cleanup")
 def cleanup_cmd(data_dir: DataDir, topic: TopicArg = None, partition: PartitionOpt = None) -> None:
     """Apply retention.ms / retention.bytes now (topics with cleanup.policy delete)."""
-    from chronik.storage.log import wall_clock_ms
+    from chronik.clock import wall_ms as wall_clock_ms
     from chronik.storage.retention import apply_retention
 
     rows = []
     with _locked(data_dir):
         for part, plog in _open_logs(data_dir, topic, partition):
-            res = apply_retention(plog, part.configs, wall_clock_ms())
+            res = apply_retention(plog, part.config.retention_config(), wall_clock_ms())
             rows.append({
                 "topic": part.topic, "partition": part.partition,
                 "segments_deleted": res.segments_deleted, "bytes_deleted": res.bytes_deleted,

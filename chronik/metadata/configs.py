@@ -1,20 +1,55 @@
-"""Topic and broker configuration: names, defaults, validation.
+"""Topic configuration: names, defaults, validation, and the typed view parsed once.
 
 Only overrides are stored per topic; DescribeConfigs reports every known
-config with its value, its source and whether it is the default.
+config with its value, its source and whether it is the default, so the
+string forms stay (``effective_topic_config``). Everything else reads the
+typed ``TopicConfig`` (``TopicConfig.parse(overrides)``) and hands the
+storage layer its own small configs (``log_config()``, ``cleaner_config()``,
+``retention_config()``): no other module parses numbers out of the strings.
+
+Errors are ``ConfigError`` carrying a Kafka error code as a plain int; this
+package knows nothing of the wire, the broker translates.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from chronik.wire.errors import ErrorCode, KafkaApiError
+from chronik.storage.compaction import CleanerConfig
+from chronik.storage.log import LogConfig
+from chronik.storage.retention import RetentionConfig
+
+__all__ = [
+    "CONFIG_TYPE_IDS",
+    "INVALID_CONFIG",
+    "TOPIC_CONFIGS",
+    "ConfigDef",
+    "ConfigError",
+    "TopicConfig",
+    "effective_topic_config",
+    "validate_topic_configs",
+]
+
+# Kafka's INVALID_CONFIG error code, the code of every ConfigError raised here.
+INVALID_CONFIG = 40
+# flush.messages at or above this means "never flush by count" (its default is Long.MAX_VALUE).
+_NEVER = 2**62
 
 
-class ConfigError(KafkaApiError):
-    def __init__(self, message: str) -> None:
-        super().__init__(ErrorCode.INVALID_CONFIG, message)
+class ConfigError(Exception):
+    """A config name or value is not acceptable.
+
+    ``code`` is the Kafka error code to answer with, a plain int (Kafka's
+    numbering; ``INVALID_CONFIG`` = 40 unless the raiser says otherwise);
+    ``message`` is the text for the client.
+    """
+
+    def __init__(self, message: str, code: int = INVALID_CONFIG) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
 
 
 def _long(lo: int | None = None) -> Callable[[str, str], str]:
@@ -112,7 +147,7 @@ TOPIC_CONFIGS: dict[str, ConfigDef] = {
 }
 
 
-def validate_topic_configs(configs: dict[str, str | None]) -> dict[str, str]:
+def validate_topic_configs(configs: Mapping[str, str | None]) -> dict[str, str]:
     """Check names and values; return the normalised overrides."""
     out: dict[str, str] = {}
     for name, value in configs.items():
@@ -125,5 +160,95 @@ def validate_topic_configs(configs: dict[str, str | None]) -> dict[str, str]:
     return out
 
 
-def effective_topic_config(overrides: dict[str, str]) -> dict[str, str]:
+def effective_topic_config(overrides: Mapping[str, str]) -> dict[str, str]:
+    """Every topic config as a string: the override, else the default (DescribeConfigs)."""
     return {name: overrides.get(name, spec.default) for name, spec in TOPIC_CONFIGS.items()}
+
+
+def _typed(spec: ConfigDef, value: str) -> Any:
+    if spec.type in ("long", "int", "short"):
+        return int(value)
+    if spec.type == "double":
+        return float(value)
+    if spec.type == "boolean":
+        return value == "true"
+    if spec.type == "list":
+        return tuple(value.split(","))
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class TopicConfig:
+    """Every topic config, typed: one field per name in TOPIC_CONFIGS ('.' -> '_')."""
+
+    cleanup_policy: tuple[str, ...] = ("delete",)
+    compression_type: str = "producer"
+    delete_retention_ms: int = 86_400_000
+    file_delete_delay_ms: int = 60_000
+    flush_messages: int = 2**63 - 1
+    flush_ms: int = 2**63 - 1
+    index_interval_bytes: int = 4096
+    max_compaction_lag_ms: int = 2**63 - 1
+    max_message_bytes: int = 1_048_588
+    message_timestamp_type: str = "CreateTime"
+    message_timestamp_before_max_ms: int = 2**63 - 1
+    message_timestamp_after_max_ms: int = 2**63 - 1
+    min_cleanable_dirty_ratio: float = 0.5
+    min_compaction_lag_ms: int = 0
+    min_insync_replicas: int = 1
+    preallocate: bool = False
+    retention_bytes: int = -1
+    retention_ms: int = 604_800_000
+    segment_bytes: int = 1_073_741_824
+    segment_index_bytes: int = 10_485_760
+    segment_jitter_ms: int = 0
+    segment_ms: int = 604_800_000
+    unclean_leader_election_enable: bool = False
+
+    @classmethod
+    def parse(cls, overrides: Mapping[str, str | None]) -> TopicConfig:
+        """Validate ``overrides`` (raises ConfigError) and type every config, defaults included."""
+        valid = validate_topic_configs(overrides)
+        return cls(**{
+            name.replace(".", "_"): _typed(spec, valid.get(name, spec.default))
+            for name, spec in TOPIC_CONFIGS.items()
+        })
+
+    # -- cleanup.policy -------------------------------------------------------------
+    @property
+    def delete(self) -> bool:
+        """cleanup.policy includes delete: retention removes old segments."""
+        return "delete" in self.cleanup_policy
+
+    @property
+    def compact(self) -> bool:
+        """cleanup.policy includes compact: the log cleaner keeps the latest record per key."""
+        return "compact" in self.cleanup_policy
+
+    # -- the storage layer's configs ---------------------------------------------------
+    def log_config(self) -> LogConfig:
+        flush = self.flush_messages
+        return LogConfig(
+            segment_bytes=self.segment_bytes,
+            segment_ms=self.segment_ms,
+            index_interval_bytes=self.index_interval_bytes,
+            max_message_bytes=self.max_message_bytes,
+            message_timestamp_type=self.message_timestamp_type,
+            flush_messages=None if flush >= _NEVER else flush,
+        )
+
+    def cleaner_config(self) -> CleanerConfig:
+        return CleanerConfig(
+            delete_retention_ms=self.delete_retention_ms,
+            min_cleanable_dirty_ratio=self.min_cleanable_dirty_ratio,
+            min_compaction_lag_ms=self.min_compaction_lag_ms,
+            max_compaction_lag_ms=self.max_compaction_lag_ms,
+            segment_bytes=self.segment_bytes,
+        )
+
+    def retention_config(self) -> RetentionConfig:
+        return RetentionConfig(
+            delete=self.delete, retention_ms=self.retention_ms, retention_bytes=self.retention_bytes
+        )
+
+

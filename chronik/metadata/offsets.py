@@ -33,11 +33,13 @@ from __future__ import annotations
 import logging
 import os
 import struct
-import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import NamedTuple
+
+from chronik.clock import wall_ms
+from chronik.storage.atomic import atomic_write
 
 log = logging.getLogger("chronik.offsets")
 
@@ -95,7 +97,7 @@ class OffsetStore:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.path = self.directory / LOG_FILE
         self.compact_bytes = compact_bytes
-        self.clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
+        self.clock_ms = clock_ms or wall_ms
         self._groups: dict[str, dict[TopicPartition, CommittedOffset]] = {}
         self._size = 0
         self._live_bytes = 0  # what a rewrite would hold (estimate)
@@ -255,29 +257,12 @@ class OffsetStore:
 
     def compact(self) -> None:
         """Rewrite the log with only live entries (temp file + rename)."""
-        tmp = self.path.with_name(LOG_FILE + ".tmp")
         records = [
             _frame(_commit_body(g, t, p, c))
             for g, offs in self._groups.items() for (t, p), c in offs.items()
         ]
         data = b"".join(records)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.path)
-        try:
-            dfd = os.open(self.directory, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
-        except OSError:
-            pass
+        atomic_write(self.path, data)
         if self._fd >= 0:
             os.close(self._fd)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)

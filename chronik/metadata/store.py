@@ -9,13 +9,14 @@ a whole-file rewrite per change is fine; high-rate state lives elsewhere.
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from pathlib import Path
 from typing import Any
 
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage
+
+from chronik.storage.atomic import atomic_write
 
 META_FILE = "meta.json"
 PRODUCER_ID_BLOCK = 1000
@@ -44,17 +45,7 @@ class AtomicJSONStorage(Storage):
                                 f"restore it from a backup or move it away to start empty") from None
 
     def write(self, data: dict[str, Any]) -> None:
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(data, f, separators=(",", ":"), sort_keys=True)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        atomic_write(self.path, json.dumps(data, separators=(",", ":"), sort_keys=True))
 
     def close(self) -> None:
         pass
@@ -102,13 +93,6 @@ class MetadataStore:
         pid = self._next_pid
         self._next_pid += 1
         return pid
-
-    def get(self, key: str, default: Any = None) -> Any:
-        row = self.meta_table.get(Query().key == key)
-        return row["value"] if row else default
-
-    def put(self, key: str, value: Any) -> None:
-        self.meta_table.upsert({"key": key, "value": value}, Query().key == key)
 
     def close(self) -> None:
         self.db.close()

@@ -1,26 +1,6 @@
-"""On-disk storage: record batch headers, segments and partition logs."""
+"""On-disk storage in Kafka's layout: batch headers, segments, logs, compaction, txn index.
 
-from chronik.storage.batch import BatchInfo, CorruptBatchError, scan_batches
-from chronik.storage.log import (
-    AppendResult,
-    LogConfig,
-    MessageTooLargeError,
-    OffsetOutOfRangeError,
-    PartitionLog,
-    ReadResult,
-)
-from chronik.storage.recovery import RecoveryResult, recover_segment
-
-__all__ = [
-    "AppendResult",
-    "BatchInfo",
-    "CorruptBatchError",
-    "LogConfig",
-    "MessageTooLargeError",
-    "OffsetOutOfRangeError",
-    "PartitionLog",
-    "ReadResult",
-    "RecoveryResult",
-    "recover_segment",
-    "scan_batches",
-]
+No facade: import from the module that holds a name (``chronik.storage.log``,
+``chronik.storage.batch``, ...). Storage imports nothing from the broker,
+metadata, wire, http or cli packages (import-linter checks it).
+"""

@@ -3,26 +3,61 @@
 The broker only ever needs the 61-byte batch header: offsets are assigned by
 patching ``baseOffset`` (which lies outside the CRC) and the records stay the
 opaque bytes the producer sent.
+
+Three views of a header, from hot to cold:
+
+* ``HEADER.unpack_from(buf, pos)``: a plain 13-tuple. Hot loops unpack it
+  into local names or index it with the ``H_*`` field numbers (never bare
+  numbers): ``h[H_BASE_OFFSET] + h[H_LAST_OFFSET_DELTA]``.
+* ``BatchInfo``: what ``scan_batches`` returns for a record set (mutable: an
+  append stamps the assigned offsets into it).
+* ``BatchHeader``: a NamedTuple with field names and helpers, for tools and
+  the cleaner where an extra object per batch does not matter.
+
+``*_OFFSET`` names are byte positions inside a batch; ``H_*`` names are
+positions in the unpacked tuple.
 """
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
 
 from crc32c import crc32c
 
+if TYPE_CHECKING:
+    from chronik.storage.log import PartitionLog
+
 __all__ = [
     "ATTRIBUTES_OFFSET",
+    "BATCH_LENGTH_OFFSET",
+    "BatchHeader",
     "BatchInfo",
     "CorruptBatchError",
     "CRC_OFFSET",
     "HEADER",
     "HEADER_SIZE",
+    "LEADER_EPOCH_OFFSET",
+    "H_ATTRIBUTES",
+    "H_BASE_OFFSET",
+    "H_BASE_SEQUENCE",
+    "H_BASE_TIMESTAMP",
+    "H_BATCH_LENGTH",
+    "H_CRC",
+    "H_LAST_OFFSET_DELTA",
+    "H_LEADER_EPOCH",
+    "H_MAGIC",
+    "H_MAX_TIMESTAMP",
+    "H_PRODUCER_EPOCH",
+    "H_PRODUCER_ID",
+    "H_RECORD_COUNT",
     "LOG_OVERHEAD",
     "MIN_BATCH_LENGTH",
     "patch_base_offset",
     "patch_leader_epoch",
+    "iter_batches",
     "read_batch_header",
     "scan_batches",
     "set_log_append_time",
@@ -31,11 +66,27 @@ __all__ = [
 # baseOffset, batchLength, partitionLeaderEpoch, magic, crc, attributes, lastOffsetDelta,
 # baseTimestamp, maxTimestamp, producerId, producerEpoch, baseSequence, recordCount
 HEADER = struct.Struct(">qiibIhiqqqhii")
+# Field numbers in a HEADER.unpack() tuple (same order as BatchHeader's fields).
+(
+    H_BASE_OFFSET,
+    H_BATCH_LENGTH,
+    H_LEADER_EPOCH,
+    H_MAGIC,
+    H_CRC,
+    H_ATTRIBUTES,
+    H_LAST_OFFSET_DELTA,
+    H_BASE_TIMESTAMP,
+    H_MAX_TIMESTAMP,
+    H_PRODUCER_ID,
+    H_PRODUCER_EPOCH,
+    H_BASE_SEQUENCE,
+    H_RECORD_COUNT,
+) = range(13)
 HEADER_SIZE = HEADER.size  # 61
 LOG_OVERHEAD = 12  # baseOffset + batchLength: the part not counted by batchLength
 MIN_BATCH_LENGTH = HEADER_SIZE - LOG_OVERHEAD
+BATCH_LENGTH_OFFSET = 8
 LEADER_EPOCH_OFFSET = 12
-MAGIC_OFFSET = 16
 CRC_OFFSET = 17
 ATTRIBUTES_OFFSET = 21
 MAX_TIMESTAMP_OFFSET = 35
@@ -53,6 +104,56 @@ _INT16 = struct.Struct(">h")
 
 class CorruptBatchError(Exception):
     """A record set is not a well-formed sequence of v2 record batches."""
+
+
+class BatchHeader(NamedTuple):
+    """The 61-byte batch header with names (cold paths: tools, the cleaner)."""
+
+    base_offset: int
+    batch_length: int  # bytes after this field: the batch is LOG_OVERHEAD + batch_length long
+    partition_leader_epoch: int
+    magic: int
+    crc: int
+    attributes: int
+    last_offset_delta: int
+    base_timestamp: int
+    max_timestamp: int
+    producer_id: int
+    producer_epoch: int
+    base_sequence: int
+    record_count: int
+
+    @classmethod
+    def unpack_from(cls, buf: bytes | bytearray | memoryview, position: int = 0) -> BatchHeader:
+        """The header at ``position`` (no checks: see ``read_batch_header`` for those)."""
+        return cls._make(HEADER.unpack_from(buf, position))
+
+    @property
+    def size(self) -> int:
+        """Bytes of the whole batch."""
+        return LOG_OVERHEAD + self.batch_length
+
+    @property
+    def last_offset(self) -> int:
+        return self.base_offset + self.last_offset_delta
+
+    @property
+    def is_transactional(self) -> bool:
+        return bool(self.attributes & TRANSACTIONAL_MASK)
+
+    @property
+    def is_control(self) -> bool:
+        return bool(self.attributes & CONTROL_MASK)
+
+    @property
+    def compression(self) -> int:
+        """0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd."""
+        return self.attributes & COMPRESSION_MASK
+
+    @property
+    def timestamp_type(self) -> int:
+        """0 CreateTime, 1 LogAppendTime."""
+        return (self.attributes & TIMESTAMP_TYPE_MASK) >> 3
 
 
 @dataclass(slots=True)
@@ -98,9 +199,10 @@ def _check_header(h: tuple, position: int, available: int) -> None:
     ``available`` is how many bytes exist from ``position`` on, so a batch
     that claims to extend past it is reported as truncated.
     """
-    if h[3] != 2:
-        raise CorruptBatchError(f"batch at position {position}: magic {h[3]}, expected 2")
-    length = h[1]
+    magic = h[H_MAGIC]
+    if magic != 2:
+        raise CorruptBatchError(f"batch at position {position}: magic {magic}, expected 2")
+    length = h[H_BATCH_LENGTH]
     if length < MIN_BATCH_LENGTH:
         raise CorruptBatchError(
             f"batch at position {position}: batchLength {length} is smaller than a header"
@@ -110,15 +212,16 @@ def _check_header(h: tuple, position: int, available: int) -> None:
             f"batch at position {position}: batchLength {length} runs past the end of the "
             f"data ({available - LOG_OVERHEAD} bytes available)"
         )
-    if h[6] < 0:
+    lod = h[H_LAST_OFFSET_DELTA]
+    if lod < 0:
         raise CorruptBatchError(
-            f"batch at position {position}: negative lastOffsetDelta {h[6]}"
+            f"batch at position {position}: negative lastOffsetDelta {lod}"
         )
-    count = h[12]
-    if count < 0 or count > h[6] + 1:
+    count = h[H_RECORD_COUNT]
+    if count < 0 or count > lod + 1:
         raise CorruptBatchError(
             f"batch at position {position}: recordCount {count} inconsistent with "
-            f"lastOffsetDelta {h[6]}"
+            f"lastOffsetDelta {lod}"
         )
 
 
@@ -137,23 +240,28 @@ def scan_batches(buf: bytes | bytearray | memoryview, verify_crc: bool = True) -
             raise CorruptBatchError(
                 f"truncated batch header at position {pos}: {n - pos} bytes, need {HEADER_SIZE}"
             )
-        h = unpack(mv, pos)
-        length = h[1]
+        # Unpacked into locals: the fastest named access to the fields.
+        (
+            base_offset, length, _epoch, magic, crc, attributes, lod,
+            base_ts, max_ts, producer_id, producer_epoch, base_seq, count,
+        ) = unpack(mv, pos)
         end = pos + LOG_OVERHEAD + length
-        lod = h[6]
         # One combined test on the fast path; _check_header explains a failure.
-        if h[3] != 2 or length < MIN_BATCH_LENGTH or end > n or lod < 0 or not (
-            0 <= h[12] <= lod + 1
+        if magic != 2 or length < MIN_BATCH_LENGTH or end > n or lod < 0 or not (
+            0 <= count <= lod + 1
         ):
-            _check_header(h, pos, n - pos)
+            _check_header(unpack(mv, pos), pos, n - pos)
         if verify_crc:
             actual = crc32c(mv[pos + ATTRIBUTES_OFFSET : end])
-            if actual != h[4]:
+            if actual != crc:
                 raise CorruptBatchError(
-                    f"batch at position {pos} (baseOffset {h[0]}): CRC mismatch, "
-                    f"header says {h[4]:#010x}, data has {actual:#010x}"
+                    f"batch at position {pos} (baseOffset {base_offset}): CRC mismatch, "
+                    f"header says {crc:#010x}, data has {actual:#010x}"
                 )
-        append(BatchInfo(pos, end - pos, h[0], lod, h[7], h[8], h[9], h[10], h[11], h[12], h[5]))
+        append(BatchInfo(
+            pos, end - pos, base_offset, lod, base_ts, max_ts,
+            producer_id, producer_epoch, base_seq, count, attributes,
+        ))
         pos = end
     return out
 
@@ -162,14 +270,56 @@ def read_batch_header(buf: bytes | bytearray | memoryview, position: int = 0) ->
     """Parse one batch header (no CRC check); the batch body need not be present."""
     if position < 0 or len(buf) - position < HEADER_SIZE:
         raise CorruptBatchError(f"truncated batch header at position {position}")
-    h = HEADER.unpack_from(buf, position)
-    if h[3] != 2:
-        raise CorruptBatchError(f"batch at position {position}: magic {h[3]}, expected 2")
-    if h[1] < MIN_BATCH_LENGTH:
-        raise CorruptBatchError(f"batch at position {position}: batchLength {h[1]} too small")
+    h = BatchHeader.unpack_from(buf, position)
+    if h.magic != 2:
+        raise CorruptBatchError(f"batch at position {position}: magic {h.magic}, expected 2")
+    if h.batch_length < MIN_BATCH_LENGTH:
+        raise CorruptBatchError(
+            f"batch at position {position}: batchLength {h.batch_length} too small"
+        )
     return BatchInfo(
-        position, LOG_OVERHEAD + h[1], h[0], h[6], h[7], h[8], h[9], h[10], h[11], h[12], h[5]
+        position, h.size, h.base_offset, h.last_offset_delta, h.base_timestamp, h.max_timestamp,
+        h.producer_id, h.producer_epoch, h.base_sequence, h.record_count, h.attributes,
     )
+
+
+# Bytes read from a log per step of iter_batches.
+ITER_CHUNK_BYTES = 4 * 1024 * 1024
+
+
+def iter_batches(
+    plog: PartitionLog,
+    from_offset: int,
+    end_offset: int | None = None,
+    *,
+    verify_crc: bool = False,
+    chunk_bytes: int = ITER_CHUNK_BYTES,
+) -> Iterator[tuple[BatchInfo, memoryview]]:
+    """(BatchInfo, batch bytes) of every batch of ``plog`` holding offsets from ``from_offset`` on.
+
+    Reads ``chunk_bytes`` at a time through ``PartitionLog.read``, so it
+    starts at the batch containing ``from_offset`` and walks whole batches.
+    Stops before the first batch starting at or past ``end_offset`` (default:
+    the log end when the walk begins). A ``BatchInfo.position`` is relative
+    to its chunk; the memoryview is the batch itself and stays valid.
+    Raises CorruptBatchError on a malformed chunk (before yielding any of its
+    batches) and OffsetOutOfRangeError when ``from_offset`` is below the log
+    start; from the log end on it yields nothing.
+    """
+    end = plog.log_end_offset if end_offset is None else end_offset
+    offset = from_offset
+    while offset < end:
+        data = plog.read(offset, chunk_bytes).data
+        if not data:
+            return
+        batches = scan_batches(data, verify_crc=verify_crc)
+        view = memoryview(data)
+        for b in batches:
+            if b.base_offset >= end:
+                return
+            if b.base_offset + b.last_offset_delta >= offset:
+                yield b, view[b.position : b.position + b.size]
+        offset = batches[-1].last_offset + 1
 
 
 def patch_base_offset(buf: bytearray | memoryview, position: int, base_offset: int) -> None:

@@ -41,52 +41,43 @@ loop in time-bounded slices and keep serving requests meanwhile.
 from __future__ import annotations
 
 import os
-import struct
-import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from crc32c import crc32c
-from kafka.codec import gzip_encode, lz4_encode, snappy_encode, zstd_encode
-from kafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
+from kafka.record.default_records import DefaultRecordBatch
 
+from chronik.clock import monotonic
+from chronik.storage.atomic import fsync_dir
 from chronik.storage.batch import (
-    ATTRIBUTES_OFFSET,
-    COMPRESSION_MASK,
-    CONTROL_MASK,
-    CRC_OFFSET,
-    HEADER,
-    LOG_OVERHEAD,
-    TIMESTAMP_TYPE_MASK,
+    H_BASE_OFFSET,
+    H_LAST_OFFSET_DELTA,
+    H_PRODUCER_ID,
+    HEADER_SIZE,
     TRANSACTIONAL_MASK,
+    BatchHeader,
 )
-from chronik.storage.log import CLEANED_SUFFIX, SWAP_SUFFIX, PartitionLog, fsync_dir
+from chronik.storage.log import PartitionLog
+from chronik.storage.reencode import rebuild_batch
 from chronik.storage.segment import INT32_MAX, Segment, write_all
+from chronik.storage.swap import cleaned_path, swap_path
+from chronik.storage.txn_index import aborted_ranges
 
 __all__ = [
     "Blocking",
     "CleanStats",
     "CleanerConfig",
     "clean_log",
+    "cleaning_due",
     "dirty_ratio",
-    "is_compacted",
-    "load_aborted",
     "run_to_completion",
 ]
 
-ABORTED_INDEX_FILE = "aborted.txnindex"
-_ABORTED_ENTRY = struct.Struct(">qqq")
 # Yield to the caller after this many records decoded or copied.
 _RECORDS_PER_STEP = 200
 # Segment reads for the cleaner: whole batches, about this much at a time.
 _READ_CHUNK = 256 * 1024
 # Keys in one offset map; a larger dirty range is cleaned over several rounds.
 MAX_MAP_KEYS = 2_000_000
-
-
-def is_compacted(effective: dict[str, str]) -> bool:
-    return "compact" in effective.get("cleanup.policy", "delete").split(",")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,16 +98,6 @@ class CleanerConfig:
     min_compaction_lag_ms: int = 0
     max_compaction_lag_ms: int = 2**63 - 1
     segment_bytes: int = 1 << 30
-
-    @classmethod
-    def from_topic(cls, effective: dict[str, str]) -> CleanerConfig:
-        return cls(
-            delete_retention_ms=int(effective["delete.retention.ms"]),
-            min_cleanable_dirty_ratio=float(effective["min.cleanable.dirty.ratio"]),
-            min_compaction_lag_ms=int(effective["min.compaction.lag.ms"]),
-            max_compaction_lag_ms=int(effective["max.compaction.lag.ms"]),
-            segment_bytes=int(effective["segment.bytes"]),
-        )
 
 
 @dataclass
@@ -165,27 +146,11 @@ class _Plan:
     last_offset: int = -1
 
 
-def load_aborted(directory: Path) -> dict[int, list[tuple[int, int]]]:
-    """Aborted transactions (producer id -> [(first offset, marker offset)]) of a partition.
-
-    Read from the coordinator's index file; a torn last entry is ignored.
-    """
-    out: dict[int, list[tuple[int, int]]] = {}
-    try:
-        raw = (directory / ABORTED_INDEX_FILE).read_bytes()
-    except FileNotFoundError:
-        return out
-    usable = len(raw) - len(raw) % _ABORTED_ENTRY.size
-    for pid, first, last in _ABORTED_ENTRY.iter_unpack(raw[:usable]):
-        out.setdefault(pid, []).append((first, last))
-    return out
-
-
-def _in_aborted(plan: _Plan, h: tuple) -> bool:
-    ranges = plan.aborted.get(h[9])
-    if not ranges or not h[5] & TRANSACTIONAL_MASK:
+def _in_aborted(plan: _Plan, h: BatchHeader) -> bool:
+    ranges = plan.aborted.get(h.producer_id)
+    if not ranges or not h.attributes & TRANSACTIONAL_MASK:
         return False
-    base = h[0]
+    base = h.base_offset
     return any(first <= base <= last for first, last in ranges)
 
 
@@ -245,96 +210,28 @@ def cleaning_due(
     return rng.forced or rng.dirty_bytes / rng.total_bytes >= cfg.min_cleanable_dirty_ratio
 
 
-def _batches(seg: Segment, stats: CleanStats) -> Iterator[tuple[tuple, bytes]]:
+def _batches(seg: Segment, stats: CleanStats) -> Iterator[tuple[BatchHeader, bytes]]:
     """(header, raw batch) of every batch in a sealed segment, read in large chunks."""
     pos = 0
     size = seg.size
-    header_size = HEADER.size
     while pos < size:
         chunk = os.pread(seg.fd, min(_READ_CHUNK, size - pos), pos)
         n = len(chunk)
         off = 0
-        while off + header_size <= n:
-            h = HEADER.unpack_from(chunk, off)
-            end = off + LOG_OVERHEAD + h[1]
+        while off + HEADER_SIZE <= n:
+            h = BatchHeader.unpack_from(chunk, off)
+            end = off + h.size
             if end > n:
                 break
             yield h, chunk[off:end]
             off = end
         if off == 0:
             # A batch larger than the chunk gets a read of its own.
-            h = HEADER.unpack(seg.pread(header_size, pos))
-            yield h, seg.pread(LOG_OVERHEAD + h[1], pos)
-            off = LOG_OVERHEAD + h[1]
+            h = BatchHeader.unpack_from(seg.pread(HEADER_SIZE, pos))
+            yield h, seg.pread(h.size, pos)
+            off = h.size
         stats.bytes_read += off
         pos += off
-
-
-class _KeepCodecBuilder(DefaultRecordBatchBuilder):
-    """A builder that always applies the batch's codec.
-
-    kafka-python falls back to no compression when it does not shrink the
-    data; a compacted batch should keep the codec its producer chose.
-    """
-
-    def _maybe_compress(self) -> bool:
-        codec = self._compression_type
-        if codec == self.CODEC_NONE:
-            return False
-        self._assert_has_codec(codec)
-        size = self.HEADER_STRUCT.size
-        data = bytes(self._buffer[size:])
-        encode = {
-            self.CODEC_GZIP: gzip_encode,
-            self.CODEC_SNAPPY: snappy_encode,
-            self.CODEC_LZ4: lz4_encode,
-            self.CODEC_ZSTD: zstd_encode,
-        }[codec]
-        compressed = encode(data)
-        del self._buffer[size:]
-        self._buffer += compressed
-        return True
-
-
-def _finish_header(buf: bytearray, h: tuple, count: int, attributes: int, max_ts: int) -> None:
-    # Fields the builder cannot know: the batch's place in the log and its
-    # producer bookkeeping; then the CRC over the final bytes.
-    first_ts = HEADER.unpack_from(buf)[7] if count else h[7]
-    HEADER.pack_into(
-        buf, 0, h[0], len(buf) - LOG_OVERHEAD, h[2], 2, 0, attributes, h[6],
-        first_ts, max_ts, h[9], h[10], h[11], count,
-    )
-    struct.pack_into(">I", buf, CRC_OFFSET, crc32c(memoryview(buf)[ATTRIBUTES_OFFSET:]))
-
-
-def _rebuild(h: tuple, kept: list) -> bytearray:
-    attrs = h[5]
-    if not kept:
-        # An empty batch: only the header, to keep the producer's sequence state.
-        buf = bytearray(HEADER.size)
-        _finish_header(buf, h, 0, attrs & ~COMPRESSION_MASK, h[8])
-        return buf
-    builder = _KeepCodecBuilder(
-        magic=2,
-        compression_type=attrs & COMPRESSION_MASK,
-        is_transactional=bool(attrs & TRANSACTIONAL_MASK),
-        producer_id=h[9],
-        producer_epoch=h[10],
-        base_sequence=h[11],
-        batch_size=INT32_MAX,
-    )
-    base = h[0]
-    log_append = bool(attrs & TIMESTAMP_TYPE_MASK)
-    max_ts = -1
-    for r in kept:
-        ts = r.timestamp
-        if ts > max_ts:
-            max_ts = ts
-        builder.append(r.offset - base, timestamp=ts, key=r.key, value=r.value, headers=r.headers)
-    buf = builder.build()
-    # With LogAppendTime every record reads the batch's max timestamp: keep it.
-    _finish_header(buf, h, len(kept), attrs, h[8] if log_append else max_ts)
-    return buf
 
 
 def _records(raw: bytes) -> DefaultRecordBatch:
@@ -357,7 +254,7 @@ def clean_log(
     before each swap: when it returns False (topic deleted, broker stopping)
     the round ends without touching the log.
     """
-    started = time.monotonic()
+    started = monotonic()
     stats = CleanStats()
     stable = plog.log_end_offset if stable_offset is None else stable_offset
     rng = _cleanable_range(plog, cfg, now_ms, stable)
@@ -372,7 +269,7 @@ def clean_log(
         return stats
 
     plan = _Plan(
-        aborted=load_aborted(plog.directory),
+        aborted=aborted_ranges(plog.directory),
         delete_retention_ms=cfg.delete_retention_ms,
         last_offset=plog.log_end_offset - 1,
     )
@@ -380,8 +277,9 @@ def clean_log(
     # Producer bookkeeping needs the last batch of each producer in the whole log.
     for seg in plog.segments:
         for n, (_pos, h) in enumerate(seg.iter_headers(0)):
-            if h[9] >= 0:
-                plan.producer_last[h[9]] = h[0] + h[6]
+            producer_id = h[H_PRODUCER_ID]
+            if producer_id >= 0:
+                plan.producer_last[producer_id] = h[H_BASE_OFFSET] + h[H_LAST_OFFSET_DELTA]
             if n % 2000 == 1999:
                 yield
         yield
@@ -398,7 +296,7 @@ def clean_log(
             end = seg.base_offset
             break
         for h, raw in _batches(seg, CleanStats()):
-            if h[5] & CONTROL_MASK or _in_aborted(plan, h):
+            if h.is_control or _in_aborted(plan, h):
                 continue
             for r in _records(raw):
                 key = r.key
@@ -422,7 +320,7 @@ def clean_log(
     if alive():
         plog.write_cleaner_checkpoint(end)
     stats.segments_after = sum(1 for s in plog.segments if s.base_offset < end)
-    stats.seconds = time.monotonic() - started
+    stats.seconds = monotonic() - started
     return stats
 
 
@@ -455,8 +353,8 @@ def _clean_group(
 ) -> Generator[Blocking | None, None, None]:
     directory = plog.directory
     base = group[0].base_offset
-    cleaned = directory / f"{base:020d}.log{CLEANED_SUFFIX}"
-    swap = directory / f"{base:020d}.log{SWAP_SUFFIX}"
+    cleaned = cleaned_path(directory, base)
+    swap = swap_path(directory, base)
     fd = os.open(cleaned, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     offset_map = plan.offset_map
     producer_last = plan.producer_last
@@ -467,7 +365,7 @@ def _clean_group(
     try:
         for seg in group:
             for h, raw in _batches(seg, stats):
-                if h[5] & CONTROL_MASK:
+                if h.is_control:
                     pending.append(raw)
                     pending_bytes += len(raw)
                     continue
@@ -486,10 +384,10 @@ def _clean_group(
                         if offset_map.get(key, -1) > r.offset:
                             continue
                         if r.value is None:
-                            if h[8] < horizon:
+                            if h.max_timestamp < horizon:
                                 stats.tombstones_dropped += 1
                                 continue
-                            expiry = h[8] + plan.delete_retention_ms
+                            expiry = h.max_timestamp + plan.delete_retention_ms
                             if stats.tombstone_expiry_ms is None or expiry < stats.tombstone_expiry_ms:
                                 stats.tombstone_expiry_ms = expiry
                     kept.append(r)
@@ -497,10 +395,10 @@ def _clean_group(
                 stats.records_kept += len(kept)
                 if len(kept) == n:
                     out: bytes | bytearray = raw
-                elif kept or h[0] + h[6] == plan.last_offset or (
-                    h[9] >= 0 and producer_last.get(h[9]) == h[0] + h[6]
+                elif kept or h.last_offset == plan.last_offset or (
+                    h.producer_id >= 0 and producer_last.get(h.producer_id) == h.last_offset
                 ):
-                    out = _rebuild(h, kept)
+                    out = rebuild_batch(h, kept)
                     changed = True
                 else:
                     changed = True

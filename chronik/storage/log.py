@@ -1,4 +1,10 @@
-"""A partition's log: a directory of segments in Kafka's on-disk layout."""
+"""A partition's log: a directory of segments in Kafka's on-disk layout.
+
+Over 500 lines on purpose: PartitionLog is one object (open, append, read,
+timestamp lookups, trimming, segment swaps) whose methods share the segment
+list, the offsets and the read hints; the parts without that state live in
+segment.py, recovery.py, swap.py and atomic.py.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +12,24 @@ import logging
 import os
 import shutil
 import struct
-import time
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from chronik.clock import wall_ms
+from chronik.storage.atomic import atomic_write, fsync_dir
 from chronik.storage.batch import (
+    BATCH_LENGTH_OFFSET,
+    H_BASE_OFFSET,
+    H_BATCH_LENGTH,
+    H_LAST_OFFSET_DELTA,
+    H_MAX_TIMESTAMP,
     HEADER,
     HEADER_SIZE,
+    LEADER_EPOCH_OFFSET,
     LOG_OVERHEAD,
+    TIMESTAMP_TYPE_MASK,
     BatchInfo,
     CorruptBatchError,
     scan_batches,
@@ -23,6 +37,7 @@ from chronik.storage.batch import (
 )
 from chronik.storage.recovery import load_sealed_segment, recover_active_segment
 from chronik.storage.segment import INT32_MAX, Segment
+from chronik.storage.swap import finish_interrupted_swaps
 
 __all__ = [
     "AppendResult",
@@ -40,20 +55,11 @@ LOG_START_OFFSET_FILE = "log-start-offset"
 # cleaner-offset-checkpoint per log dir; one small file per partition is
 # simpler and is deleted with the partition).
 CLEANER_CHECKPOINT_FILE = "cleaner-offset-checkpoint"
-# A compacted segment is written as <base>.log.cleaned, renamed to
-# <base>.log.swap once complete and fsynced, then swapped in.
-CLEANED_SUFFIX = ".cleaned"
-SWAP_SUFFIX = ".swap"
-_BASE_AND_EPOCH = struct.Struct(">q")
-_EPOCH = struct.Struct(">i")
-_LENGTH = struct.Struct(">i")
+_INT64 = struct.Struct(">q")
+_INT32 = struct.Struct(">i")
 # Remembered fetch end positions (offset -> segment, position); a handful of
 # consumers per partition is the common case.
 _MAX_READ_HINTS = 64
-
-
-def wall_clock_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 @dataclass
@@ -97,7 +103,7 @@ class PartitionLog:
         directory: Path,
         config: LogConfig,
         *,
-        now_ms: Callable[[], int] = wall_clock_ms,
+        now_ms: Callable[[], int] = wall_ms,
     ) -> None:
         self.directory = Path(directory)
         self.config = config
@@ -167,7 +173,7 @@ class PartitionLog:
         # back to the first batch's timestamp (never in the future).
         now = self._now_ms()
         if seg.size >= HEADER_SIZE:
-            first_max_ts = HEADER.unpack_from(os.pread(seg.fd, HEADER_SIZE, 0))[8]
+            first_max_ts = HEADER.unpack_from(os.pread(seg.fd, HEADER_SIZE, 0))[H_MAX_TIMESTAMP]
             if 0 <= first_max_ts <= now:
                 return first_max_ts
         return now
@@ -179,13 +185,7 @@ class PartitionLog:
             return 0
 
     def _write_log_start(self, offset: int) -> None:
-        path = self.directory / LOG_START_OFFSET_FILE
-        tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "w") as f:
-            f.write(f"{offset}\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        atomic_write(self.directory / LOG_START_OFFSET_FILE, f"{offset}\n")
 
     def _new_segment(self, base_offset: int) -> Segment:
         seg = Segment(self.directory, base_offset, create=True)
@@ -245,16 +245,17 @@ class PartitionLog:
             log_append_time = self._now_ms()
         first_offset = next_offset = self._log_end
         epoch = self.leader_epoch
-        pack_base = _BASE_AND_EPOCH.pack_into
-        pack_epoch = _EPOCH.pack_into
+        pack_base = _INT64.pack_into
+        pack_epoch = _INT32.pack_into
         for b in batches:
+            # Both fields lie outside the CRC: patched in place, no recompute.
             pack_base(data, b.position, next_offset)
-            pack_epoch(data, b.position + 12, epoch)
+            pack_epoch(data, b.position + LEADER_EPOCH_OFFSET, epoch)
             b.base_offset = next_offset
             if log_append_time >= 0:
                 set_log_append_time(data, b.position, b.size, log_append_time)
                 b.max_timestamp = log_append_time
-                b.attributes |= 0x08
+                b.attributes |= TIMESTAMP_TYPE_MASK
             next_offset += b.last_offset_delta + 1
 
         segment = self._segment_for_append(len(data), next_offset - 1)
@@ -339,7 +340,9 @@ class PartitionLog:
                     if parts:
                         break
                     if first_size < 0:
-                        first_size = LOG_OVERHEAD + _LENGTH.unpack(seg.pread(4, start + 8))[0]
+                        first_size = LOG_OVERHEAD + _INT32.unpack(
+                            seg.pread(4, start + BATCH_LENGTH_OFFSET)
+                        )[0]
                     end = start + first_size
                     next_offset = -1
             parts.append(seg.pread(end - start, start))
@@ -373,9 +376,9 @@ class PartitionLog:
             if hint is not None and hint > from_offset:
                 from_offset = hint
             for position, h in seg.iter_headers(seg.index.lookup(from_offset)):
-                if h[0] + h[6] < log_start or h[8] < timestamp_ms:
+                if h[H_BASE_OFFSET] + h[H_LAST_OFFSET_DELTA] < log_start or h[H_MAX_TIMESTAMP] < timestamp_ms:
                     continue
-                batch = seg.pread(12 + h[1], position)
+                batch = seg.pread(LOG_OVERHEAD + h[H_BATCH_LENGTH], position)
                 for record in _decode(batch):
                     if record.offset >= log_start and record.timestamp >= timestamp_ms:
                         return record.offset, record.timestamp
@@ -403,8 +406,9 @@ class PartitionLog:
         best_ts, best_seg, best_pos, best_size = -1, None, 0, 0
         first = self._segments[0]
         for position, h in first.iter_headers(first.index.lookup(log_start)):
-            if h[0] + h[6] >= log_start and h[8] > best_ts:
-                best_ts, best_seg, best_pos, best_size = h[8], first, position, 12 + h[1]
+            if h[H_BASE_OFFSET] + h[H_LAST_OFFSET_DELTA] >= log_start and h[H_MAX_TIMESTAMP] > best_ts:
+                best_ts, best_seg = h[H_MAX_TIMESTAMP], first
+                best_pos, best_size = position, LOG_OVERHEAD + h[H_BATCH_LENGTH]
         for seg in self._segments[1:]:
             if seg.max_timestamp > best_ts:
                 found = seg.find_batch(seg.offset_of_max_timestamp)
@@ -486,20 +490,7 @@ class PartitionLog:
             return 0
 
     def write_cleaner_checkpoint(self, offset: int) -> None:
-        path = self.directory / CLEANER_CHECKPOINT_FILE
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(f"{offset}\n")
-        os.replace(tmp, path)
-
-    def segment_end_offset(self, seg: Segment) -> int:
-        """One past the last offset stored in ``seg`` (its base offset when empty)."""
-        if seg is self._segments[-1]:
-            return self._log_end if seg.size else seg.base_offset
-        end = seg.base_offset
-        start = seg.index.positions[-1] if len(seg.index) else 0
-        for _pos, h in seg.iter_headers(start):
-            end = h[0] + h[6] + 1
-        return end
+        atomic_write(self.directory / CLEANER_CHECKPOINT_FILE, f"{offset}\n")
 
     def replace_segments(self, old: list[Segment], swap_path: Path | None) -> Segment | None:
         """Swap a cleaned ``<base>.log.swap`` in for the contiguous sealed segments ``old``.
@@ -560,73 +551,6 @@ class PartitionLog:
     def delete(self) -> None:
         self.close()
         shutil.rmtree(self.directory, ignore_errors=True)
-
-
-def fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def finish_interrupted_swaps(directory: Path) -> list[str]:
-    """Complete or discard a compaction that a crash interrupted.
-
-    ``.cleaned`` files were never complete: delete them. A ``.swap`` file is a
-    complete, fsynced replacement for every segment whose base offset lies in
-    its offset range: delete those (some may already be gone), then rename it
-    into place. Index files of the replaced range are deleted so they are
-    rebuilt from the new log.
-    """
-    actions: list[str] = []
-    for cleaned in directory.glob("*" + CLEANED_SUFFIX):
-        cleaned.unlink(missing_ok=True)
-        actions.append(f"discarded unfinished compaction output {cleaned.name}")
-    for swap in sorted(directory.glob("*.log" + SWAP_SUFFIX)):
-        stem = swap.name.split(".", 1)[0]
-        if len(stem) != 20 or not stem.isdigit():
-            continue
-        base = int(stem)
-        try:
-            last = _last_offset_in_file(swap, base)
-        except CorruptBatchError:
-            # Cannot happen for a file fsynced before its rename; be safe and keep the old data.
-            swap.unlink(missing_ok=True)
-            actions.append(f"discarded unreadable {swap.name}")
-            continue
-        for log_file in directory.glob("*.log"):
-            s = log_file.stem
-            if len(s) == 20 and s.isdigit() and base <= int(s) <= last:
-                for suffix in (".index", ".timeindex"):
-                    log_file.with_suffix(suffix).unlink(missing_ok=True)
-                if int(s) != base:
-                    log_file.unlink(missing_ok=True)
-        for suffix in (".index", ".timeindex"):
-            (directory / f"{stem}{suffix}").unlink(missing_ok=True)
-        os.replace(swap, directory / f"{stem}.log")
-        actions.append(f"completed interrupted compaction swap of {stem}.log")
-    if actions:
-        fsync_dir(directory)
-    return actions
-
-
-def _last_offset_in_file(path: Path, default: int) -> int:
-    """Last offset of the batches in a log file, walking headers only."""
-    last = default
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        size = os.fstat(fd).st_size
-        pos = 0
-        while pos + HEADER_SIZE <= size:
-            h = HEADER.unpack(os.pread(fd, HEADER_SIZE, pos))
-            if h[3] != 2 or h[1] < HEADER_SIZE - LOG_OVERHEAD:
-                raise CorruptBatchError(f"{path.name}: invalid batch header at {pos}")
-            last = max(last, h[0] + h[6])
-            pos += LOG_OVERHEAD + h[1]
-    finally:
-        os.close(fd)
-    return last
 
 
 def _decode(batch: bytes):

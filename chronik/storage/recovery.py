@@ -21,9 +21,16 @@ from crc32c import crc32c
 
 from chronik.storage.batch import (
     ATTRIBUTES_OFFSET,
+    H_BASE_OFFSET,
+    H_BATCH_LENGTH,
+    H_CRC,
+    H_LAST_OFFSET_DELTA,
+    H_MAGIC,
+    H_MAX_TIMESTAMP,
     HEADER,
     HEADER_SIZE,
     LOG_OVERHEAD,
+    MIN_BATCH_LENGTH,
     CorruptBatchError,
     _check_header,
 )
@@ -86,9 +93,9 @@ def _last_index_entry_matches(seg: Segment) -> bool:
         return False
     h = HEADER.unpack_from(raw)
     return (
-        h[3] == 2
-        and h[1] >= HEADER_SIZE - LOG_OVERHEAD
-        and h[0] + h[6] == seg.base_offset + seg.index.offsets[-1]
+        h[H_MAGIC] == 2
+        and h[H_BATCH_LENGTH] >= MIN_BATCH_LENGTH
+        and h[H_BASE_OFFSET] + h[H_LAST_OFFSET_DELTA] == seg.base_offset + seg.index.offsets[-1]
     )
 
 
@@ -219,23 +226,25 @@ def _verified_batches(seg: Segment, state: dict) -> Iterator[tuple[int, int, int
         except CorruptBatchError as exc:
             state["reason"] = str(exc)
             break
-        end = pos + LOG_OVERHEAD + h[1]
+        base_offset = h[H_BASE_OFFSET]
+        batch_size = LOG_OVERHEAD + h[H_BATCH_LENGTH]
+        end = pos + batch_size
         if end - buf_pos > len(buf):
             buf = os.pread(fd, max(_SCAN_CHUNK, end - pos), pos)
             buf_pos, off = pos, 0
-        if crc32c(memoryview(buf)[off + ATTRIBUTES_OFFSET : end - buf_pos]) != h[4]:
-            state["reason"] = f"CRC mismatch in batch with baseOffset {h[0]}"
+        if crc32c(memoryview(buf)[off + ATTRIBUTES_OFFSET : end - buf_pos]) != h[H_CRC]:
+            state["reason"] = f"CRC mismatch in batch with baseOffset {base_offset}"
             break
-        if h[0] <= prev_last:
-            state["reason"] = f"baseOffset {h[0]} does not follow offset {prev_last}"
+        if base_offset <= prev_last:
+            state["reason"] = f"baseOffset {base_offset} does not follow offset {prev_last}"
             break
-        last = h[0] + h[6]
+        last = base_offset + h[H_LAST_OFFSET_DELTA]
         prev_last = last
         state["last_offset"] = last
         state["count"] += 1
         pos = end
         state["position"] = pos
-        yield pos - LOG_OVERHEAD - h[1], last, LOG_OVERHEAD + h[1], h[8]
+        yield pos - batch_size, last, batch_size, h[H_MAX_TIMESTAMP]
 
 
 def load_sealed_segment(seg: Segment, index_interval_bytes: int) -> list[str]:
@@ -285,13 +294,14 @@ def _header_batches(seg: Segment, state: dict) -> Iterator[tuple[int, int, int, 
     """Index tuples from headers only (no CRC): sealed segments were verified when active."""
     try:
         for position, h in seg.iter_headers(0):
-            end = position + LOG_OVERHEAD + h[1]
-            if end > seg.size:
+            size = LOG_OVERHEAD + h[H_BATCH_LENGTH]
+            if position + size > seg.size:
                 state["reason"] = "torn batch at the end of the segment"
                 return
-            state["position"] = end
-            state["last_offset"] = h[0] + h[6]
-            yield position, h[0] + h[6], LOG_OVERHEAD + h[1], h[8]
+            last = h[H_BASE_OFFSET] + h[H_LAST_OFFSET_DELTA]
+            state["position"] = position + size
+            state["last_offset"] = last
+            yield position, last, size, h[H_MAX_TIMESTAMP]
         if state["position"] < seg.size:
             state["reason"] = "torn batch header at the end of the segment"
     except CorruptBatchError as exc:

@@ -13,8 +13,16 @@ from dataclasses import dataclass
 
 from chronik.storage.log import PartitionLog
 
-__all__ = ["RetentionResult", "apply_retention", "segments_to_delete"]
+__all__ = ["RetentionConfig", "RetentionResult", "apply_retention", "segments_to_delete"]
 
+
+@dataclass(frozen=True, slots=True)
+class RetentionConfig:
+    """What retention needs of a topic's configs (metadata's TopicConfig.retention_config())."""
+
+    delete: bool = True  # cleanup.policy includes delete
+    retention_ms: int = 604_800_000  # -1: keep forever
+    retention_bytes: int = -1  # -1: no size limit
 
 
 @dataclass
@@ -25,12 +33,12 @@ class RetentionResult:
     reason: str = ""
 
 
-def segments_to_delete(plog: PartitionLog, effective: dict[str, str], now_ms: int) -> tuple[int, str]:
+def segments_to_delete(plog: PartitionLog, cfg: RetentionConfig, now_ms: int) -> tuple[int, str]:
     """How many of the oldest segments retention would delete now, and why."""
-    if "delete" not in effective.get("cleanup.policy", "delete").split(","):
+    if not cfg.delete:
         return 0, ""
-    retention_ms = int(effective["retention.ms"])
-    retention_bytes = int(effective["retention.bytes"])
+    retention_ms = cfg.retention_ms
+    retention_bytes = cfg.retention_bytes
     segs = plog.segments
     by_time = 0
     if retention_ms >= 0:
@@ -59,8 +67,8 @@ def segments_to_delete(plog: PartitionLog, effective: dict[str, str], now_ms: in
     return by_size, "retention.bytes"
 
 
-def apply_retention(plog: PartitionLog, effective: dict[str, str], now_ms: int) -> RetentionResult:
-    count, reason = segments_to_delete(plog, effective, now_ms)
+def apply_retention(plog: PartitionLog, cfg: RetentionConfig, now_ms: int) -> RetentionResult:
+    count, reason = segments_to_delete(plog, cfg, now_ms)
     gone = plog.delete_oldest_segments(count) if count else []
     return RetentionResult(
         len(gone), sum(s.size for s in gone), plog.log_start_offset, reason if gone else ""

@@ -22,12 +22,32 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from chronik.storage.batch import HEADER, HEADER_SIZE, LOG_OVERHEAD, CorruptBatchError
+from chronik.storage.atomic import atomic_write
+from chronik.storage.batch import (
+    H_BASE_OFFSET,
+    H_BATCH_LENGTH,
+    H_LAST_OFFSET_DELTA,
+    H_MAGIC,
+    HEADER,
+    HEADER_SIZE,
+    LOG_OVERHEAD,
+    MIN_BATCH_LENGTH,
+    CorruptBatchError,
+)
 
-__all__ = ["OffsetIndex", "Segment", "TimeIndex", "segment_name"]
+__all__ = [
+    "OFFSET_INDEX_ENTRY",
+    "TIME_INDEX_ENTRY",
+    "OffsetIndex",
+    "Segment",
+    "TimeIndex",
+    "segment_name",
+]
 
 _BIG_ENDIAN_HOST = sys.byteorder == "big"
-_TIME_ENTRY = struct.Struct(">qi")
+# On-disk entries (the one definition of both index formats; see the module doc).
+OFFSET_INDEX_ENTRY = struct.Struct(">ii")  # relative offset, file position
+TIME_INDEX_ENTRY = struct.Struct(">qi")  # timestamp, relative offset
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 # Header walks read this much at a time so that runs of small batches cost one syscall.
 _WALK_CHUNK = 16384
@@ -50,13 +70,6 @@ def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
         written += os.write(fd, mv[written:])
 
 
-def _replace_file(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-
-
 class _IndexFile:
     """An index kept in memory and appended to its file in batches of entries."""
 
@@ -71,7 +84,7 @@ class _IndexFile:
     def rewrite(self) -> None:
         self.close()
         self._pending = []
-        _replace_file(self.path, self.to_bytes())
+        atomic_write(self.path, self.to_bytes())
 
     def _writer(self) -> int:
         if self._fd is None:
@@ -206,7 +219,7 @@ class TimeIndex(_IndexFile):
             return f"time index size {len(data)} is not a multiple of 12"
         ts = array("q")
         offs = array("i")
-        for t, o in _TIME_ENTRY.iter_unpack(data):
+        for t, o in TIME_INDEX_ENTRY.iter_unpack(data):
             ts.append(t)
             offs.append(o)
         if ts and (offs[0] < 0 or (len(ts) > 1 and (ts[-1] <= ts[0] or offs[-1] < offs[0]))):
@@ -415,19 +428,19 @@ class Segment:
                 if len(chunk) < HEADER_SIZE:
                     return
             h = unpack(chunk, off)
-            if h[3] != 2 or h[1] < HEADER_SIZE - LOG_OVERHEAD:
+            if h[H_MAGIC] != 2 or h[H_BATCH_LENGTH] < MIN_BATCH_LENGTH:
                 raise CorruptBatchError(
                     f"{self.path}: invalid batch header at position {position} "
-                    f"(magic {h[3]}, batchLength {h[1]})"
+                    f"(magic {h[H_MAGIC]}, batchLength {h[H_BATCH_LENGTH]})"
                 )
             yield position, h
-            position += LOG_OVERHEAD + h[1]
+            position += LOG_OVERHEAD + h[H_BATCH_LENGTH]
 
     def find_batch(self, offset: int) -> tuple[int, int] | None:
         """(position, size) of the first batch whose last offset >= ``offset``."""
         for position, h in self.iter_headers(self.index.lookup(offset)):
-            if h[0] + h[6] >= offset:
-                return position, LOG_OVERHEAD + h[1]
+            if h[H_BASE_OFFSET] + h[H_LAST_OFFSET_DELTA] >= offset:
+                return position, LOG_OVERHEAD + h[H_BATCH_LENGTH]
         return None
 
     def boundary_before(self, start: int, limit: int) -> tuple[int, int]:
@@ -440,9 +453,9 @@ class Segment:
         """
         boundary = max(self.index.floor_position(limit), start)
         for position, h in self.iter_headers(boundary, min(limit, self.size)):
-            end = position + LOG_OVERHEAD + h[1]
+            end = position + LOG_OVERHEAD + h[H_BATCH_LENGTH]
             if end > limit:
-                return boundary, h[0]
+                return boundary, h[H_BASE_OFFSET]
             boundary = end
         return boundary, -1
 

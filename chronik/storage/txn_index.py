@@ -1,32 +1,55 @@
-"""The aborted-transaction index of a partition (`aborted.txnindex`): the one module that knows its format.
+"""The aborted-transaction index of a partition: ``<topic>-<partition>/aborted.txnindex``.
 
-Fixed 24-byte entries, big-endian (producer id, first offset, marker offset),
-one per aborted transaction, like Kafka's .txnindex. The transaction
-coordinator writes an entry *before* its abort marker is appended (the
-marker's offset is the log end at that moment), so a crash can only leave an
-entry whose marker is missing; such entries (offset >= log end) are dropped
-at load. A missing file is rebuilt by scanning the partition's batch
-headers. read_committed fetches and the log cleaner read it.
+This module alone knows the file format. The transaction coordinator keeps
+one ``AbortedIndex`` per partition (fetch answers read_committed consumers
+from it); the log cleaner reads ``aborted_ranges``.
+
+Format (Kafka's ``.txnindex``, one file per partition rather than per
+segment): fixed 24-byte big-endian entries ``>qqq`` = producer id, first
+offset of the aborted transaction on this partition, offset of its ABORT
+marker; appended in marker-offset order.
+
+Crash rules: the coordinator writes an entry *before* appending its abort
+marker (the marker's offset is the log end at that moment), so a crash can
+only leave an entry whose marker is missing; such entries (marker offset at
+or past the log end) are dropped at load, and the marker is written again
+when the coordinator finishes the PrepareAbort transaction. A torn last
+entry is ignored. Entries whose marker lies below the log start went with
+their segment (retention, DeleteRecords) and are dropped too. A missing file
+is rebuilt by scanning the partition's batch headers (and the tiny control
+records).
 """
 
 from __future__ import annotations
 
 import bisect
 import logging
-import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from kafka.record.default_records import DefaultRecordBatch
+from chronik.storage.atomic import atomic_write
+from chronik.storage.batch import CorruptBatchError, iter_batches
+from chronik.storage.control import is_abort_marker
 
-from chronik.storage.batch import CorruptBatchError, scan_batches
-from chronik.storage.log import PartitionLog
+if TYPE_CHECKING:
+    from chronik.storage.log import PartitionLog
 
-log = logging.getLogger("chronik.storage.txn_index")
+__all__ = [
+    "INDEX_FILE",
+    "AbortedEntry",
+    "AbortedIndex",
+    "aborted_ranges",
+    "decode_entries",
+    "encode_entries",
+]
+
+log = logging.getLogger("chronik.transactions")
 
 INDEX_FILE = "aborted.txnindex"
 _INDEX_ENTRY = struct.Struct(">qqq")
+ENTRY_SIZE = _INDEX_ENTRY.size  # 24
 
 
 @dataclass(slots=True)
@@ -34,6 +57,31 @@ class AbortedEntry:
     producer_id: int
     first_offset: int
     last_offset: int  # the offset of the abort marker
+
+
+def decode_entries(raw: bytes) -> list[AbortedEntry]:
+    """Entries of a file's bytes, in file order; a torn last entry is ignored."""
+    usable = len(raw) - len(raw) % ENTRY_SIZE
+    return [AbortedEntry(*t) for t in _INDEX_ENTRY.iter_unpack(raw[:usable])]
+
+
+def encode_entries(entries: list[AbortedEntry]) -> bytes:
+    return b"".join(_INDEX_ENTRY.pack(e.producer_id, e.first_offset, e.last_offset) for e in entries)
+
+
+def aborted_ranges(directory: Path) -> dict[int, list[tuple[int, int]]]:
+    """Aborted transactions of a partition directory: producer id -> [(first offset, marker offset)].
+
+    The file as it is (no log to check it against): what the offline cleaner needs.
+    """
+    out: dict[int, list[tuple[int, int]]] = {}
+    try:
+        raw = (directory / INDEX_FILE).read_bytes()
+    except FileNotFoundError:
+        return out
+    for e in decode_entries(raw):
+        out.setdefault(e.producer_id, []).append((e.first_offset, e.last_offset))
+    return out
 
 
 class AbortedIndex:
@@ -55,16 +103,17 @@ class AbortedIndex:
             return idx
         end = plog.log_end_offset
         seen: set[tuple[int, int]] = set()
-        usable = len(raw) - len(raw) % _INDEX_ENTRY.size
-        for pos in range(0, usable, _INDEX_ENTRY.size):
-            pid, first, last = _INDEX_ENTRY.unpack_from(raw, pos)
+        stored = decode_entries(raw)
+        for e in stored:
             # A marker at or past the log end was never written (see module doc);
             # one below the log start went with its segment (retention, DeleteRecords).
-            if last >= end or last < plog.log_start_offset or (pid, first) in seen:
+            if e.last_offset >= end or e.last_offset < plog.log_start_offset:
                 continue
-            seen.add((pid, first))
-            idx._add(AbortedEntry(pid, first, last))
-        if usable != len(raw) or len(idx.entries) != usable // _INDEX_ENTRY.size:
+            if (e.producer_id, e.first_offset) in seen:
+                continue
+            seen.add((e.producer_id, e.first_offset))
+            idx._add(e)
+        if len(raw) % ENTRY_SIZE or len(idx.entries) != len(stored):
             idx._rewrite()
         return idx
 
@@ -78,35 +127,23 @@ class AbortedIndex:
             self._lasts.append(e.last_offset)
 
     def _rewrite(self) -> None:
-        tmp = self.path.with_name(INDEX_FILE + ".tmp")
-        tmp.write_bytes(b"".join(
-            _INDEX_ENTRY.pack(e.producer_id, e.first_offset, e.last_offset) for e in self.entries
-        ))
-        os.replace(tmp, self.path)
+        atomic_write(self.path, encode_entries(self.entries))
 
     def _rebuild(self, plog: PartitionLog) -> None:
         """Find aborted transactions from batch headers (and the tiny control records)."""
         open_txns: dict[int, int] = {}
-        offset = plog.log_start_offset
-        end = plog.log_end_offset
-        while offset < end:
-            data = plog.read(offset, 4 * 1024 * 1024).data
-            if not data:
-                break
-            try:
-                batches = scan_batches(data, verify_crc=False)
-            except CorruptBatchError:
-                break
-            for b in batches:
+        try:
+            for b, raw in iter_batches(plog, plog.log_start_offset):
                 if b.producer_id < 0 or not b.is_transactional:
                     continue
                 if not b.is_control:
                     open_txns.setdefault(b.producer_id, b.base_offset)
                     continue
                 first = open_txns.pop(b.producer_id, None)
-                if first is not None and is_abort_marker(data[b.position:b.position + b.size]):
+                if first is not None and is_abort_marker(raw):
                     self._add(AbortedEntry(b.producer_id, first, b.base_offset))
-            offset = batches[-1].last_offset + 1
+        except CorruptBatchError:
+            pass  # index what could be read; recovery deals with the log itself
         self._rewrite()
         if self.entries:
             log.info("rebuilt %s: %d aborted transaction(s)", self.path, len(self.entries))
@@ -130,22 +167,13 @@ class AbortedIndex:
 
 def marker_after(plog: PartitionLog, producer_id: int, offset: int) -> bool:
     """Whether a control batch of `producer_id` exists at or after `offset` (headers only)."""
-    end = plog.log_end_offset
-    while offset < end:
-        data = plog.read(offset, 4 * 1024 * 1024).data
-        if not data:
-            return False
-        try:
-            batches = scan_batches(data, verify_crc=False)
-        except CorruptBatchError:
-            return False
-        if any(b.is_control and b.producer_id == producer_id and b.last_offset >= offset for b in batches):
-            return True
-        offset = batches[-1].last_offset + 1
+    try:
+        for b, _raw in iter_batches(plog, offset):
+            if b.is_control and b.producer_id == producer_id:
+                return True
+    except CorruptBatchError:
+        return False
     return False
 
 
-def is_abort_marker(batch: bytes | memoryview) -> bool:
-    for rec in DefaultRecordBatch(bytes(batch)):
-        return bool(getattr(rec, "abort", False))
-    return False
+# The names broker/transactions.py has used; new code uses is_abort_marker.

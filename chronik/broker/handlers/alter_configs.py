@@ -8,7 +8,7 @@ from __future__ import annotations
 from kafka.protocol.admin.configs import AlterConfigsResponse
 
 from chronik.broker.config_resources import BROKER, TOPIC, check_broker_resource, topic_or_error
-from chronik.metadata.configs import validate_topic_configs
+from chronik.metadata.configs import ConfigError, validate_topic_configs
 from chronik.wire.errors import ErrorCode, KafkaApiError
 
 API_KEY = 33
@@ -40,7 +40,7 @@ def run(ctx, req, response_cls, compute):
         try:
             alter_resource(ctx.core, r, req.validate_only, compute)
             code, msg = ErrorCode.NONE, None
-        except KafkaApiError as exc:
+        except (KafkaApiError, ConfigError) as exc:
             code, msg = exc.code, exc.message
         results.append(
             response_cls.AlterConfigsResourceResponse(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from kafka.protocol.admin.topics import CreateTopicsResponse
 
 from chronik.broker.topics import MAX_PARTITIONS_PER_REQUEST, TOO_MANY_PARTITIONS
-from chronik.metadata.configs import TOPIC_CONFIGS
+from chronik.metadata.configs import TOPIC_CONFIGS, ConfigError
 from chronik.wire.errors import ErrorCode, KafkaApiError
 
 API_KEY = 19
@@ -89,7 +89,7 @@ def handle(ctx, req):
                         is_sensitive=False)
                 for n, spec in TOPIC_CONFIGS.items()
             ]
-        except KafkaApiError as exc:
+        except (KafkaApiError, ConfigError) as exc:
             code, msg = exc.code, exc.message
             num = -1
         results.append(

@@ -130,3 +130,49 @@ def test_read_batch_header():
     assert (info.position, info.size, info.record_count) == (len(a), len(b), 4)
     with pytest.raises(CorruptBatchError):
         read_batch_header(a[:40])
+
+
+# -- the named header view and iter_batches ------------------------------------------------
+
+
+def test_header_field_numbers_match_the_named_view():
+    from chronik.storage import batch
+
+    for i, name in enumerate(batch.BatchHeader._fields):
+        short = {"batch_length": "BATCH_LENGTH", "partition_leader_epoch": "LEADER_EPOCH"}.get(name, name.upper())
+        assert getattr(batch, "H_" + short) == i
+    assert batch.HEADER.size == batch.HEADER_SIZE == 61
+
+
+def test_batch_header_view():
+    from chronik.storage.batch import BatchHeader
+
+    data = build_batch(5, compression=GZIP, base_ts=1000, ts_step=10)
+    h = BatchHeader.unpack_from(b"\0" * 3 + data, 3)
+    info = read_batch_header(data)
+    assert h.size == info.size == len(data)
+    assert (h.base_offset, h.last_offset, h.record_count) == (0, 4, 5)
+    assert (h.base_timestamp, h.max_timestamp) == (1000, 1040)
+    assert h.compression == GZIP and h.magic == 2 and h.timestamp_type == 0
+    assert not h.is_control and not h.is_transactional and h.producer_id == -1
+
+
+def test_iter_batches_walks_a_log_in_chunks(tmp_path):
+    from chronik.storage.batch import iter_batches
+    from chronik.storage.log import LogConfig, OffsetOutOfRangeError, PartitionLog
+
+    plog = PartitionLog(tmp_path / "t-0", LogConfig(segment_bytes=1024))
+    for _ in range(20):
+        plog.append(bytearray(build_batch(3, value_size=50)))  # offsets 3i .. 3i+2
+    assert len(plog.segments) > 3
+    got = [(b.base_offset, bytes(raw)) for b, raw in iter_batches(plog, 0, chunk_bytes=500)]
+    assert [o for o, _ in got] == list(range(0, 60, 3))
+    for (offset, raw), (b,) in zip(got, (scan_batches(r) for _, r in got), strict=True):
+        assert b.base_offset == offset and len(raw) == b.size
+    # From the middle of a batch: that batch comes first; end_offset stops before a batch.
+    assert [b.base_offset for b, _ in iter_batches(plog, 7, 15)] == [6, 9, 12]
+    assert list(iter_batches(plog, 60)) == list(iter_batches(plog, 61)) == []
+    plog.delete_records_before(9)
+    with pytest.raises(OffsetOutOfRangeError):
+        list(iter_batches(plog, 3))
+    plog.close()

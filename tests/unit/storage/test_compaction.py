@@ -3,9 +3,9 @@ import os
 import pytest
 from kafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
 
-from chronik.storage import LogConfig, PartitionLog
 from chronik.storage.batch import HEADER, scan_batches
 from chronik.storage.compaction import CleanerConfig, clean_log, run_to_completion
+from chronik.storage.log import LogConfig, PartitionLog
 
 from .test_support import GZIP, LZ4, NONE, ZSTD, decode
 
@@ -158,7 +158,7 @@ def test_last_batch_of_producer_kept_empty(tmp_path):
 def test_aborted_records_dropped_markers_kept(tmp_path):
     import struct
 
-    from chronik.broker.transactions import build_marker
+    from chronik.storage.control import build_marker
 
     d = tmp_path / "t-0"
     log = PartitionLog(d, LogConfig(segment_bytes=1024), now_ms=Clock())

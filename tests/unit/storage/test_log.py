@@ -3,14 +3,8 @@ import struct
 
 import pytest
 
-from chronik.storage import (
-    CorruptBatchError,
-    LogConfig,
-    MessageTooLargeError,
-    OffsetOutOfRangeError,
-    PartitionLog,
-    scan_batches,
-)
+from chronik.storage.batch import CorruptBatchError, scan_batches
+from chronik.storage.log import LogConfig, MessageTooLargeError, OffsetOutOfRangeError, PartitionLog
 
 from .test_support import GZIP, LZ4, NONE, SNAPPY, ZSTD, build_batch, decode, expected
 

@@ -2,7 +2,8 @@ import os
 
 import pytest
 
-from chronik.storage import LogConfig, PartitionLog, recover_segment
+from chronik.storage.log import LogConfig, PartitionLog
+from chronik.storage.recovery import recover_segment
 
 from .test_support import GZIP, build_batch, decode
 

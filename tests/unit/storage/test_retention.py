@@ -1,6 +1,5 @@
-from chronik.metadata.configs import effective_topic_config
-from chronik.storage import LogConfig, PartitionLog
-from chronik.storage.retention import apply_retention
+from chronik.storage.log import LogConfig, PartitionLog
+from chronik.storage.retention import RetentionConfig, apply_retention
 
 from .test_support import build_batch, decode
 
@@ -27,7 +26,7 @@ def test_retention_ms_deletes_old_segments(tmp_path):
     log = make_log(tmp_path, clock)
     n = len(log.segments)
     assert n > 4
-    eff = effective_topic_config({"retention.ms": "50000"})
+    eff = RetentionConfig(retention_ms=50000)
     res = apply_retention(log, eff, NOW)
     assert res.segments_deleted > 0 and res.reason == "retention.ms"
     assert len(log.segments) == n - res.segments_deleted
@@ -46,7 +45,7 @@ def test_retention_ms_everything_expired_rolls_active(tmp_path):
     clock = Clock()
     log = make_log(tmp_path, clock)
     end = log.log_end_offset
-    res = apply_retention(log, effective_topic_config({"retention.ms": "1000"}), NOW + 10**6)
+    res = apply_retention(log, RetentionConfig(retention_ms=1000), NOW + 10**6)
     assert res.segments_deleted > 0
     assert log.log_start_offset == log.log_end_offset == end
     assert len(log.segments) == 1 and log.segments[0].size == 0
@@ -55,7 +54,7 @@ def test_retention_ms_everything_expired_rolls_active(tmp_path):
 
 def test_retention_bytes(tmp_path):
     log = make_log(tmp_path, Clock())
-    eff = effective_topic_config({"retention.bytes": "5000", "retention.ms": "-1"})
+    eff = RetentionConfig(retention_bytes=5000, retention_ms=-1)
     res = apply_retention(log, eff, NOW)
     assert res.reason == "retention.bytes"
     assert log.size_bytes() <= 5000 + 2048
@@ -65,7 +64,7 @@ def test_retention_bytes(tmp_path):
 
 def test_compact_only_topic_keeps_segments(tmp_path):
     log = make_log(tmp_path, Clock())
-    eff = effective_topic_config({"cleanup.policy": "compact", "retention.ms": "1"})
+    eff = RetentionConfig(delete=False, retention_ms=1)
     assert apply_retention(log, eff, NOW).segments_deleted == 0
     log.close()
 

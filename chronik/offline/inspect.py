@@ -7,7 +7,6 @@ show the files as they are.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,17 +14,13 @@ from typing import Any
 
 from crc32c import crc32c
 
-from chronik.metadata.configs import effective_topic_config
-from chronik.storage.batch import (
-    ATTRIBUTES_OFFSET,
-    CONTROL_MASK,
-    HEADER,
-    HEADER_SIZE,
-    LOG_OVERHEAD,
-    TRANSACTIONAL_MASK,
-    CorruptBatchError,
-    _check_header,
-)
+from chronik.metadata.configs import TopicConfig, effective_topic_config
+from chronik.metadata.store import META_FILE, MetadataStore
+from chronik.storage.batch import ATTRIBUTES_OFFSET, HEADER_SIZE, BatchHeader, CorruptBatchError, _check_header
+from chronik.storage.control import COMMIT, marker_type
+from chronik.storage.log import LOG_START_OFFSET_FILE
+from chronik.storage.segment import OFFSET_INDEX_ENTRY, TIME_INDEX_ENTRY
+from chronik.storage.swap import CLEANED_SUFFIX, SWAP_SUFFIX
 
 __all__ = [
     "PartitionDir",
@@ -36,8 +31,6 @@ __all__ = [
 ]
 
 CODECS = {0: "none", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
-_INDEX_ENTRY = struct.Struct(">ii")
-_TIME_ENTRY = struct.Struct(">qi")
 
 
 @dataclass
@@ -45,13 +38,12 @@ class PartitionDir:
     topic: str
     partition: int
     path: Path
-    configs: dict[str, str]  # effective topic configs
+    configs: dict[str, str]  # effective topic configs, as strings (for display)
+    config: TopicConfig  # the same, typed: what the tools run with
 
 
 def find_partitions(data_dir: Path, topic: str | None = None) -> list[PartitionDir]:
     """Partitions of the topics in DIR/meta.json (configs included), in name order."""
-    from chronik.metadata.store import META_FILE, MetadataStore
-
     if not (data_dir / META_FILE).exists():
         return []
     store = MetadataStore(data_dir)
@@ -63,11 +55,13 @@ def find_partitions(data_dir: Path, topic: str | None = None) -> list[PartitionD
     for row in sorted(rows, key=lambda r: r["name"]):
         if topic is not None and row["name"] != topic:
             continue
-        eff = effective_topic_config(dict(row.get("configs") or {}))
+        overrides = dict(row.get("configs") or {})
+        eff = effective_topic_config(overrides)
+        config = TopicConfig.parse(overrides)
         for p in range(row["partitions"]):
             path = data_dir / f"{row['name']}-{p}"
             if path.is_dir():
-                out.append(PartitionDir(row["name"], p, path, eff))
+                out.append(PartitionDir(row["name"], p, path, eff, config))
     return out
 
 
@@ -77,29 +71,31 @@ def _log_files(path: Path) -> list[Path]:
 
 def _read_log_start(path: Path) -> int:
     try:
-        return int((path / "log-start-offset").read_text().strip() or 0)
+        return int((path / LOG_START_OFFSET_FILE).read_text().strip() or 0)
     except (FileNotFoundError, ValueError):
         return 0
 
 
-def _walk(data: bytes | memoryview, verify_crc: bool) -> Iterator[tuple[int, tuple, str | None]]:
+def _walk(
+    data: bytes | memoryview, verify_crc: bool
+) -> Iterator[tuple[int, BatchHeader | None, str | None]]:
     """(position, header, problem) per batch; stops after the first problem."""
     mv = memoryview(data)
     n = len(mv)
     pos = 0
     while pos < n:
         if n - pos < HEADER_SIZE:
-            yield pos, (), f"torn batch header ({n - pos} bytes) at position {pos}"
+            yield pos, None, f"torn batch header ({n - pos} bytes) at position {pos}"
             return
-        h = HEADER.unpack_from(mv, pos)
+        h = BatchHeader.unpack_from(mv, pos)
         try:
             _check_header(h, pos, n - pos)
         except CorruptBatchError as exc:
             yield pos, h, str(exc)
             return
-        end = pos + LOG_OVERHEAD + h[1]
-        if verify_crc and crc32c(mv[pos + ATTRIBUTES_OFFSET : end]) != h[4]:
-            yield pos, h, f"CRC mismatch in batch at position {pos} (baseOffset {h[0]})"
+        end = pos + h.size
+        if verify_crc and crc32c(mv[pos + ATTRIBUTES_OFFSET : end]) != h.crc:
+            yield pos, h, f"CRC mismatch in batch at position {pos} (baseOffset {h.base_offset})"
             return
         yield pos, h, None
         pos = end
@@ -114,16 +110,16 @@ def list_segments(part: PartitionDir) -> list[dict[str, Any]]:
         batches = records = 0
         damaged = None
         for _pos, h, problem in _walk(data, verify_crc=False):
-            if problem:
+            if problem or h is None:
                 damaged = problem
                 break
-            first = h[0] if first is None else first
-            last = h[0] + h[6]
+            first = h.base_offset if first is None else first
+            last = h.last_offset
             batches += 1
-            records += h[12]
-            if not h[5] & CONTROL_MASK:
-                min_ts = h[7] if min_ts is None else min(min_ts, h[7])
-                max_ts = h[8] if max_ts is None else max(max_ts, h[8])
+            records += h.record_count
+            if not h.is_control:
+                min_ts = h.base_timestamp if min_ts is None else min(min_ts, h.base_timestamp)
+                max_ts = h.max_timestamp if max_ts is None else max(max_ts, h.max_timestamp)
         rows.append({
             "topic": part.topic,
             "partition": part.partition,
@@ -148,28 +144,27 @@ def dump_segment(path: Path, with_records: bool) -> Iterator[dict[str, Any]]:
 
     data = path.read_bytes()
     for pos, h, problem in _walk(data, verify_crc=True):
-        if problem:
+        if problem or h is None:
             yield {"position": pos, "error": problem}
             return
-        size = LOG_OVERHEAD + h[1]
-        attrs = h[5]
+        size = h.size
         batch: dict[str, Any] = {
-            "base_offset": h[0],
-            "last_offset": h[0] + h[6],
-            "count": h[12],
+            "base_offset": h.base_offset,
+            "last_offset": h.last_offset,
+            "count": h.record_count,
             "position": pos,
             "size": size,
-            "base_timestamp": h[7],
-            "max_timestamp": h[8],
-            "timestamp_type": "LogAppendTime" if attrs & 0x08 else "CreateTime",
-            "compression": CODECS.get(attrs & 0x07, str(attrs & 0x07)),
-            "producer_id": h[9],
-            "producer_epoch": h[10],
-            "base_sequence": h[11],
-            "transactional": bool(attrs & TRANSACTIONAL_MASK),
-            "control": bool(attrs & CONTROL_MASK),
-            "leader_epoch": h[2],
-            "crc": h[4],
+            "base_timestamp": h.base_timestamp,
+            "max_timestamp": h.max_timestamp,
+            "timestamp_type": "LogAppendTime" if h.timestamp_type else "CreateTime",
+            "compression": CODECS.get(h.compression, str(h.compression)),
+            "producer_id": h.producer_id,
+            "producer_epoch": h.producer_epoch,
+            "base_sequence": h.base_sequence,
+            "transactional": h.is_transactional,
+            "control": h.is_control,
+            "leader_epoch": h.partition_leader_epoch,
+            "crc": h.crc,
         }
         if with_records:
             recs = []
@@ -181,8 +176,9 @@ def dump_segment(path: Path, with_records: bool) -> Iterator[dict[str, Any]]:
                     "value": _text(r.value),
                     "headers": [[k, _text(v)] for k, v in r.headers],
                 }
-                if batch["control"] and r.key is not None and len(r.key) >= 4:
-                    rec["control_type"] = "COMMIT" if struct.unpack(">hh", r.key[:4])[1] else "ABORT"
+                kind = marker_type(r.key) if h.is_control else None
+                if kind is not None:
+                    rec["control_type"] = "COMMIT" if kind == COMMIT else "ABORT"
                 recs.append(rec)
             batch["records"] = recs
         yield batch
@@ -211,14 +207,18 @@ def verify_partition(part: PartitionDir) -> list[dict[str, Any]]:
         starts: dict[int, int] = {}  # position -> last offset
         batches = 0
         for pos, h, problem in _walk(data, verify_crc=True):
-            if problem:
-                problems.append(problem)
+            if problem or h is None:
+                problems.append(problem or "unreadable batch")
                 break
-            if h[0] < base:
-                problems.append(f"batch at position {pos}: baseOffset {h[0]} below segment base {base}")
-            if h[0] <= prev_end:
-                problems.append(f"batch at position {pos}: baseOffset {h[0]} does not follow {prev_end}")
-            prev_end = h[0] + h[6]
+            if h.base_offset < base:
+                problems.append(
+                    f"batch at position {pos}: baseOffset {h.base_offset} below segment base {base}"
+                )
+            if h.base_offset <= prev_end:
+                problems.append(
+                    f"batch at position {pos}: baseOffset {h.base_offset} does not follow {prev_end}"
+                )
+            prev_end = h.last_offset
             starts[pos] = prev_end
             batches += 1
         problems += _verify_index(f.with_suffix(".index"), base, starts, len(data))
@@ -232,7 +232,7 @@ def verify_partition(part: PartitionDir) -> list[dict[str, Any]]:
             "ok": not problems,
             "problems": problems,
         })
-    for stray in list(part.path.glob("*.swap")) + list(part.path.glob("*.cleaned")):
+    for stray in list(part.path.glob("*" + SWAP_SUFFIX)) + list(part.path.glob("*" + CLEANED_SUFFIX)):
         out.append({
             "topic": part.topic, "partition": part.partition, "segment": stray.name,
             "batches": 0, "size": stray.stat().st_size, "ok": False,
@@ -250,7 +250,7 @@ def _verify_index(path: Path, base: int, starts: dict[int, int], size: int) -> l
         return [f"offset index size {len(raw)} is not a multiple of 8"]
     problems = []
     prev = (-1, -1)
-    for rel, position in _INDEX_ENTRY.iter_unpack(raw):
+    for rel, position in OFFSET_INDEX_ENTRY.iter_unpack(raw):
         if rel <= prev[0] or position <= prev[1]:
             problems.append(f"offset index entry ({rel}, {position}) is not increasing")
             break
@@ -271,7 +271,7 @@ def _verify_time_index(path: Path, base: int, last_offset: int) -> list[str]:
     if len(raw) % 12:
         return [f"time index size {len(raw)} is not a multiple of 12"]
     prev_ts = None
-    for ts, rel in _TIME_ENTRY.iter_unpack(raw):
+    for ts, rel in TIME_INDEX_ENTRY.iter_unpack(raw):
         if prev_ts is not None and ts <= prev_ts:
             return [f"time index timestamps not increasing at {ts}"]
         if rel < 0 or base + rel > max(last_offset, base):
