@@ -173,12 +173,26 @@ class OffsetStore:
     def _append(self, records: list[bytes]) -> None:
         data = b"".join(records)
         view = memoryview(data)
-        while view:
-            n = os.write(self._fd, view)
-            view = view[n:]
+        try:
+            while view:
+                n = os.write(self._fd, view)
+                view = view[n:]
+        except OSError:
+            # A full disk: no torn record stays behind to break the replay.
+            try:
+                os.ftruncate(self._fd, self._size)
+            except OSError:
+                pass
+            raise
         self._size += len(data)
+
+    def _maybe_compact(self) -> None:
+        """Rewrite the log with the live entries once it is mostly dead (memory must be up to date)."""
         if self._size > self.compact_bytes and self._size > 4 * self._live_bytes:
-            self.compact()
+            try:
+                self.compact()
+            except OSError as exc:
+                log.warning("compacting the committed offsets log failed: %s", exc.strerror or exc)
 
     def commit(
         self,
@@ -190,19 +204,23 @@ class OffsetStore:
         if not offsets:
             return
         ts = self.clock_ms() if commit_ts_ms is None else commit_ts_ms
-        current = self._groups.setdefault(group, {})
+        new = {}
         records = []
         for (topic, partition), (offset, metadata, epoch) in offsets.items():
             c = CommittedOffset(offset, metadata, epoch, ts)
-            rec = _frame(_commit_body(group, topic, partition, c))
-            old = current.get((topic, partition))
+            new[(topic, partition)] = c
+            records.append(_frame(_commit_body(group, topic, partition, c)))
+        # On disk first: a commit that could not be written is not seen either.
+        self._append(records)
+        current = self._groups.setdefault(group, {})
+        for (tp, c), rec in zip(new.items(), records, strict=True):
+            old = current.get(tp)
             if old is None:
                 self._live_bytes += len(rec)
-            elif old.metadata is not None and metadata is not None:
-                self._live_bytes += len(metadata) - len(old.metadata)
-            current[(topic, partition)] = c
-            records.append(rec)
-        self._append(records)
+            elif old.metadata is not None and c.metadata is not None:
+                self._live_bytes += len(c.metadata) - len(old.metadata)
+            current[tp] = c
+        self._maybe_compact()
 
     def delete(self, group: str, partitions: Iterable[TopicPartition]) -> None:
         offs = self._groups.get(group)
@@ -216,14 +234,17 @@ class OffsetStore:
             del self._groups[group]
         if records:
             self._append(records)
+            self._maybe_compact()
 
     def delete_group(self, group: str) -> None:
         if self._groups.pop(group, None) is not None:
             self._append([_frame(b"\x03" + _str(group))])
+            self._maybe_compact()
 
     def delete_topic(self, topic: str) -> None:
         if self._drop_topic_in_memory(topic):
             self._append([_frame(b"\x04" + _str(topic))])
+            self._maybe_compact()
 
     def _drop_topic_in_memory(self, topic: str) -> bool:
         dropped = False

@@ -265,7 +265,12 @@ class PartitionLog:
         if config.flush_messages is not None:
             self._unflushed += sum(b.record_count for b in batches)
             if self._unflushed >= config.flush_messages:
-                self.flush()
+                try:
+                    self.flush()
+                except OSError as exc:
+                    # The batch is in the log with its offset: failing now would
+                    # let a retry append it twice. Say so, and fsync again next time.
+                    logger.error("%s: fsync failed: %s", self.directory, exc.strerror or exc)
         return AppendResult(first_offset, next_offset - 1, log_append_time, self._log_start)
 
     def _segment_for_append(self, nbytes: int, last_offset: int) -> Segment:

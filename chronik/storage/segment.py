@@ -14,6 +14,7 @@ and are appended to their files with one write per append call.
 
 from __future__ import annotations
 
+import logging
 import os
 import struct
 import sys
@@ -34,6 +35,8 @@ from chronik.storage.batch import (
     MIN_BATCH_LENGTH,
     CorruptBatchError,
 )
+
+logger = logging.getLogger("chronik.storage")
 
 __all__ = [
     "OFFSET_INDEX_ENTRY",
@@ -76,6 +79,22 @@ class _IndexFile:
     __slots__ = ("path", "_fd", "_pending")
 
     def sync(self) -> None:
+        """Write pending entries to the file (one write), or leave the file as it was."""
+        if self._pending:
+            fd = self._writer()
+            before = os.lseek(fd, 0, os.SEEK_END)
+            try:
+                write_all(fd, self._encode(self._pending))
+            except OSError:
+                # A full disk: no torn entry stays behind; the entries stay pending.
+                try:
+                    os.ftruncate(fd, before)
+                except OSError:
+                    pass
+                raise
+            self._pending = []
+
+    def _encode(self, entries: list[int]) -> bytes:
         raise NotImplementedError
 
     def to_bytes(self) -> bytes:
@@ -176,14 +195,11 @@ class OffsetIndex(_IndexFile):
     def pending(self) -> int:
         return len(self._pending) // 2
 
-    def sync(self) -> None:
-        """Write pending entries to the file (one write)."""
-        if self._pending:
-            raw = array("i", self._pending)
-            if not _BIG_ENDIAN_HOST:
-                raw.byteswap()
-            write_all(self._writer(), raw.tobytes())
-            self._pending = []
+    def _encode(self, entries: list[int]) -> bytes:
+        raw = array("i", entries)
+        if not _BIG_ENDIAN_HOST:
+            raw.byteswap()
+        return raw.tobytes()
 
     def to_bytes(self) -> bytes:
         raw = array("i", [0]) * (2 * len(self.offsets))
@@ -242,11 +258,8 @@ class TimeIndex(_IndexFile):
         self.offsets.extend(entries[1::2])
         self._pending += entries
 
-    def sync(self) -> None:
-        if self._pending:
-            entries = self._pending
-            write_all(self._writer(), struct.pack(">" + "qi" * (len(entries) // 2), *entries))
-            self._pending = []
+    def _encode(self, entries: list[int]) -> bytes:
+        return struct.pack(">" + "qi" * (len(entries) // 2), *entries)
 
     def to_bytes(self) -> bytes:
         n = len(self.timestamps)
@@ -344,7 +357,14 @@ class Segment:
         if new_index:
             self.index.append(new_index)
             if self.index.pending >= _INDEX_WRITE_BATCH:
-                self.sync_indexes()
+                try:
+                    self.sync_indexes()
+                except OSError as exc:
+                    # The batch is in the log with its offset already; its index
+                    # entries wait in memory for the next sync (recovery re-derives
+                    # them after a crash). Failing the append now would make the
+                    # next one reuse an offset that is already on disk.
+                    logger.warning("%s: index entries wait for disk space: %s", self.path, exc.strerror or exc)
 
     def sync_indexes(self) -> None:
         # Time entries first: a kill between the two writes leaves time entries

@@ -77,3 +77,29 @@ def test_compaction_keeps_live_entries(tmp_path):
     assert s.fetch("g", "t", 3).metadata == "m1999"
     assert s.fetch("h", "t", 0).offset == 1
     assert not os.path.exists(str(path) + ".tmp")
+
+
+def test_a_commit_that_cannot_be_written_is_not_seen_and_leaves_no_torn_record(tmp_path, monkeypatch):
+    import errno
+
+    import pytest
+
+    from chronik.metadata import offsets as offsets_module
+
+    s = OffsetStore(tmp_path, clock_ms=lambda: 1000)
+    s.commit("g", {("t", 0): (1, None, -1)})
+    real_write = os.write
+
+    def half_then_enospc(fd, data):
+        real_write(fd, bytes(data)[: len(data) // 2])
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(offsets_module.os, "write", half_then_enospc)
+    with pytest.raises(OSError):
+        s.commit("g", {("t", 0): (2, None, -1), ("t", 1): (3, None, -1)})
+    monkeypatch.setattr(offsets_module.os, "write", real_write)
+    assert s.fetch("g", "t", 0)[0] == 1 and s.fetch("g", "t", 1) is None
+    s.commit("g", {("t", 1): (4, None, -1)})  # appends go on after the failure
+    s.close()
+    again = OffsetStore(tmp_path)
+    assert again.fetch("g", "t", 0)[0] == 1 and again.fetch("g", "t", 1)[0] == 4

@@ -332,3 +332,64 @@ def test_delete_removes_directory(log_dir):
     log.append(bytearray(build_batch(3)))
     log.delete()
     assert not log_dir.exists()
+
+
+# -- a full disk (issue 11, defect 1) --------------------------------------------------
+
+
+def _failing_writes(monkeypatch, suffixes, partial: bool):
+    """Make write_all fail with ENOSPC on files with these suffixes (after half the bytes if `partial`)."""
+    import errno
+
+    from chronik.storage import segment as segment_module
+
+    real = segment_module.write_all
+
+    def write_all(fd, data):
+        if os.readlink(f"/proc/self/fd/{fd}").endswith(suffixes):
+            if partial:
+                os.write(fd, bytes(data)[: len(data) // 2])
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd, data)
+
+    monkeypatch.setattr(segment_module, "write_all", write_all)
+
+
+@pytest.mark.parametrize("partial", [False, True])
+def test_a_failed_index_write_never_reuses_an_acknowledged_offset(log_dir, monkeypatch, partial):
+    log = open_log(log_dir, index_interval_bytes=1)
+    acked = {}
+    for i in range(40):
+        acked[log.append(bytearray(build_batch(1, prefix=f"{i}:"))).base_offset] = i
+    with monkeypatch.context() as m:
+        _failing_writes(m, (".index", ".timeindex"), partial)
+        for i in range(40, 120):
+            res = log.append(bytearray(build_batch(1, prefix=f"{i}:")))
+            assert res.base_offset not in acked
+            acked[res.base_offset] = i
+    assert log.log_end_offset == 120 and sorted(acked) == list(range(120))
+    log.append(bytearray(build_batch(1, prefix="120:")))
+    log.close()
+    reopened = open_log(log_dir, index_interval_bytes=1)
+    records = read_all(reopened)
+    assert [r[0] for r in records] == list(range(121))
+    assert [int(r[2].split(b":")[0]) for r in records] == list(range(121))
+    for f in log_dir.glob("*.index"):
+        assert f.stat().st_size % 8 == 0
+    for f in log_dir.glob("*.timeindex"):
+        assert f.stat().st_size % 12 == 0
+
+
+@pytest.mark.parametrize("partial", [False, True])
+def test_a_failed_data_write_leaves_the_log_as_it_was(log_dir, monkeypatch, partial):
+    log = open_log(log_dir)
+    for i in range(5):
+        log.append(bytearray(build_batch(1, prefix=f"{i}:")))
+    size = log.size_bytes()
+    with monkeypatch.context() as m:
+        _failing_writes(m, (".log",), partial)
+        with pytest.raises(OSError):
+            log.append(bytearray(build_batch(3, prefix="5:")))
+    assert (log.log_end_offset, log.size_bytes()) == (5, size)
+    assert log.append(bytearray(build_batch(1, prefix="5:"))).base_offset == 5
+    assert [r[0] for r in read_all(log)] == list(range(6))

@@ -8,10 +8,10 @@ from chronik.storage.txn_index import (
     INDEX_FILE,
     AbortedEntry,
     AbortedIndex,
-    marker_after,
     aborted_ranges,
     decode_entries,
     encode_entries,
+    marker_after,
 )
 
 
