@@ -240,6 +240,12 @@ class BrokerCore:
             data = plog.read(offset, max_bytes).data
         except OffsetOutOfRangeError:
             return ReadOutcome(ErrorCode.OFFSET_OUT_OF_RANGE, hw, lso, start)
+        except CorruptBatchError:
+            # Damaged on disk (logged once by the log): never served, never a silent stop.
+            return ReadOutcome(ErrorCode.CORRUPT_MESSAGE, hw, lso, start)
+        except OSError as exc:
+            self.storage.failed("partition logs (reading)", exc)
+            return ReadOutcome(ErrorCode.KAFKA_STORAGE_ERROR, hw, lso, start)
         if read_committed and data:
             data = cut_at(data, limit)
             out.aborted = self.transactions.aborted_transactions(topic.name, partition, offset, limit)

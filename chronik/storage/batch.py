@@ -266,6 +266,32 @@ def scan_batches(buf: bytes | bytearray | memoryview, verify_crc: bool = True) -
     return out
 
 
+_CHECK = struct.Struct(">qiibI")  # baseOffset, batchLength, leader epoch, magic, crc
+
+
+def verify_batches(data: bytes | bytearray | memoryview, pos: int = 0) -> tuple[int, str | None]:
+    """Check whole batches from `pos` as a reader would trust them: header, length, magic, CRC.
+
+    Returns the end of the last good batch and, if a damaged one follows,
+    what is wrong with it (None when everything up to the end is sound).
+    """
+    mv = memoryview(data)
+    n = len(mv)
+    while pos < n:
+        if n - pos < HEADER_SIZE:
+            return pos, f"truncated batch header at byte {pos}"
+        base, length, _epoch, magic, crc = _CHECK.unpack_from(mv, pos)
+        if magic != 2:
+            return pos, f"batch at byte {pos} (baseOffset {base}): magic {magic}"
+        end = pos + LOG_OVERHEAD + length
+        if length < MIN_BATCH_LENGTH or end > n:
+            return pos, f"batch at byte {pos} (baseOffset {base}): batchLength {length} does not fit"
+        if crc32c(mv[pos + ATTRIBUTES_OFFSET:end]) != crc:
+            return pos, f"batch at byte {pos} (baseOffset {base}): CRC mismatch"
+        pos = end
+    return pos, None
+
+
 def read_batch_header(buf: bytes | bytearray | memoryview, position: int = 0) -> BatchInfo:
     """Parse one batch header (no CRC check); the batch body need not be present."""
     if position < 0 or len(buf) - position < HEADER_SIZE:

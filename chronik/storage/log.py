@@ -29,11 +29,13 @@ from chronik.storage.batch import (
     HEADER_SIZE,
     LEADER_EPOCH_OFFSET,
     LOG_OVERHEAD,
+    MIN_BATCH_LENGTH,
     TIMESTAMP_TYPE_MASK,
     BatchInfo,
     CorruptBatchError,
     scan_batches,
     set_log_append_time,
+    verify_batches,
 )
 from chronik.storage.recovery import load_sealed_segment, recover_active_segment
 from chronik.storage.segment import INT32_MAX, Segment
@@ -114,6 +116,7 @@ class PartitionLog:
         self._unflushed = 0
         self._closed = False
         self._read_hints: dict[int, tuple[Segment, int]] = {}
+        self._damage: set[tuple[int, int]] = set()  # (segment base, byte) already reported
         # What recovery repaired at open, one description per repair.
         self.recovery_actions: list[str] = []
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -350,7 +353,18 @@ class PartitionLog:
                         )[0]
                     end = start + first_size
                     next_offset = -1
-            parts.append(seg.pread(end - start, start))
+                    if end > size or first_size < MIN_BATCH_LENGTH + LOG_OVERHEAD:
+                        self._checked(seg, start, seg.pread(min(size - start, HEADER_SIZE), start), first=True)
+                        raise CorruptBatchError(f"{seg.path}: batch at byte {start} claims {first_size} bytes")
+            piece = seg.pread(end - start, start)
+            if end > seg.verified:
+                piece = self._checked(seg, start, piece, first=not parts)
+                if len(piece) < end - start:
+                    # Damage follows: serve the sound batches before it, and no further.
+                    parts.append(piece)
+                    next_offset = -1
+                    break
+            parts.append(piece)
             remaining -= end - start
             if end < size or remaining <= 0 or i + 1 == len(segments):
                 break
@@ -367,6 +381,27 @@ class PartitionLog:
                 hints[next_offset] = (seg, end)
         data = parts[0] if len(parts) == 1 else b"".join(parts)
         return ReadResult(data, log_end, log_start)
+
+    def _checked(self, seg: Segment, start: int, piece: bytes, first: bool) -> bytes:
+        """The sound prefix of a piece read from `start`; damage is logged once per place.
+
+        Bytes are checked the first time they are read (appended ones were
+        checked on the way in), so a flipped bit on disk is never served as if
+        it were a record, and a bad length never makes a reader stop silently.
+        """
+        known = seg.verified
+        good, why = verify_batches(piece, known - start if start <= known else 0)
+        if start <= known:
+            seg.verified = start + good
+        if why is None:
+            return piece
+        where = (seg.base_offset, start + good)
+        if where not in self._damage:
+            self._damage.add(where)
+            logger.error("%s: damaged data, not served: %s", seg.path, why)
+        if good == 0 and first:
+            raise CorruptBatchError(f"{seg.path}: {why}")
+        return piece[:good]
 
     # -- timestamps -----------------------------------------------------------
 

@@ -284,6 +284,7 @@ class Segment:
         "bytes_since_index",
         "next_offset",
         "created_ms",
+        "verified",
     )
 
     def __init__(self, directory: Path, base_offset: int, *, create: bool = False) -> None:
@@ -304,6 +305,9 @@ class Segment:
         self.next_offset = base_offset
         # Wall-clock time used for segment.ms rolling.
         self.created_ms = 0
+        # Bytes from the start known to hold sound batches (checked when first
+        # read, or when appended after the producer's CRC was checked).
+        self.verified = 0
         if create:
             self.index.path.write_bytes(b"")
             self.time_index.path.write_bytes(b"")
@@ -389,7 +393,7 @@ class Segment:
     # -- writing --------------------------------------------------------------
 
     def append(self, data: bytearray, batches: list, interval: int) -> None:
-        """Write a record set whose batches already carry their final offsets."""
+        """Write a record set whose batches already carry their final offsets (and were checked)."""
         start = self.size
         try:
             write_all(self.fd, data)
@@ -401,6 +405,8 @@ class Segment:
                 pass
             raise
         self.size = start + len(data)
+        if self.verified == start:
+            self.verified = self.size
         new_index, new_time = self.index_batches(
             (
                 (start + b.position, b.base_offset + b.last_offset_delta, b.size, b.max_timestamp)
@@ -416,6 +422,7 @@ class Segment:
     def truncate(self, size: int) -> None:
         os.ftruncate(self.fd, size)
         self.size = size
+        self.verified = min(self.verified, size)
 
     # -- reading --------------------------------------------------------------
 

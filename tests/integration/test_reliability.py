@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from chronik.wire.apis import ALL_APIS
@@ -105,3 +107,53 @@ def test_client_strings_cannot_forge_log_lines(broker):
     out = broker.output()
     assert "\\n2026-11-29 00:00:00,000 ERROR chronik: FORGED" in out
     assert not any(line.startswith("2026-11-29 00:00:00,000") for line in out.splitlines())
+
+
+def test_damaged_segment_is_reported_not_served(broker_factory, tmp_path):
+    """A flipped bit in a sealed segment: consumers get the records before it and then an error,
+    never the damaged bytes and never a silent stop; `segments verify` names the file (defect 6)."""
+    import subprocess
+    import sys
+
+    from confluent_kafka import Consumer, KafkaError, Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    broker = broker_factory()
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin.create_topics([NewTopic("dmg", 1, 1, config={"segment.bytes": "2000"})])["dmg"].result(10)
+    p = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 0, "compression.type": "none"})
+    for i in range(60):
+        p.produce("dmg", key=str(i).encode(), value=b"v" * 100)
+        p.flush(10)
+    broker.stop()
+    first = sorted((broker.data_dir / "dmg-0").glob("*.log"))[0]
+    raw = bytearray(first.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    first.write_bytes(bytes(raw))
+    broker.start()
+
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "dmg", "auto.offset.reset": "earliest",
+                  "enable.auto.commit": False})
+    c.subscribe(["dmg"])
+    keys, errors = [], []
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not errors:
+            m = c.poll(0.5)
+            if m is None:
+                continue
+            if m.error():
+                if m.error().code() != KafkaError._PARTITION_EOF:
+                    errors.append(m.error())
+                continue
+            keys.append(int(m.key()))
+    finally:
+        c.close()
+    assert keys == list(range(len(keys))) and 0 < len(keys) < 60
+    assert errors, "the consumer stopped without an error"
+    out = broker.output()
+    assert out.count("damaged data, not served") == 1 and "Traceback" not in out
+    broker.stop()
+    verify = subprocess.run([sys.executable, "-m", "chronik", "segments", "verify", "-d", str(broker.data_dir)],
+                            capture_output=True, text=True)
+    assert verify.returncode == 1 and first.name in verify.stdout + verify.stderr

@@ -3,7 +3,7 @@ import struct
 
 import pytest
 
-from chronik.storage.batch import CorruptBatchError, scan_batches
+from chronik.storage.batch import CorruptBatchError, scan_batches, verify_batches
 from chronik.storage.log import LogConfig, MessageTooLargeError, OffsetOutOfRangeError, PartitionLog
 
 from .test_support import GZIP, LZ4, NONE, SNAPPY, ZSTD, build_batch, decode, expected
@@ -393,3 +393,46 @@ def test_a_failed_data_write_leaves_the_log_as_it_was(log_dir, monkeypatch, part
     assert (log.log_end_offset, log.size_bytes()) == (5, size)
     assert log.append(bytearray(build_batch(1, prefix="5:"))).base_offset == 5
     assert [r[0] for r in read_all(log)] == list(range(6))
+
+
+# -- damaged data on disk (issue 11, defect 6) ------------------------------------------
+
+
+def _damaged_log(log_dir, where: str):
+    """A sealed segment of ten one-record batches (and an active one after it);
+    then one byte of the sixth batch is flipped on disk."""
+    one = len(build_batch(1, prefix="0:"))
+    log = open_log(log_dir, segment_bytes=10 * one)
+    positions = []
+    for i in range(12):
+        positions.append(log.size_bytes())
+        log.append(bytearray(build_batch(1, prefix=f"{i}:")))
+    assert len(log.segments) == 2
+    log.close()
+    path = sorted(log_dir.glob("*.log"))[0]
+    raw = bytearray(path.read_bytes())
+    pos = positions[5]
+    if where == "record":
+        raw[pos + 70] ^= 0xFF  # inside the record: the CRC no longer matches
+    else:
+        raw[pos + 8] ^= 0x40  # the batchLength field
+    path.write_bytes(bytes(raw))
+    return open_log(log_dir, segment_bytes=10 * one)
+
+
+@pytest.mark.parametrize("where", ["record", "length"])
+def test_damaged_batches_are_never_served_and_never_a_silent_stop(log_dir, where, caplog):
+    log = _damaged_log(log_dir, where)
+    res = log.read(0, 1 << 20)
+    assert [r[0] for r in decode(res.data)] == [0, 1, 2, 3, 4]  # the sound batches before the damage
+    with pytest.raises(CorruptBatchError):
+        log.read(5, 1 << 20)
+    with pytest.raises(CorruptBatchError):
+        log.read(5, 10)
+    log.read(0, 1 << 20)
+    assert caplog.text.count("damaged data, not served") == 1  # logged once
+    try:
+        later = log.read(6, 1 << 20).data
+    except CorruptBatchError:
+        later = b""
+    assert verify_batches(later) == (len(later), None)  # whatever is served is sound
