@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from typing import Any
 
-# (struct schema id, version) -> [(field name, struct array?, nullable?)]
-_PLAN: dict[tuple[int, int], list[tuple[str, bool, bool]]] = {}
+# (struct schema id, version) -> [(field name, kind, nullable?)]; kind: "struct" (recurse),
+# "items" (an array of strings/bytes whose elements may not be null), "value"
+_PLAN: dict[tuple[int, int], list[tuple[str, str, bool]]] = {}
 _NULLABLE_KINDS = ("string", "bytes", "records")
 
 
-def _plan(struct: Any, version: int) -> list[tuple[str, bool, bool]]:
+def _plan(struct: Any, version: int) -> list[tuple[str, str, bool]]:
     key = (id(struct), version)
     plan = _PLAN.get(key)
     if plan is None:
@@ -30,24 +31,31 @@ def _plan(struct: Any, version: int) -> list[tuple[str, bool, bool]]:
             if not field.for_version_q(version):
                 continue
             nullable = bool(field.nullable_for_version_q(version))
+            type_str = getattr(field, "type_str", "")
             if field.is_struct_array():
-                plan.append((name, True, nullable))
+                plan.append((name, "struct", nullable))
             elif field.is_struct():
-                plan.append((name, True, True))  # tagged structs are absent (None) by default
-            elif (field.is_array() or getattr(field, "type_str", "") in _NULLABLE_KINDS) and not nullable:
-                plan.append((name, False, False))
+                plan.append((name, "struct", True))  # tagged structs are absent (None) by default
+            elif field.is_array() and type_str[2:] in _NULLABLE_KINDS:
+                plan.append((name, "items", nullable))  # Kafka's array elements are never null
+            elif (field.is_array() or type_str in _NULLABLE_KINDS) and not nullable:
+                plan.append((name, "value", False))
         _PLAN[key] = plan
     return plan
 
 
 def first_forbidden_null(obj: Any, version: int, path: str = "") -> str | None:
-    for name, nested, nullable in _plan(obj._struct, version):
+    for name, kind, nullable in _plan(obj._struct, version):
         value = getattr(obj, name, None)
         if value is None:
             if nullable:
                 continue
             return f"{path}{name}"
-        if nested:
+        if kind == "items":
+            for i, item in enumerate(value):
+                if item is None:
+                    return f"{path}{name}[{i}]"
+        elif kind == "struct":
             items = value if isinstance(value, list) else (value,)
             for i, item in enumerate(items):
                 where = first_forbidden_null(item, version, f"{path}{name}[{i}].")
