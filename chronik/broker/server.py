@@ -38,9 +38,10 @@ MAX_QUEUED_BYTES = 64 * 1024 * 1024
 # - frames larger than a read buffer, being collected: past the budget a new
 #   one waits until another completes (one is always let through);
 MAX_LARGE_FRAMES_BYTES = 128 * 1024 * 1024
-# - requests handled per connection per turn of the loop, so one busy
-#   pipeline cannot hold the loop while others wait.
+# - requests handled, and answer bytes produced, per connection per turn of
+#   the loop, so one busy pipeline cannot hold the loop while others wait.
 FRAMES_PER_TURN = 32
+BYTES_PER_TURN = 4 * 1024 * 1024
 
 
 class Connection:
@@ -387,12 +388,13 @@ class Server:
 
     def _process(self, conn: Connection) -> None:
         budget = FRAMES_PER_TURN
+        out_limit = conn.out_bytes + BYTES_PER_TURN
         while conn.frames and not conn.busy and not conn.closed:
             if conn.out_bytes >= MAX_PENDING_OUT or self.out_total >= MAX_TOTAL_OUT:
                 # Answers pile up unsent: handle no more until they drain.
                 self._blocked.add(conn)
                 break
-            if budget == 0:
+            if budget == 0 or conn.out_bytes >= out_limit:
                 self._ready.add(conn)
                 break
             budget -= 1

@@ -12,11 +12,9 @@ from pathlib import Path
 
 import pytest
 from kafka.protocol.consumer.group import OffsetCommitRequest, OffsetCommitResponse
-from kafka.protocol.producer.produce import ProduceRequest, ProduceResponse
-from kafka.record.default_records import DefaultRecordBatchBuilder
 
 from tests.conftest import BrokerProcess, free_port
-from tests.integration.raw import RawConn
+from tests.integration.raw import RawConn, create_topics, produce, record_batch
 from tests.integration.test_bad_input import still_serving
 
 pytestmark = pytest.mark.integration
@@ -36,20 +34,6 @@ def small_disk(tmp_path: Path):
         yield mnt
     finally:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
-
-
-def _batch(i: int, size: int) -> bytes:
-    b = DefaultRecordBatchBuilder(magic=2, compression_type=0, is_transactional=False, producer_id=-1,
-                                  producer_epoch=-1, base_sequence=-1, batch_size=1 << 22)
-    b.append(0, timestamp=1_700_000_000_000, key=str(i).encode(), value=bytes([i % 251]) * size, headers=[])
-    return bytes(b.build())
-
-
-def _produce(conn: RawConn, topic: str, records: bytes):
-    part = ProduceRequest.TopicProduceData.PartitionProduceData(index=0, records=records)
-    req = ProduceRequest(transactional_id=None, acks=-1, timeout_ms=5000,
-                         topic_data=[ProduceRequest.TopicProduceData(name=topic, partition_data=[part])])
-    return conn.call(req, ProduceResponse, 9).responses[0].partition_responses[0]
 
 
 def _consume_all(bootstrap: str, topic: str) -> list[tuple[int, bytes]]:
@@ -84,15 +68,6 @@ def _fill(path: Path) -> None:
         os.close(fd)
 
 
-def _create_topic(conn: RawConn, name: str) -> None:
-    from kafka.protocol.admin.topics import CreateTopicsRequest, CreateTopicsResponse
-
-    ct = CreateTopicsRequest.CreatableTopic(name=name, num_partitions=1, replication_factor=1, assignments=[],
-                                            configs=[])
-    resp = conn.call(CreateTopicsRequest(topics=[ct], timeout_ms=5000), CreateTopicsResponse, 5)
-    assert resp.topics[0].error_code == 0
-
-
 def _commit(conn: RawConn, offset: int) -> int:
     part = OffsetCommitRequest.OffsetCommitRequestTopic.OffsetCommitRequestPartition(
         partition_index=0, committed_offset=offset, committed_leader_epoch=-1, committed_metadata="m")
@@ -107,13 +82,13 @@ def test_full_disk_never_replaces_an_acknowledged_record(small_disk: Path):
     broker.start()
     try:
         conn = RawConn(broker.port)
-        _create_topic(conn, "full")
+        create_topics(conn, "full")
         spare = small_disk / "spare"
         spare.write_bytes(b"\0" * 512 * 1024)
         acked: dict[int, int] = {}  # offset -> record number
         errors = []
         for i in range(300):
-            resp = _produce(conn, "full", _batch(i, 20_000))
+            resp = produce(conn, "full", record_batch(20_000, key=str(i).encode()))
             if resp.error_code == 0:
                 assert resp.base_offset not in acked
                 acked[resp.base_offset] = i
@@ -131,7 +106,7 @@ def test_full_disk_never_replaces_an_acknowledged_record(small_disk: Path):
         # Space comes back: writes succeed again, with no restart and on the same connection.
         spare.unlink()
         (small_disk / "rest").unlink()
-        resp = _produce(conn, "full", _batch(1000, 100))
+        resp = produce(conn, "full", record_batch(100, key=b"1000"))
         assert resp.error_code == 0 and resp.base_offset not in acked
         acked[resp.base_offset] = 1000
         assert _commit(conn, 1) == 0

@@ -157,3 +157,71 @@ def test_damaged_segment_is_reported_not_served(broker_factory, tmp_path):
     verify = subprocess.run([sys.executable, "-m", "chronik", "segments", "verify", "-d", str(broker.data_dir)],
                             capture_output=True, text=True)
     assert verify.returncode == 1 and first.name in verify.stdout + verify.stderr
+
+
+# -- bounded resources (defects 3-5); bench/bench_resources.py measures the same with stalls ----------
+
+
+def _rss_mb(pid: int) -> float:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def test_idle_connections_are_cheap_and_given_back(broker):
+    import resource
+    import socket
+
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[0] < 2200:
+        pytest.skip("needs 2,200 file descriptors")
+    before = _rss_mb(broker.proc.pid)
+    socks = [socket.create_connection(("127.0.0.1", broker.port)) for _ in range(2000)]
+    still_serving(broker)
+    held = _rss_mb(broker.proc.pid) - before
+    for s in socks:
+        s.close()
+    assert held < 60, f"2,000 idle connections cost {held:.0f} MB"
+
+
+def test_claimed_frame_sizes_are_not_allocated(broker):
+    import socket
+    import struct
+
+    before = _rss_mb(broker.proc.pid)
+    socks = []
+    for _ in range(8):
+        s = socket.create_connection(("127.0.0.1", broker.port))
+        s.sendall(struct.pack(">i", 99 * 1024 * 1024) + b"\x00\x01" * 7)
+        socks.append(s)
+    still_serving(broker)
+    assert _rss_mb(broker.proc.pid) - before < 20
+    for s in socks:
+        s.close()
+
+
+def test_a_client_that_never_reads_cannot_grow_the_broker(broker):
+    import socket
+
+    from tests.integration.raw import RawConn, create_topics, fetch_frame, produce, record_batch
+
+    conn = RawConn(broker.port)
+    create_topics(conn, "data")
+    for _ in range(16):
+        assert produce(conn, "data", record_batch(512 * 1024)).error_code == 0
+    s = socket.create_connection(("127.0.0.1", broker.port))
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(0.2)
+    frames = b"".join(fetch_frame("data", i) for i in range(2000))
+    try:
+        s.sendall(frames)
+    except TimeoutError:
+        pass  # the broker stopped reading: that is the point
+    peak = 0.0
+    for _ in range(20):
+        peak = max(peak, _rss_mb(broker.proc.pid))
+        time.sleep(0.05)
+    still_serving(broker)
+    s.close()
+    conn.close()
+    assert peak < 200, f"RSS reached {peak:.0f} MB"
