@@ -1,5 +1,8 @@
 """One log segment: a ``.log`` file of record batches plus its two sparse indexes.
 
+(About 500 lines: the segment and its two index files share their write
+and recovery rules, so they stay together.)
+
 File formats are Kafka's, so existing tooling habits carry over:
 
 * ``.index``: 8-byte entries, relative offset (int32) -> file position (int32).
