@@ -20,8 +20,10 @@ class BrokerConfig:
     max_connections_per_ip: int = 0
     log_level: str = "info"
     node_id: int = 0
-    # A dev broker answers a lone consumer at once; Kafka's default is 3 s.
-    group_initial_rebalance_delay_ms: int = 0
+    # Kafka's default is 3 s. A dev broker answers a lone consumer within a
+    # quarter second, yet consumers that start together (each join extends
+    # the delay, as in Kafka) still form one generation.
+    group_initial_rebalance_delay_ms: int = 200
     offsets_retention_minutes: int = 7 * 24 * 60
     transaction_max_timeout_ms: int = 15 * 60 * 1000
     housekeeping_interval_ms: int = 1000

@@ -51,10 +51,10 @@ def integrated(
         typer.Option(
             "--group-initial-rebalance-delay-ms",
             min=0,
-            help="How long a new group waits for more members before its first rebalance "
-            "(Kafka's default is 3000; 0 answers a lone consumer at once).",
+            help="How long a new group waits for more members before its first rebalance; "
+            "each member joining meanwhile extends it, as in Kafka (whose default is 3000).",
         ),
-    ] = 0,
+    ] = 200,
     offsets_retention_minutes: Annotated[
         int,
         typer.Option(
