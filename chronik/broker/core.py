@@ -45,7 +45,7 @@ from chronik.broker.transactions import TransactionCoordinator
 from chronik.broker.types import AppendListener, AppendOutcome, Origin, ReadOutcome, TopicListener
 from chronik.metadata.offsets import OffsetStore
 from chronik.metadata.store import MetadataStore
-from chronik.storage.batch import BatchInfo, CorruptBatchError, scan_batches
+from chronik.storage.batch import BatchInfo, CorruptBatchError, keyless_records, scan_batches
 from chronik.storage.log import MessageTooLargeError, OffsetOutOfRangeError, PartitionLog
 from chronik.wire.errors import ErrorCode
 
@@ -156,7 +156,8 @@ class BrokerCore:
     # -- the append pipeline ----------------------------------------------------------
     def append(self, topic: str, partition: int, records: Any, origin: Origin = Origin.CLIENT) -> AppendOutcome:
         """Append a record set (v2 batches) to a partition; all-or-nothing per call."""
-        plog = self.topics.partition(topic, partition)
+        t = self.topics.get(topic)
+        plog = t.partition(partition) if t is not None else None
         if plog is None:
             return AppendOutcome(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
         if not records:
@@ -169,6 +170,10 @@ class BrokerCore:
         except CorruptBatchError as exc:
             return AppendOutcome(ErrorCode.CORRUPT_MESSAGE, message=str(exc))
         if origin is Origin.CLIENT:
+            if t.config.compact:
+                refused = self._check_keys(topic, partition, data, batches)
+                if refused is not None:
+                    return refused
             code, dup = self._check_client_batches(topic, partition, batches)
             if code:
                 return AppendOutcome(code)
@@ -196,6 +201,20 @@ class BrokerCore:
         self.purgatory.notify((topic, partition))
         return AppendOutcome(ErrorCode.NONE, res.base_offset, res.log_append_time, res.log_start_offset,
                              batches=batches)
+
+    @staticmethod
+    def _check_keys(topic: str, partition: int, data: Any, batches: list[BatchInfo]) -> AppendOutcome | None:
+        """A compacted topic refuses records without a key, one by one, as Kafka's LogValidator does."""
+        why = f"Compacted topic cannot accept message without key in topic partition {topic}-{partition}"
+        errors = [(i, why) for b in batches if not b.is_control
+                  for i in keyless_records(memoryview(data)[b.position:b.position + b.size])]
+        if not errors:
+            return None
+        shown = ", ".join(f"RecordError(batchIndex={i}, message='{m}')" for i, m in errors[:3])
+        return AppendOutcome(
+            ErrorCode.INVALID_RECORD, record_errors=errors,
+            message=f"One or more records have been rejected due to {len(errors)} record errors in total, "
+                    f"and only showing the first three errors at most: [{shown}]")
 
     def _check_client_batches(self, topic: str, partition: int,
                               batches: list[BatchInfo]) -> tuple[ErrorCode, int | None]:

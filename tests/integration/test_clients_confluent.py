@@ -268,3 +268,33 @@ def test_broker_options_show_in_broker_configs(broker_factory):
     with pytest.raises(Exception) as err:
         p.init_transactions(10)
     assert err.value.args[0].code() == KafkaError.INVALID_TRANSACTION_TIMEOUT
+
+
+def test_compacted_topic_refuses_records_without_a_key_one_by_one(broker):
+    """librdkafka 0011 test_message_single_partition_record_fail; issue 21.1."""
+    from confluent_kafka import KafkaError, Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin.create_topics([NewTopic("keyed", 1, 1, config={"cleanup.policy": "compact"})])["keyed"].result(10)
+    results: dict[int, object] = {}
+    p = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 200, "batch.num.messages": 100,
+                  "enable.idempotence": False, "retries": 0})
+    for i in range(6):
+        key = None if i in (1, 4) else f"k{i}".encode()
+        p.produce("keyed", key=key, value=f"v{i}".encode(), partition=0,
+                  on_delivery=lambda err, msg, i=i: results.__setitem__(i, err))
+    assert p.flush(15) == 0
+    assert results[1].code() == results[4].code() == KafkaError.INVALID_RECORD
+    others = {results[i].code() for i in (0, 2, 3, 5)}
+    assert others == {KafkaError._INVALID_DIFFERENT_RECORD}
+    # Nothing of the refused batch was written; keyed records still go in.
+    p.produce("keyed", key=b"ok", value=b"v", partition=0)
+    assert p.flush(10) == 0
+    from confluent_kafka import Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "k", "enable.auto.commit": False})
+    c.assign([TopicPartition("keyed", 0, 0)])
+    m = c.poll(10)
+    c.close()
+    assert (m.offset(), m.key()) == (0, b"ok")
