@@ -298,3 +298,21 @@ def test_compacted_topic_refuses_records_without_a_key_one_by_one(broker):
     m = c.poll(10)
     c.close()
     assert (m.offset(), m.key()) == (0, b"ok")
+
+
+def test_authorized_operations_without_an_authorizer(broker):
+    """As Kafka without an authorizer: every operation the resource type supports (issue 21.4)."""
+    from confluent_kafka import TopicCollection
+    from confluent_kafka.admin import AclOperation as Op
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin.create_topics([NewTopic("ops", 1, 1)])["ops"].result(10)
+    topic = admin.describe_topics(TopicCollection(["ops"]), include_authorized_operations=True)["ops"].result(10)
+    assert set(topic.authorized_operations) == {Op.READ, Op.WRITE, Op.CREATE, Op.DESCRIBE, Op.DELETE, Op.ALTER,
+                                                Op.DESCRIBE_CONFIGS, Op.ALTER_CONFIGS}
+    cluster = admin.describe_cluster(include_authorized_operations=True).result(10)
+    assert set(cluster.authorized_operations) == {Op.CREATE, Op.CLUSTER_ACTION, Op.DESCRIBE_CONFIGS,
+                                                  Op.ALTER_CONFIGS, Op.IDEMPOTENT_WRITE, Op.ALTER, Op.DESCRIBE}
+    plain = admin.describe_topics(TopicCollection(["ops"]))["ops"].result(10)
+    assert plain.authorized_operations is None
