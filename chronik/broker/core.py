@@ -43,6 +43,7 @@ from chronik.broker.storage_health import StorageHealth
 from chronik.broker.topics import Topic, TopicTable
 from chronik.broker.transactions import TransactionCoordinator
 from chronik.broker.types import AppendListener, AppendOutcome, Origin, ReadOutcome, TopicListener
+from chronik.metadata.configs import broker_topic_defaults
 from chronik.metadata.offsets import OffsetStore
 from chronik.metadata.store import MetadataStore
 from chronik.storage.batch import BatchInfo, CorruptBatchError, keyless_records, scan_batches
@@ -67,6 +68,9 @@ class BrokerCore:
         self.storage = StorageHealth()
         self.producers = ProducerStateManager(self.store)
         self.topics = TopicTable(self.data_dir, self.store)
+        # Dynamic broker configs by scope: "" (cluster-wide default) and this broker's id.
+        self.broker_configs = self.store.load_broker_configs()
+        self.topics.defaults.update(self._topic_defaults())
         for name, p, plog in self.topics.load():
             self.producers.rebuild(name, p, plog)
         self.offsets = OffsetStore(self.data_dir)
@@ -142,6 +146,22 @@ class BrokerCore:
 
     def set_topic_configs(self, name: str, overrides: dict[str, str]) -> None:
         self.topics.set_configs(name, overrides)
+
+    def _topic_defaults(self) -> dict[str, str]:
+        c = self.broker_configs
+        return broker_topic_defaults(c.get("", {}), c.get(str(self.config.node_id), {}))
+
+    def set_broker_configs(self, scope: str, overrides: dict[str, str]) -> None:
+        """Replace the dynamic broker configs of a scope; every topic follows at once."""
+        configs = {k: dict(v) for k, v in self.broker_configs.items()}
+        if overrides:
+            configs[scope] = dict(overrides)
+        else:
+            configs.pop(scope, None)
+        self.store.save_broker_configs(configs)
+        self.broker_configs = configs
+        self.topics.set_defaults(self._topic_defaults())
+        log.info("dynamic broker configs of %s now %s", f"broker {scope}" if scope else "the cluster", overrides)
 
     def auto_create(self, name: str) -> Topic:
         return self.topics.create(name, self.config.default_partitions)

@@ -13,7 +13,7 @@ package knows nothing of the wire, the broker translates.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ __all__ = [
     "TOPIC_CONFIGS",
     "ConfigDef",
     "ConfigError",
+    "BROKER_TOPIC_SYNONYMS",
     "TopicConfig",
     "effective_topic_config",
     "validate_topic_configs",
@@ -145,6 +146,64 @@ TOPIC_CONFIGS: dict[str, ConfigDef] = {
         ConfigDef("unclean.leader.election.enable", "false", _bool, "boolean"),
     ]
 }
+
+
+# Kafka's dynamic broker configs that are topic defaults (ServerTopicConfigSynonyms):
+# settable with AlterConfigs/IncrementalAlterConfigs on a BROKER resource, per
+# broker or cluster-wide (empty name), and applied to every topic at once.
+BROKER_TOPIC_SYNONYMS: dict[str, str] = {
+    "log.segment.bytes": "segment.bytes",
+    "log.roll.ms": "segment.ms",
+    "log.roll.jitter.ms": "segment.jitter.ms",
+    "log.index.size.max.bytes": "segment.index.bytes",
+    "log.flush.interval.messages": "flush.messages",
+    "log.flush.interval.ms": "flush.ms",
+    "log.retention.bytes": "retention.bytes",
+    "log.retention.ms": "retention.ms",
+    "message.max.bytes": "max.message.bytes",
+    "log.index.interval.bytes": "index.interval.bytes",
+    "log.cleaner.delete.retention.ms": "delete.retention.ms",
+    "log.cleaner.min.compaction.lag.ms": "min.compaction.lag.ms",
+    "log.cleaner.max.compaction.lag.ms": "max.compaction.lag.ms",
+    "log.segment.delete.delay.ms": "file.delete.delay.ms",
+    "log.cleaner.min.cleanable.ratio": "min.cleanable.dirty.ratio",
+    "log.cleanup.policy": "cleanup.policy",
+    "unclean.leader.election.enable": "unclean.leader.election.enable",
+    "min.insync.replicas": "min.insync.replicas",
+    "compression.type": "compression.type",
+    "log.preallocate": "preallocate",
+    "log.message.timestamp.type": "message.timestamp.type",
+    "log.message.timestamp.before.max.ms": "message.timestamp.before.max.ms",
+    "log.message.timestamp.after.max.ms": "message.timestamp.after.max.ms",
+}
+TOPIC_BROKER_SYNONYMS = {topic: broker for broker, topic in BROKER_TOPIC_SYNONYMS.items()}
+
+
+def validate_broker_configs(configs: Mapping[str, str | None], static: Iterable[str] = ()) -> dict[str, str]:
+    """Check dynamic broker config overrides; names Kafka cannot change at run time are refused."""
+    fixed = sorted(n for n in configs if n not in BROKER_TOPIC_SYNONYMS)
+    if fixed:
+        known = set(static)
+        unknown = [n for n in fixed if n not in known]
+        if unknown:
+            raise ConfigError(f"Unknown broker config: {', '.join(unknown)}")
+        raise ConfigError(f"Cannot update these configs dynamically: Set({', '.join(fixed)})")
+    out = {}
+    for name, value in configs.items():
+        if value is None:
+            continue
+        out[name] = TOPIC_CONFIGS[BROKER_TOPIC_SYNONYMS[name]].validate(name, value)
+    return out
+
+
+def broker_topic_defaults(*layers: Mapping[str, str]) -> dict[str, str]:
+    """Topic-level defaults from dynamic broker configs; later layers win."""
+    out: dict[str, str] = {}
+    for layer in layers:
+        for name, value in layer.items():
+            if name in BROKER_TOPIC_SYNONYMS:
+                out[BROKER_TOPIC_SYNONYMS[name]] = value
+    return out
 
 
 def validate_topic_configs(configs: Mapping[str, str | None]) -> dict[str, str]:

@@ -316,3 +316,82 @@ def test_authorized_operations_without_an_authorizer(broker):
                                                   Op.ALTER_CONFIGS, Op.IDEMPOTENT_WRITE, Op.ALTER, Op.DESCRIBE}
     plain = admin.describe_topics(TopicCollection(["ops"]))["ops"].result(10)
     assert plain.authorized_operations is None
+
+
+def test_dynamic_broker_configs(broker):
+    """AlterConfigs/IncrementalAlterConfigs on brokers, as Kafka's dynamic broker configs (issue 21.2)."""
+    from confluent_kafka.admin import (
+        AdminClient,
+        AlterConfigOpType,
+        ConfigEntry,
+        ConfigResource,
+        ConfigSource,
+        NewTopic,
+        ResourceType,
+    )
+
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin.create_topics([NewTopic("dyn", 1, 1, config={"retention.bytes": "12345"})])["dyn"].result(10)
+    # The cluster-wide default (an empty broker name, which librdkafka cannot send) over the raw protocol.
+    from kafka.protocol.admin.configs import (
+        DescribeConfigsRequest,
+        DescribeConfigsResponse,
+        IncrementalAlterConfigsRequest,
+        IncrementalAlterConfigsResponse,
+    )
+
+    from tests.integration.raw import RawConn
+
+    inc = IncrementalAlterConfigsRequest.AlterConfigsResource
+    raw = RawConn(broker.port)
+    resp = raw.call(IncrementalAlterConfigsRequest(resources=[inc(resource_type=4, resource_name="", configs=[
+        inc.AlterableConfig(name="log.retention.ms", config_operation=0, value="3600000"),
+        inc.AlterableConfig(name="message.max.bytes", config_operation=0, value="2000000")])],
+        validate_only=False), IncrementalAlterConfigsResponse, 1)
+    assert resp.responses[0].error_code == 0
+    raw.close()
+    me = ConfigResource(ResourceType.BROKER, "0")
+    set_op = AlterConfigOpType.SET
+    me.add_incremental_config(ConfigEntry("log.retention.ms", "7200000", incremental_operation=set_op))
+    list(admin.incremental_alter_configs([me]).values())[0].result(10)
+
+    def describe(resource):
+        return list(admin.describe_configs([resource]).values())[0].result(10)
+
+    def check(restarted: bool):
+        topic = describe(ConfigResource(ResourceType.TOPIC, "dyn"))
+        assert (topic["retention.ms"].value, topic["retention.ms"].source) == (
+            "7200000", ConfigSource.DYNAMIC_BROKER_CONFIG.value), restarted
+        assert (topic["max.message.bytes"].value, topic["max.message.bytes"].source) == (
+            "2000000", ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG.value)
+        assert topic["retention.bytes"].source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value
+        broker_cfg = describe(ConfigResource(ResourceType.BROKER, "0"))
+        assert broker_cfg["log.retention.ms"].value == "7200000" and not broker_cfg["log.retention.ms"].is_read_only
+        assert broker_cfg["num.partitions"].is_read_only
+        conn = RawConn(broker.port)
+        res = DescribeConfigsRequest.DescribeConfigsResource
+        defaults = conn.call(DescribeConfigsRequest(resources=[res(resource_type=4, resource_name="",
+                                                                   configuration_keys=None)],
+                                                    include_synonyms=False, include_documentation=False),
+                             DescribeConfigsResponse, 4).results[0].configs
+        conn.close()
+        assert {(e.name, e.value, e.config_source) for e in defaults} == {
+            ("log.retention.ms", "3600000", 3), ("message.max.bytes", "2000000", 3)}
+
+    check(False)
+    broker.restart()
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    check(True)
+    # Applied: a 1.5 MB record fits the new message.max.bytes default.
+    from confluent_kafka import Producer
+
+    p = Producer({"bootstrap.servers": broker.bootstrap, "message.max.bytes": 3_000_000,
+                  "compression.type": "none"})
+    errors = []
+    p.produce("dyn", value=b"x" * 1_500_000, on_delivery=lambda err, _m: errors.append(err))
+    assert p.flush(10) == 0 and errors == [None]
+    # Static configs are refused the way Kafka refuses them.
+    bad = ConfigResource(ResourceType.BROKER, "0")
+    bad.add_incremental_config(ConfigEntry("num.partitions", "3", incremental_operation=set_op))
+    with pytest.raises(Exception, match="Cannot update these configs dynamically"):
+        list(admin.incremental_alter_configs([bad]).values())[0].result(10)
