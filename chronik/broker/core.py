@@ -43,10 +43,11 @@ from chronik.broker.storage_health import StorageHealth
 from chronik.broker.topics import Topic, TopicTable
 from chronik.broker.transactions import TransactionCoordinator
 from chronik.broker.types import AppendListener, AppendOutcome, Origin, ReadOutcome, TopicListener
+from chronik.clock import wall_ms
 from chronik.metadata.configs import broker_topic_defaults
 from chronik.metadata.offsets import OffsetStore
 from chronik.metadata.store import MetadataStore
-from chronik.storage.batch import BatchInfo, CorruptBatchError, keyless_records, scan_batches
+from chronik.storage.batch import BatchInfo, CorruptBatchError, keyless_records, record_timestamps, scan_batches
 from chronik.storage.log import MessageTooLargeError, OffsetOutOfRangeError, PartitionLog
 from chronik.wire.errors import ErrorCode
 
@@ -190,7 +191,13 @@ class BrokerCore:
         except CorruptBatchError as exc:
             return AppendOutcome(ErrorCode.CORRUPT_MESSAGE, message=str(exc))
         if origin is Origin.CLIENT:
-            if t.config.compact:
+            cfg = t.config
+            if cfg.message_timestamp_type == "CreateTime":
+                refused = self._check_timestamps(cfg.message_timestamp_before_max_ms,
+                                                 cfg.message_timestamp_after_max_ms, data, batches)
+                if refused is not None:
+                    return refused
+            if cfg.compact:
                 refused = self._check_keys(topic, partition, data, batches)
                 if refused is not None:
                     return refused
@@ -221,6 +228,27 @@ class BrokerCore:
         self.purgatory.notify((topic, partition))
         return AppendOutcome(ErrorCode.NONE, res.base_offset, res.log_append_time, res.log_start_offset,
                              batches=batches)
+
+    @staticmethod
+    def _check_timestamps(before_ms: int, after_ms: int, data: Any, batches: list[BatchInfo]) -> AppendOutcome | None:
+        """CreateTime timestamps too far from the broker's clock are refused (Kafka 4, KIP-937).
+
+        The batch headers tell whether any record can be out of range; only then
+        are records decoded to name them.
+        """
+        now = wall_ms()
+        low, high = now - before_ms, now + after_ms
+        suspects = [b for b in batches if not b.is_control and (b.max_timestamp > high or b.base_timestamp < low)]
+        errors = []
+        for b in suspects:
+            for i, ts in enumerate(record_timestamps(memoryview(data)[b.position:b.position + b.size])):
+                if not low <= ts <= high:
+                    errors.append((i, f"Timestamp {ts} of message with offset {i} is out of range. "
+                                      f"The timestamp should be within [{low}, {high}]"))
+        if not errors:
+            return None
+        return AppendOutcome(ErrorCode.INVALID_TIMESTAMP, record_errors=errors,
+                             message="One or more records have been rejected due to invalid timestamp")
 
     @staticmethod
     def _check_keys(topic: str, partition: int, data: Any, batches: list[BatchInfo]) -> AppendOutcome | None:
@@ -270,7 +298,8 @@ class BrokerCore:
         start = plog.log_start_offset
         lso = self.transactions.last_stable_offset(topic.name, partition)
         if offset < start or offset > hw:
-            return ReadOutcome(ErrorCode.OFFSET_OUT_OF_RANGE, hw, lso, start)
+            # Kafka leaves the offsets unknown (-1) in an out-of-range answer.
+            return ReadOutcome(ErrorCode.OFFSET_OUT_OF_RANGE)
         limit = lso if read_committed else hw
         out = ReadOutcome(ErrorCode.NONE, hw, lso, start)
         if not want_data or offset >= limit:
@@ -278,7 +307,7 @@ class BrokerCore:
         try:
             data = plog.read(offset, max_bytes).data
         except OffsetOutOfRangeError:
-            return ReadOutcome(ErrorCode.OFFSET_OUT_OF_RANGE, hw, lso, start)
+            return ReadOutcome(ErrorCode.OFFSET_OUT_OF_RANGE)
         except CorruptBatchError:
             # Damaged on disk (logged once by the log): never served, never a silent stop.
             return ReadOutcome(ErrorCode.CORRUPT_MESSAGE, hw, lso, start)

@@ -66,6 +66,16 @@ def _long(lo: int | None = None) -> Callable[[str, str], str]:
     return check
 
 
+def _level(lo: int, hi: int, *also: int) -> Callable[[str, str], str]:
+    def check(name: str, value: str) -> str:
+        v = int(_long()(name, value))
+        if not lo <= v <= hi and v not in also:
+            raise ConfigError(f"Invalid value {value} for {name}: must be between {lo} and {hi}")
+        return str(v)
+
+    return check
+
+
 def _ratio(name: str, value: str) -> str:
     try:
         v = float(value)
@@ -115,6 +125,11 @@ TOPIC_CONFIGS: dict[str, ConfigDef] = {
     for c in [
         ConfigDef("cleanup.policy", "delete", _choice("delete", "compact", multi=True), "list",
                   "delete old segments, compact by key, or both"),
+        ConfigDef("compression.gzip.level", "-1", _level(1, 9, -1), "int",
+                  "gzip level when the broker compresses (-1: the codec's default)"),
+        ConfigDef("compression.lz4.level", "9", _level(1, 17), "int", "lz4 level when the broker compresses"),
+        ConfigDef("compression.zstd.level", "3", _level(-131072, 22), "int",
+                  "zstd level when the broker compresses"),
         ConfigDef("compression.type", "producer",
                   _choice("producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"), "string",
                   "codec the broker keeps; 'producer' keeps what the producer sent"),
@@ -130,7 +145,8 @@ TOPIC_CONFIGS: dict[str, ConfigDef] = {
         ConfigDef("message.timestamp.type", "CreateTime",
                   _choice("CreateTime", "LogAppendTime"), "string"),
         ConfigDef("message.timestamp.before.max.ms", "9223372036854775807", _long(0)),
-        ConfigDef("message.timestamp.after.max.ms", "9223372036854775807", _long(0)),
+        ConfigDef("message.timestamp.after.max.ms", "3600000", _long(0), "long",
+                  "how far ahead of the broker's clock a CreateTime timestamp may be (Kafka 4, KIP-937)"),
         ConfigDef("min.cleanable.dirty.ratio", "0.5", _ratio, "double"),
         ConfigDef("min.compaction.lag.ms", "0", _long(0)),
         ConfigDef("min.insync.replicas", "1", _long(1), "int"),
@@ -241,6 +257,9 @@ class TopicConfig:
     """Every topic config, typed: one field per name in TOPIC_CONFIGS ('.' -> '_')."""
 
     cleanup_policy: tuple[str, ...] = ("delete",)
+    compression_gzip_level: int = -1
+    compression_lz4_level: int = 9
+    compression_zstd_level: int = 3
     compression_type: str = "producer"
     delete_retention_ms: int = 86_400_000
     file_delete_delay_ms: int = 60_000
@@ -251,7 +270,7 @@ class TopicConfig:
     max_message_bytes: int = 1_048_588
     message_timestamp_type: str = "CreateTime"
     message_timestamp_before_max_ms: int = 2**63 - 1
-    message_timestamp_after_max_ms: int = 2**63 - 1
+    message_timestamp_after_max_ms: int = 3_600_000
     min_cleanable_dirty_ratio: float = 0.5
     min_compaction_lag_ms: int = 0
     min_insync_replicas: int = 1

@@ -292,6 +292,13 @@ def verify_batches(data: bytes | bytearray | memoryview, pos: int = 0) -> tuple[
     return pos, None
 
 
+def record_timestamps(batch: bytes | bytearray | memoryview) -> list[int]:
+    """The timestamp of every record of a batch, in order; decodes every codec."""
+    from kafka.record.default_records import DefaultRecordBatch
+
+    return [rec.timestamp for rec in DefaultRecordBatch(bytes(batch))]
+
+
 def keyless_records(batch: bytes | bytearray | memoryview) -> list[int]:
     """Indexes (within the batch) of the records that have no key; decodes every codec.
 

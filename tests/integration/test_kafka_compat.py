@@ -39,23 +39,16 @@ def topic_configs(conn: RawConn, topic: str) -> dict:
     return {c.name: c for c in resp.results[0].configs}
 
 
-@pytest.mark.xfail(strict=True, reason="chronik defect: a topic config's default synonym is named like the topic "
-                   "config (DEFAULT_CONFIG:segment.bytes); Kafka names the broker config it comes from "
-                   "(DEFAULT_CONFIG:log.segment.bytes), as kafka-configs --describe --all shows")
 def test_topic_config_default_synonym_names_the_broker_config(conn):
     cfg = topic_configs(conn, "syn")
     assert [(s.name, s.source) for s in cfg["segment.bytes"].synonyms] == [("log.segment.bytes", 5)]
     assert [(s.name, s.source) for s in cfg["max.message.bytes"].synonyms] == [("message.max.bytes", 5)]
 
 
-@pytest.mark.xfail(strict=True, reason="chronik defect: message.timestamp.after.max.ms defaults to Long.MAX "
-                   "(Kafka 3); Kafka 4 (KIP-937) defaults to 3600000 and refuses records more than an hour ahead")
 def test_message_timestamp_after_max_ms_default_is_kafka_4s(conn):
     assert topic_configs(conn, "tsmax")["message.timestamp.after.max.ms"].value == "3600000"
 
 
-@pytest.mark.xfail(strict=True, reason="chronik defect: Kafka 4 topic configs Chronik does not list "
-                   "(compression.gzip.level, compression.lz4.level, compression.zstd.level)")
 def test_kafka_4_compression_level_configs_are_listed(conn):
     cfg = topic_configs(conn, "levels")
     assert {k: cfg[k].value for k in ("compression.gzip.level", "compression.lz4.level",
@@ -63,9 +56,6 @@ def test_kafka_4_compression_level_configs_are_listed(conn):
         "compression.gzip.level": "-1", "compression.lz4.level": "9", "compression.zstd.level": "3"}
 
 
-@pytest.mark.xfail(strict=True, reason="chronik defect: DescribeProducers reports coordinator epoch 0 for an "
-                   "open transaction no marker has ended yet; Kafka reports -1 (kafka-transactions "
-                   "describe-producers, LatestCoordinatorEpoch)")
 def test_describe_producers_coordinator_epoch_before_any_marker(broker, conn):
     from confluent_kafka import Producer
 
@@ -95,8 +85,6 @@ def test_describe_acls_is_served(conn):
     assert resp.error_code == 54
 
 
-@pytest.mark.xfail(strict=True, reason="chronik defect: DescribeClientQuotas (48) not served; Kafka answers an "
-                   "empty list (kafka-configs --describe --entity-type users/clients)")
 def test_describe_client_quotas_is_served(conn):
     assert DescribeClientQuotasRequest.API_KEY in served(conn)
     resp = conn.call(DescribeClientQuotasRequest(components=[], strict=False), DescribeClientQuotasResponse, 1)

@@ -411,16 +411,11 @@ def test_add_partitions_to_txn_error_paths(pair):
     pair.same(lambda: add_partitions_req(txid, topic), AddPartitionsToTxnResponse, version=3)
 
 
-@pytest.mark.xfail(strict=True, reason="chronik defect: AddPartitionsToTxn checks the transactional id before "
-                   "the topic; Kafka answers UNKNOWN_TOPIC_OR_PARTITION (3) for a topic that does not exist, "
-                   "Chronik INVALID_PRODUCER_ID_MAPPING (49)")
 def test_add_partitions_to_txn_unknown_topic_first(pair):
     txid, topic = name("unknown"), name("absent")
     pair.same(lambda: add_partitions_req(txid, topic), AddPartitionsToTxnResponse, version=3)
 
 
-@pytest.mark.xfail(strict=True, reason="chronik defect: OffsetCommit for a topic that does not exist; Kafka "
-                   "answers UNKNOWN_TOPIC_OR_PARTITION (3), Chronik checks the group first (ILLEGAL_GENERATION)")
 def test_offset_commit_unknown_topic(pair):
     group, topic = name("grp"), name("absent")
     OC = OffsetCommitRequest
@@ -437,11 +432,9 @@ def test_describe_producers_unknown_partition(pair):
               DescribeProducersResponse, version=0, drop=("name",))
 
 
-# Differences found: Chronik defects, strict xfails until fixed (README lists them too).
+# Differences found by these tests and fixed in Chronik (regressions stay here).
 
 
-@pytest.mark.xfail(strict=True, reason="chronik defect: Fetch OFFSET_OUT_OF_RANGE carries the partition's "
-                   "high watermark, last stable offset and log start offset; Kafka answers -1 for all three")
 def test_fetch_out_of_range_offsets_are_unknown(pair):
     topic = name("oor")
     create(pair, topic)
@@ -449,8 +442,6 @@ def test_fetch_out_of_range_offsets_are_unknown(pair):
     pair.same(lambda: fetch_req(topic, 100), FetchResponse, version=12)
 
 
-@pytest.mark.xfail(strict=True, reason="chronik defect: ListOffsets naming one partition twice is answered "
-                   "per entry; Kafka answers INVALID_REQUEST (42) for the partition")
 def test_list_offsets_duplicate_partition_is_invalid(pair):
     topic = name("lodup")
     create(pair, topic)

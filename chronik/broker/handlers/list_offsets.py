@@ -46,9 +46,15 @@ def handle(ctx, req):
     topics = []
     for rt in req.topics:
         parts = []
+        seen: dict[int, int] = {}
+        for rp in rt.partitions:
+            seen[rp.partition_index] = seen.get(rp.partition_index, 0) + 1
         for rp in rt.partitions:
             plog = core.partition(rt.name, rp.partition_index)
-            if plog is None:
+            if seen[rp.partition_index] > 1:
+                # Kafka refuses a partition named twice in one request.
+                code, ts, off = ErrorCode.INVALID_REQUEST, -1, -1
+            elif plog is None:
                 code, ts, off = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1, -1
             else:
                 code, ts, off = _lookup(ctx, rt.name, plog, rp.partition_index, rp.timestamp,
