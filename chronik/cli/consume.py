@@ -24,8 +24,8 @@ import typer
 from chronik.cli import app
 from chronik.cli.client import close_quietly, kafka_errors, make_consumer
 from chronik.cli.formats import Record, make_formatter
-from chronik.cli.offsets import OFFSET_HELP, OffsetSpec, parse_offset, resolve_start
-from chronik.cli.state import CliError
+from chronik.cli.offsets import OFFSET_HELP, OffsetSpec, parse_offset, parse_partitions, resolve_start
+from chronik.cli.state import CliError, UsageError, state
 
 POLL_MS = 200
 
@@ -49,7 +49,7 @@ def compile_regex(pattern: str, what: str) -> re.Pattern[bytes]:
     try:
         return re.compile(pattern.encode())
     except re.error as exc:
-        raise CliError(f"bad {what} regex {pattern!r}: {exc}") from None
+        raise UsageError(f"bad {what} regex {pattern!r}: {exc}") from None
 
 
 def make_filter(
@@ -62,7 +62,7 @@ def make_filter(
     for spec in header_filters:
         name, sep, pattern = spec.partition("=")
         if not sep or not name:
-            raise CliError(f"bad --header filter {spec!r}: expected NAME=REGEX")
+            raise UsageError(f"bad --header filter {spec!r}: expected NAME=REGEX")
         header_res.append((name, compile_regex(pattern, "--header")))
     if value_re is None and key_re is None and not header_res:
         return None
@@ -113,10 +113,12 @@ def topic_partitions(consumer: Any, topics: Sequence[str], only: Sequence[int]) 
     for topic in topics:
         parts = consumer.partitions_for_topic(topic)
         if not parts:
-            raise CliError(f"unknown topic {topic!r}")
+            raise CliError(f"unknown topic {topic!r}", name="UNKNOWN_TOPIC_OR_PARTITION",
+                           hint="see `chronik topics list`")
         for p in only:
             if p not in parts:
-                raise CliError(f"topic {topic!r} has no partition {p} (has 0..{max(parts)})")
+                raise CliError(f"topic {topic!r} has no partition {p} (it has 0..{max(parts)})",
+                               name="UNKNOWN_TOPIC_OR_PARTITION")
         tps += [TopicPartition(topic, p) for p in sorted(parts) if not only or p in only]
     return tps
 
@@ -158,7 +160,7 @@ class Consumer:
             tps = topic_partitions(c, opts.topics, opts.partitions)
             if opts.group:
                 if opts.partitions:
-                    raise CliError("-p cannot be used with -g (the group assigns partitions)")
+                    raise UsageError("-p cannot be used with -g (the group assigns partitions)")
                 c.subscribe(opts.topics, listener=self._listener())
             else:
                 c.assign(tps)
@@ -299,7 +301,8 @@ def consume(
         typer.Option("-o", "--offset", help=f"Where to start: {OFFSET_HELP}."),
     ] = None,
     partition: Annotated[
-        list[int] | None, typer.Option("-p", "--partition", help="Only this partition (repeatable).")
+        list[str] | None,
+        typer.Option("-p", "--partition", help="Only these partitions: -p 0,2 or -p 0 -p 2."),
     ] = None,
     count: Annotated[
         int | None, typer.Option("-n", "--count", help="Stop after COUNT records.")
@@ -311,9 +314,9 @@ def consume(
         str | None, typer.Option("-g", "--group", help="Consume as this group, committing.")
     ] = None,
     fmt: Annotated[
-        str,
-        typer.Option("-f", "--format", help="%t %p %o %k %v %h %T %d, or json."),
-    ] = "%v\\n",
+        str | None,
+        typer.Option("-f", "--format", help="%t %p %o %k %v %h %T %d, or json (default %v\\n)."),
+    ] = None,
     read_committed: Annotated[
         bool, typer.Option("--read-committed", help="Skip records of aborted transactions.")
     ] = False,
@@ -328,11 +331,18 @@ def consume(
 ) -> None:
     """Print records of TOPIC(s); follows new records until Ctrl-C unless -e or -n."""
     if count is not None and count < 0:
-        raise CliError(f"bad --count {count}: must be >= 0")
+        raise UsageError(f"bad --count {count}: must be >= 0")
+    if offset is not None and offset.lower() in ("json", "yaml", "text", "table", "wide"):
+        raise UsageError(
+            f"bad offset {offset!r}: in consume, -o is the start offset (as in kcat and rpk)",
+            hint="use -f json or --output json for JSON records",
+        )
+    if fmt is None:
+        fmt = "json" if (state.output or "").lower() == "json" else "%v\\n"
     opts = ConsumeOptions(
         topics=topics,
         offset=parse_offset(offset, int(time.time() * 1000)) if offset is not None else None,
-        partitions=partition or [],
+        partitions=parse_partitions(partition),
         count=count,
         exit_at_end=exit_at_end,
         group=group,

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from chronik.cli.state import CliError
+from chronik.cli.state import CliError, UsageError
 
 OUTPUT_FIELDS = frozenset("tpokvhTd")
 INPUT_FIELDS = frozenset("kvhpT")
@@ -81,7 +81,7 @@ def unescape(text: str) -> str:
 def parse_format(fmt: str, allowed: frozenset[str]) -> list[Token]:
     """Split a format string into literal and field tokens; reject unknown directives."""
     if not fmt:
-        raise CliError("empty format string")
+        raise UsageError("empty format string")
     text = unescape(fmt)
     tokens: list[Token] = []
     lit: list[str] = []
@@ -93,7 +93,7 @@ def parse_format(fmt: str, allowed: frozenset[str]) -> list[Token]:
             i += 1
             continue
         if i + 1 >= len(text):
-            raise CliError(f"bad format string {fmt!r}: dangling '%' at the end")
+            raise UsageError(f"bad format string {fmt!r}: dangling '%' at the end")
         nxt = text[i + 1]
         if nxt == "%":
             lit.append("%")
@@ -104,7 +104,7 @@ def parse_format(fmt: str, allowed: frozenset[str]) -> list[Token]:
             tokens.append(Token(field=nxt))
         else:
             known = " ".join(f"%{c}" for c in sorted(allowed))
-            raise CliError(f"bad format string {fmt!r}: unknown directive %{nxt} (known: {known})")
+            raise UsageError(f"bad format string {fmt!r}: unknown directive %{nxt} (known: {known})")
         i += 2
     if lit:
         tokens.append(Token(literal="".join(lit)))
@@ -230,7 +230,7 @@ def make_line_parser(fmt: str) -> LineParser:
     tokens = parse_format(fmt, INPUT_FIELDS)
     for a, b in zip(tokens, tokens[1:], strict=False):
         if a.field and b.field:
-            raise CliError(
+            raise UsageError(
                 f"bad format string {fmt!r}: %{a.field}%{b.field} needs a separator between them"
             )
     enc = [(t.literal.encode(), t.field) for t in tokens]

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from chronik.cli.state import CliError
+from chronik.cli.state import UsageError
 
 Kind = Literal["start", "end", "offset", "from_end", "from_start", "time"]
 
@@ -51,7 +51,7 @@ def parse_time(text: str, now_ms: int) -> int:
     """A point in time as epoch milliseconds (see module docstring for the forms)."""
     t = text.strip()
     if not t:
-        raise CliError("empty timestamp")
+        raise UsageError("empty timestamp")
     if t == "now":
         return now_ms
     m = _RELATIVE.match(t)
@@ -66,7 +66,7 @@ def parse_time(text: str, now_ms: int) -> int:
     try:
         dt = datetime.fromisoformat(t.replace("Z", "+00:00") if t.endswith("Z") else t)
     except ValueError:
-        raise CliError(
+        raise UsageError(
             f"bad timestamp {text!r}: expected epoch ms, a date like 2026-11-01, "
             "a date-time like 2026-11-01T10:00:00Z, or a relative time like -10m"
         ) from None
@@ -79,7 +79,7 @@ def parse_duration_ms(text: str) -> int:
     """`10m` -> 600000 (used for retention-style values and tests)."""
     m = _DURATION.match(text.strip())
     if not m:
-        raise CliError(f"bad duration {text!r}: expected e.g. 500ms, 30s, 10m, 2h, 1d")
+        raise UsageError(f"bad duration {text!r}: expected e.g. 500ms, 30s, 10m, 2h, 1d")
     return int(m.group(1)) * _UNITS_MS[m.group(2)]
 
 
@@ -114,7 +114,7 @@ def parse_offset(text: str, now_ms: int) -> OffsetSpec:
         start = parse_time(left, now_ms)
         stop = parse_time(right, now_ms) if right is not None else None
         if stop is not None and stop < start:
-            raise CliError(f"bad offset {text!r}: the end time is before the start time")
+            raise UsageError(f"bad offset {text!r}: the end time is before the start time")
         return OffsetSpec("time", start, stop)
     if re.fullmatch(r"\d+", t):
         return OffsetSpec("offset", int(t))
@@ -122,7 +122,7 @@ def parse_offset(text: str, now_ms: int) -> OffsetSpec:
         return OffsetSpec("from_end", int(t[1:]))
     if re.fullmatch(r"\+\d+", t):
         return OffsetSpec("from_start", int(t[1:]))
-    raise CliError(f"bad offset {text!r}: expected {OFFSET_HELP}")
+    raise UsageError(f"bad offset {text!r}: expected {OFFSET_HELP}")
 
 
 def resolve_start(spec: OffsetSpec, low: int, high: int, time_offset: int | None = None) -> int:
@@ -145,3 +145,22 @@ def resolve_start(spec: OffsetSpec, low: int, high: int, time_offset: int | None
     if spec.kind == "time":
         return high if time_offset is None or time_offset < 0 else min(max(time_offset, low), high)
     raise AssertionError(spec.kind)
+
+
+def parse_partitions(values: list[str] | None) -> list[int]:
+    """`-p 0,2 -p 5` -> [0, 2, 5]; ranges `0-3` are accepted too."""
+    out: list[int] = []
+    for value in values or []:
+        for part in str(value).split(","):
+            part = part.strip()
+            if not part:
+                continue
+            lo, dash, hi = part.partition("-")
+            if lo.isdigit() and (not dash or hi.isdigit()):
+                first, last = int(lo), int(hi) if dash else int(lo)
+                if last < first:
+                    raise UsageError(f"bad partition range {part!r}")
+                out += [p for p in range(first, last + 1) if p not in out]
+                continue
+            raise UsageError(f"bad partition {part!r}: expected N, N,M or N-M")
+    return out

@@ -26,7 +26,7 @@ import typer
 from chronik.cli import app
 from chronik.cli.client import close_quietly, kafka_errors, make_admin, make_producer
 from chronik.cli.formats import Header, InputRecord, make_line_parser, parse_header
-from chronik.cli.state import CliError
+from chronik.cli.state import CliError, UsageError
 
 COMPRESSIONS = ("none", "gzip", "snappy", "lz4", "zstd")
 ACKS = {"all": -1, "-1": -1, "0": 0, "1": 1}
@@ -65,12 +65,12 @@ def parse_acks(text: str) -> int:
     try:
         return ACKS[text.lower()]
     except KeyError:
-        raise CliError(f"bad --acks {text!r}: expected all|-1|0|1") from None
+        raise UsageError(f"bad --acks {text!r}: expected all|-1|0|1") from None
 
 
 def parse_compression(text: str) -> str:
     if text.lower() not in COMPRESSIONS:
-        raise CliError(f"bad compression {text!r}: expected {'|'.join(COMPRESSIONS)}")
+        raise UsageError(f"bad compression {text!r}: expected {'|'.join(COMPRESSIONS)}")
     return text.lower()
 
 
@@ -129,22 +129,46 @@ def producer_config(opts: ProduceOptions) -> dict[str, Any]:
     return config
 
 
-def ensure_topic(opts: ProduceOptions) -> None:
-    """Fail on an unknown topic (or create it with --create) before producing."""
+def ensure_topic(opts: ProduceOptions) -> int:
+    """Fail on an unknown topic (or create it with --create) before producing.
+
+    Returns the topic's partition count; a -p beyond it is an error here, not a
+    ValueError from deep inside the client.
+    """
+    from chronik.cli.client import error_from_code
+
     admin = make_admin()
     try:
         with kafka_errors():
-            known = set(admin.list_topics())
-            if opts.topic in known:
-                return
-            if not opts.create:
-                raise CliError(f"unknown topic {opts.topic!r} (use --create to create it)")
-            admin.create_topics(
-                {opts.topic: {"num_partitions": opts.create_partitions, "replication_factor": 1}}
-            )
-            admin.wait_for_topics([opts.topic], timeout_ms=10_000)
+            meta = admin.describe_topics([opts.topic])[0]
+            code = meta.get("error_code", 0)
+            if code == 3:
+                if not opts.create:
+                    raise CliError(
+                        f"unknown topic {opts.topic!r}", name="UNKNOWN_TOPIC_OR_PARTITION",
+                        hint="use --create to create it, or see `chronik topics list`",
+                    )
+                res = admin.create_topics(
+                    {opts.topic: {"num_partitions": opts.create_partitions, "replication_factor": 1}},
+                    raise_errors=False,
+                )
+                for t in res.get("topics", []):
+                    if t.get("error_code") and t["error_code"] != 36:  # exists: someone was faster
+                        raise error_from_code(t["error_code"], t.get("error_message"), opts.topic)
+                admin.wait_for_topics([opts.topic], timeout_ms=10_000)
+                count = opts.create_partitions
+            elif code:
+                raise error_from_code(code, meta.get("error_message"), f"topic {opts.topic}")
+            else:
+                count = len(meta.get("partitions") or [])
     finally:
         close_quietly(admin)
+    if opts.partition is not None and not 0 <= opts.partition < count:
+        raise CliError(
+            f"topic {opts.topic!r} has no partition {opts.partition} (it has 0..{count - 1})",
+            name="UNKNOWN_TOPIC_OR_PARTITION", hint="add partitions with `chronik topics add-partitions`",
+        )
+    return count
 
 
 def produce_lines(
@@ -225,6 +249,8 @@ def produce_lines(
 
 def _open_input(file: Path | None) -> BinaryIO:
     if file is None or str(file) == "-":
+        if sys.stdin is None:
+            raise UsageError("stdin is closed: give a FILE to read, or pipe records in")
         return sys.stdin.buffer
     try:
         return open(file, "rb", buffering=1 << 20)  # noqa: SIM115 - closed by the caller
@@ -271,7 +297,7 @@ def run_produce(opts: ProduceOptions, file: Path | None) -> ProduceResult:
     finally:
         stop_progress()
         close_quietly(producer)
-        if stream is not sys.stdin.buffer:
+        if sys.stdin is None or stream is not sys.stdin.buffer:
             stream.close()
     return result
 
@@ -323,9 +349,9 @@ def produce(
 ) -> None:
     """Write one record per line of FILE (or stdin) to TOPIC."""
     if key_delimiter is not None and fmt is not None:
-        raise CliError("-K and -f cannot be used together")
+        raise UsageError("-K and -f cannot be used together")
     if key_delimiter == "":
-        raise CliError("-K needs a non-empty delimiter")
+        raise UsageError("-K needs a non-empty delimiter")
     opts = ProduceOptions(
         topic=topic,
         key=key.encode() if key is not None else None,

@@ -95,14 +95,14 @@ def test_render_modes(capsys) -> None:
     render.show(rows, tables, mode="json")
     assert [json.loads(x) for x in capsys.readouterr().out.splitlines()] == rows
     render.show(rows, tables, mode="text")
-    assert capsys.readouterr().out == "NAME  N\na     1\nbb\n"
+    assert capsys.readouterr().out == "a\t1\nbb\t\n"
     render.show(rows, tables, mode="yaml")
     assert "name: bb" in capsys.readouterr().out
     with pytest.raises(CliError, match="output"):
         render.show(rows, tables, mode="xml")
 
 
-def test_render_default_is_json_when_piped(capsys, monkeypatch) -> None:
+def test_render_default_is_text_when_piped(capsys, monkeypatch) -> None:
     monkeypatch.setattr(state, "output", None)
-    assert render.output_mode() == "json"  # pytest captures stdout: not a TTY
+    assert render.output_mode() == "text"  # pytest captures stdout: not a TTY
     assert render.human_bytes(2048) == "2.0 KiB"
