@@ -67,7 +67,13 @@ def _run(args: list[str], command: str | None, debug: bool) -> int:
         from chronik.cli.tree import load
 
         app = load(command)
-        rc = app(args=args, prog_name="chronik", standalone_mode=False)
+        import typer.main
+
+        # click's own main() turns a closed stdout (EPIPE) into exit status 1;
+        # `chronik consume t | head` must end with 0, so invoke the command ourselves.
+        cmd = typer.main.get_command(app)
+        with cmd.make_context("chronik", args) as ctx:
+            rc = cmd.invoke(ctx)
         sys.stdout.flush()
         return rc if isinstance(rc, int) else 0
     except BrokenPipeError:

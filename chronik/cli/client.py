@@ -237,6 +237,41 @@ def kafka_errors() -> Iterator[None]:
         raise describe_error(exc) from exc
 
 
+def wire_client() -> Any:
+    """A chronik.cli.kwire.Client to the -b brokers, or None if the broker lacks its versions."""
+    from chronik.cli import kwire
+
+    try:
+        return kwire.Client(bootstrap_servers(), timeout_ms() / 1000)
+    except kwire.Unsupported:
+        return None
+
+
+@contextmanager
+def wire_errors() -> Iterator[None]:
+    """chronik.cli.kwire errors -> CliError (one line with the Kafka error name)."""
+    from chronik.cli import kwire
+
+    try:
+        yield
+    except (CliError, BrokenPipeError, kwire.Unsupported):
+        raise
+    except kwire.WireError as exc:
+        if state.debug:
+            raise
+        raise CliError(str(exc).split(": ")[0] if ": " in str(exc) else str(exc), name=exc.name,
+                       hint=HINTS.get(exc.name)) from exc
+    except (OSError, ConnectionError) as exc:
+        if state.debug:
+            raise
+        raise CliError(
+            f"cannot reach a broker at {','.join(bootstrap_servers())} within {timeout_ms() / 1000:g}s"
+            + (f" ({exc.strerror or exc})" if isinstance(exc, OSError) else ""),
+            name="BROKER_NOT_AVAILABLE",
+            hint="is it running? start one with `chronik integrated`, or pass -b HOST:PORT",
+        ) from exc
+
+
 def close_quietly(client: Any) -> None:
     """Close a client without letting a shutdown hiccup hide the real result."""
     if client is None:

@@ -8,6 +8,10 @@ Grammar (rpk/kcat style):
     +N                   N records after the start of each partition
     @T                   the first record with timestamp >= T
     @T1:T2               records with T1 <= timestamp <= T2, then stop
+    A:B                  a range: from A (any of the above but @T, empty = start) to
+                         B exclusive, then stop: B is an offset N, `end` (the end when
+                         we start) or +N (N records per partition); `A:` follows
+                         e.g. 100:200  :end  start:+100  -10:end
 
 and a time T is one of
 
@@ -35,7 +39,7 @@ _UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "
 _RELATIVE = re.compile(r"^([+-])(\d+)(ms|s|m|h|d|w)$")
 _DURATION = re.compile(r"^(\d+)(ms|s|m|h|d|w)$")
 
-OFFSET_HELP = "start|end|N|-N|+N|@epoch-ms|@2026-11-01|@-10m|@t1:t2"
+OFFSET_HELP = "start|end|N|-N|+N|@epoch-ms|@2026-11-01|@-10m|@t1:t2, or a range A:B like 100:200, :end, start:+100"
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,9 @@ class OffsetSpec:
     kind: Kind
     value: int = 0
     stop_ms: int | None = None
+    # A range's end: "offset" (stop_value, exclusive), "end" (the end at start), "count".
+    stop_kind: str | None = None
+    stop_value: int = 0
 
 
 def parse_time(text: str, now_ms: int) -> int:
@@ -108,6 +115,8 @@ def parse_offset(text: str, now_ms: int) -> OffsetSpec:
         return OffsetSpec("start")
     if low in ("end", "latest", "newest"):
         return OffsetSpec("end")
+    if ":" in t and not t.startswith("@"):
+        return _parse_range(text, t, now_ms)
     if t.startswith("@"):
         body = t[1:]
         left, right = _split_range(body)
@@ -123,6 +132,52 @@ def parse_offset(text: str, now_ms: int) -> OffsetSpec:
     if re.fullmatch(r"\+\d+", t):
         return OffsetSpec("from_start", int(t[1:]))
     raise UsageError(f"bad offset {text!r}: expected {OFFSET_HELP}")
+
+
+def _parse_range(text: str, t: str, now_ms: int) -> OffsetSpec:
+    left, _, right = t.partition(":")
+    start = parse_offset(left, now_ms) if left else OffsetSpec("start")
+    if start.kind == "time" or start.stop_kind is not None:
+        raise UsageError(f"bad offset range {text!r}: use @t1:t2 (or --since/--until) for times")
+    r = right.strip().lower()
+    if not r:
+        return start
+    if r == "end":
+        return OffsetSpec(start.kind, start.value, stop_kind="end")
+    if re.fullmatch(r"\d+", r):
+        return OffsetSpec(start.kind, start.value, stop_kind="offset", stop_value=int(r))
+    if re.fullmatch(r"\+\d+", r):
+        return OffsetSpec(start.kind, start.value, stop_kind="count", stop_value=int(r[1:]))
+    raise UsageError(f"bad offset range {text!r}: the end must be N, end or +N")
+
+
+def resolve_stop(spec: OffsetSpec, start: int, high: int) -> int | None:
+    """The exclusive offset at which a range stops for a partition; None: no stop."""
+    if spec.stop_kind == "end":
+        return high
+    if spec.stop_kind == "offset":
+        return spec.stop_value
+    if spec.stop_kind == "count":
+        return start + spec.stop_value
+    return None
+
+
+def with_times(spec: OffsetSpec | None, since: str | None, until: str | None, now_ms: int
+               ) -> OffsetSpec | None:
+    """Combine -o with --since/--until (each a time as in @T)."""
+    from dataclasses import replace
+
+    if since is None and until is None:
+        return spec
+    if since is not None and spec is not None:
+        raise UsageError("give either -o or --since for where to start, not both")
+    start = OffsetSpec("time", parse_time(since, now_ms)) if since is not None else (spec or OffsetSpec("start"))
+    if until is None:
+        return start
+    stop = parse_time(until, now_ms)
+    if start.kind == "time" and stop < start.value:
+        raise UsageError("--until is before --since")
+    return replace(start, stop_ms=stop)
 
 
 def resolve_start(spec: OffsetSpec, low: int, high: int, time_offset: int | None = None) -> int:

@@ -26,7 +26,7 @@ import typer
 from chronik.cli import app
 from chronik.cli.client import close_quietly, kafka_errors, make_admin, make_producer
 from chronik.cli.formats import Header, InputRecord, make_line_parser, parse_header
-from chronik.cli.state import CliError, UsageError
+from chronik.cli.state import CliError, UsageError, state
 
 COMPRESSIONS = ("none", "gzip", "snappy", "lz4", "zstd")
 ACKS = {"all": -1, "-1": -1, "0": 0, "1": 1}
@@ -278,9 +278,18 @@ def _progress_bar(stream: BinaryIO) -> tuple[Callable[[int], None] | None, Calla
     return (lambda _n: bar.update(task, completed=stream.tell())), bar.stop
 
 
+def use_fast_path() -> bool:
+    """The lean wire client, unless -X settings (kafka-python's) or the env var ask otherwise."""
+    return not state.client_config and os.environ.get("CHRONIK_CLI_CLIENT", "") != "kafka-python"
+
+
 def run_produce(opts: ProduceOptions, file: Path | None) -> ProduceResult:
-    ensure_topic(opts)
     stream = _open_input(file)
+    if use_fast_path():
+        result = _run_fast(opts, stream)
+        if result is not None:
+            return result
+    ensure_topic(opts)
     producer = make_producer(**producer_config(opts))
     progress, stop_progress = _progress_bar(stream)
 
@@ -297,8 +306,59 @@ def run_produce(opts: ProduceOptions, file: Path | None) -> ProduceResult:
     finally:
         stop_progress()
         close_quietly(producer)
-        if sys.stdin is None or stream is not sys.stdin.buffer:
-            stream.close()
+        _close_input(stream)
+    return result
+
+
+def _close_input(stream: BinaryIO) -> None:
+    if sys.stdin is None or stream is not sys.stdin.buffer:
+        stream.close()
+
+
+def _run_fast(opts: ProduceOptions, stream: BinaryIO) -> ProduceResult | None:
+    """Produce over chronik.cli.kwire; None when the broker needs the kafka-python path."""
+    from chronik.cli import fastproduce, kwire
+    from chronik.cli.client import wire_client, wire_errors
+
+    with wire_errors():
+        client = wire_client()
+    if client is None:
+        return None
+    result = ProduceResult()
+    progress, stop_progress = _progress_bar(stream)
+    start = time.perf_counter()
+    try:
+        with wire_errors():
+            parts = fastproduce.topic_partitions(client, opts.topic)
+            if parts is None:
+                ensure_topic(opts)  # creates it with --create, or fails with the right error
+                deadline = time.monotonic() + 10
+                while (parts := fastproduce.topic_partitions(client, opts.topic)) is None:
+                    if time.monotonic() > deadline:
+                        raise CliError(f"topic {opts.topic!r} was created but has no leader yet")
+                    time.sleep(0.05)
+            if opts.partition is not None and opts.partition not in parts:
+                raise CliError(
+                    f"topic {opts.topic!r} has no partition {opts.partition} (it has 0..{len(parts) - 1})",
+                    name="UNKNOWN_TOPIC_OR_PARTITION",
+                    hint="add partitions with `chronik topics add-partitions`",
+                )
+            on_offsets = None
+            if opts.verbose:
+                out = sys.stdout
+
+                def on_offsets(p: int, base: int, n: int) -> None:
+                    out.write("".join(f"{opts.topic}/{p}@{base + i}\n" for i in range(n)))
+
+            fastproduce.produce(client, opts, read_lines(stream), result, parts,
+                                on_offsets=on_offsets, progress=progress)
+    except kwire.Unsupported:
+        return None
+    finally:
+        stop_progress()
+        client.close()
+        _close_input(stream)
+    result.seconds = time.perf_counter() - start
     return result
 
 

@@ -9,12 +9,34 @@ one line in `chronik.cli.main`.
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
-
-import typer
 
 from chronik import __version__
 from chronik.cli.state import state
+
+
+def _import_typer_without_rich():  # noqa: ANN202
+    """Typer imports rich (~50 ms) only for its help screens; plain click help is fine.
+
+    rich stays importable for our own tables (chronik.cli.render imports it on a TTY).
+    """
+    if "typer" in sys.modules:
+        return sys.modules["typer"]
+    saved = sys.modules.get("rich", ...)
+    sys.modules["rich"] = None  # type: ignore[assignment] - makes `import rich` fail
+    try:
+        import typer
+    finally:
+        if saved is ...:
+            del sys.modules["rich"]
+        else:
+            sys.modules["rich"] = saved
+    return typer
+
+
+typer = _import_typer_without_rich()
+
 
 app = typer.Typer(
     name="chronik",

@@ -31,7 +31,7 @@ def test_global_options_after_the_subcommand_in_every_command(broker, tmp_path) 
     assert json.loads(res.stdout) == {"topic": topic, "result": "OK"}, res.stderr
     assert chronik("produce", topic, "-p", "1", "--brokers", b, "-X", "client.id=ux",
                    input=b"a\nb\n").returncode == 0
-    assert chronik("produce", topic, f"--brokers={b}", "--debug", input=b"c\n").returncode == 0
+    assert chronik("produce", topic, "-p", "0", f"--brokers={b}", "--debug", input=b"c\n").returncode == 0
     assert chronik("consume", topic, "-e", "-p", "1", "-b", b).stdout == b"a\nb\n"
     # In consume, -o is the offset; --output json gives JSON records.
     out = chronik("consume", topic, "-p", "1", "-o", "1", "-e", "-b", b, "--output", "json").stdout
