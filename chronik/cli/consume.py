@@ -156,7 +156,7 @@ class Consumer:
     def __init__(self, opts: ConsumeOptions, out: Any) -> None:
         self.opts = opts
         self.out = out
-        self.format = make_formatter(opts.fmt)
+        self.format = make_formatter(opts.fmt, opts.raw_values)
         self.keep = make_filter(opts.grep, opts.key_regex, opts.header_filters)
         self.printed = 0
         self.ends: dict[Any, int] = {}

@@ -103,7 +103,7 @@ class FastConsumer:
         opts = self.opts
         client = self.client
         out = self.out
-        fmt = make_formatter(opts.fmt)
+        fmt = make_formatter(opts.fmt, opts.raw_values)
         plain = opts.fmt == "%v\\n" and opts.keep is None
         limit = opts.count
         while True:

@@ -104,7 +104,7 @@ def produce(client: kwire.Client, opts: Any, lines: Iterable[bytes], result: Any
     varint = kwire.varint
     zz = kwire.ZZ
     simple = (opts.fmt is None and opts.key_delimiter is None and opts.key is None
-              and not opts.headers and not opts.tombstone)
+              and not opts.headers and not opts.tombstone and not opts.json_input)
     build = None if simple else make_record_builder(opts)
     fixed = opts.partition
     sticky = fixed if fixed is not None else random.randrange(n_parts)

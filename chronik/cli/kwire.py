@@ -207,7 +207,8 @@ class TopicMeta:
 class Client:
     """Bootstrap to the first reachable server, then one connection per leader."""
 
-    def __init__(self, servers: Sequence[str], timeout: float, client_id: str = "chronik-cli") -> None:
+    def __init__(self, servers: Sequence[str], timeout: float, client_id: str = "chronik-cli",
+                 retry: bool = True) -> None:
         self.timeout = timeout
         self.client_id = client_id
         self.brokers: dict[int, tuple[str, int]] = {}
@@ -225,7 +226,7 @@ class Client:
                 except OSError as exc:
                     last = exc
             if self.boot is None:
-                if time.monotonic() >= deadline:
+                if time.monotonic() >= deadline or not retry:
                     raise ConnectionError(f"cannot connect: {last}")
                 time.sleep(0.1)
         self._check_versions()

@@ -25,7 +25,7 @@ import typer
 
 from chronik.cli import app
 from chronik.cli.client import close_quietly, kafka_errors, make_admin, make_producer
-from chronik.cli.formats import Header, InputRecord, make_line_parser, parse_header
+from chronik.cli.formats import Header, InputRecord, make_line_parser, parse_header, unescape_bytes
 from chronik.cli.state import CliError, UsageError, state
 
 COMPRESSIONS = ("none", "gzip", "snappy", "lz4", "zstd")
@@ -50,6 +50,10 @@ class ProduceOptions:
     create: bool = False
     create_partitions: int = 1
     verbose: bool = False
+    missing_key: str = "error"
+    delimiter: bytes = b"\n"
+    json_input: bool = False
+    key_field: str | None = None
 
 
 @dataclass
@@ -75,22 +79,40 @@ def parse_compression(text: str) -> str:
 
 
 def make_record_builder(opts: ProduceOptions) -> Callable[[bytes], InputRecord]:
-    """line (without newline) -> InputRecord, combining -f / -K / -k / -H / --tombstone."""
+    """line (without newline) -> InputRecord, combining -f / -K / -k / -H / --tombstone / --json."""
+    lineno = 0
     if opts.fmt:
-        parse = make_line_parser(opts.fmt)
+        parse_fmt = make_line_parser(opts.fmt)
+
+        def parse(line: bytes) -> InputRecord:
+            try:
+                return parse_fmt(line)
+            except CliError as exc:
+                raise CliError(f"line {lineno}: {exc}") from None
+    elif opts.json_input:
+        parse = _json_value_parser(opts.key_field, lambda: lineno)
     elif opts.key_delimiter:
         delim = opts.key_delimiter
+        keyless = opts.missing_key == "null"
 
         def parse(line: bytes) -> InputRecord:
             key, sep, value = line.partition(delim)
-            # No delimiter on the line: the whole line is the value, without a key.
-            return InputRecord(value=value, key=key) if sep else InputRecord(value=line)
+            if sep:
+                return InputRecord(value=value, key=key)
+            if keyless:
+                return InputRecord(value=line)
+            raise CliError(
+                f"line {lineno} has no key delimiter {delim.decode('latin-1')!r}: {line[:60]!r}",
+                hint="--missing-key=null sends such lines without a key",
+            )
     else:
 
         def parse(line: bytes) -> InputRecord:
             return InputRecord(value=line)
 
     def build(line: bytes) -> InputRecord:
+        nonlocal lineno
+        lineno += 1
         rec = parse(line)
         if opts.key is not None and rec.key is None:
             rec.key = opts.key
@@ -105,8 +127,37 @@ def make_record_builder(opts: ProduceOptions) -> Callable[[bytes], InputRecord]:
     return build
 
 
-def read_lines(stream: BinaryIO) -> Iterator[bytes]:
-    """Lines without their line ending; reads in chunks, never the whole input."""
+def _json_value_parser(key_field: str | None, lineno: Callable[[], int]) -> Callable[[bytes], InputRecord]:
+    """--json: each line is one JSON document, sent as the value; --key-field F keys it by doc[F]."""
+    import json
+
+    def parse(line: bytes) -> InputRecord:
+        try:
+            doc = json.loads(line)
+        except ValueError as exc:
+            raise CliError(f"line {lineno()} is not JSON ({exc}): {line[:60]!r}") from None
+        key = None
+        if key_field is not None:
+            if not isinstance(doc, dict) or key_field not in doc:
+                raise CliError(f"line {lineno()} has no field {key_field!r} for the key: {line[:60]!r}")
+            k = doc[key_field]
+            key = k.encode() if isinstance(k, str) else json.dumps(k).encode()
+        return InputRecord(value=line, key=key)
+
+    return parse
+
+
+def read_lines(stream: BinaryIO, delimiter: bytes = b"\n") -> Iterator[bytes]:
+    """Records without their delimiter (a line without \r\n by default); reads in chunks."""
+    if delimiter != b"\n":
+        rest = b""
+        while chunk := stream.read(1 << 20):
+            parts = (rest + chunk).split(delimiter)
+            rest = parts.pop()
+            yield from parts
+        if rest:
+            yield rest
+        return
     for line in stream:
         if line.endswith(b"\n"):
             line = line[:-1]
@@ -299,7 +350,7 @@ def run_produce(opts: ProduceOptions, file: Path | None) -> ProduceResult:
     try:
         with kafka_errors():
             result = produce_lines(
-                producer, opts, read_lines(stream),
+                producer, opts, read_lines(stream, opts.delimiter),
                 on_offset=print_offset if opts.verbose else None,
                 progress=progress,
             )
@@ -350,7 +401,7 @@ def _run_fast(opts: ProduceOptions, stream: BinaryIO) -> ProduceResult | None:
                 def on_offsets(p: int, base: int, n: int) -> None:
                     out.write("".join(f"{opts.topic}/{p}@{base + i}\n" for i in range(n)))
 
-            fastproduce.produce(client, opts, read_lines(stream), result, parts,
+            fastproduce.produce(client, opts, read_lines(stream, opts.delimiter), result, parts,
                                 on_offsets=on_offsets, progress=progress)
     except kwire.Unsupported:
         return None
@@ -380,7 +431,23 @@ def produce(
     key: Annotated[str | None, typer.Option("-k", "--key", help="Key for every record.")] = None,
     key_delimiter: Annotated[
         str | None,
-        typer.Option("-K", "--key-delimiter", help="Split each line into KEY<DELIM>VALUE."),
+        typer.Option("-K", "--key-delimiter",
+                     help="Split each line into KEY<DELIM>VALUE; escapes \\t \\n \\xNN work."),
+    ] = None,
+    missing_key: Annotated[
+        str,
+        typer.Option("--missing-key", help="A line without the -K delimiter: error (default) or null "
+                     "(send it without a key)."),
+    ] = "error",
+    delimiter: Annotated[
+        str,
+        typer.Option("-D", "--delimiter", help="Record delimiter (default newline); escapes work."),
+    ] = "\\n",
+    json_input: Annotated[
+        bool, typer.Option("--json", help="Each line is a JSON document, sent as the value.")
+    ] = False,
+    key_field: Annotated[
+        str | None, typer.Option("--key-field", help="With --json: the key is this field of the document.")
     ] = None,
     header: Annotated[
         list[str] | None, typer.Option("-H", "--header", help="Header k=v (repeatable).")
@@ -394,7 +461,8 @@ def produce(
     acks: Annotated[str, typer.Option("--acks", help="all|-1|0|1")] = "all",
     fmt: Annotated[
         str | None,
-        typer.Option("-f", "--format", help="Input format with %k %v %h %p %T, or json."),
+        typer.Option("-f", "--format", help="Input format with %k %v %h %p %T and escapes "
+                     "(rpk-style '%k %v\\n' too), or json (the `consume -f json` envelope)."),
     ] = None,
     tombstone: Annotated[
         bool, typer.Option("--tombstone", help="Send empty values as null (tombstones).")
@@ -408,14 +476,25 @@ def produce(
     ] = False,
 ) -> None:
     """Write one record per line of FILE (or stdin) to TOPIC."""
-    if key_delimiter is not None and fmt is not None:
-        raise UsageError("-K and -f cannot be used together")
+    if sum(x is not None and x is not False for x in (key_delimiter, fmt, json_input or None)) > 1:
+        raise UsageError("-K, -f and --json cannot be used together")
     if key_delimiter == "":
         raise UsageError("-K needs a non-empty delimiter")
+    if missing_key not in ("error", "null"):
+        raise UsageError(f"bad --missing-key {missing_key!r}: expected error or null")
+    if key_field is not None and not json_input:
+        raise UsageError("--key-field needs --json")
+    delim = unescape_bytes(delimiter)
+    if not delim:
+        raise UsageError("-D needs a non-empty delimiter")
     opts = ProduceOptions(
         topic=topic,
         key=key.encode() if key is not None else None,
-        key_delimiter=key_delimiter.encode() if key_delimiter else None,
+        key_delimiter=unescape_bytes(key_delimiter) if key_delimiter else None,
+        missing_key=missing_key,
+        delimiter=delim,
+        json_input=json_input,
+        key_field=key_field,
         headers=[parse_header(h) for h in header or []],
         partition=partition,
         compression=parse_compression(compression),
