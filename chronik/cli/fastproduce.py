@@ -19,7 +19,8 @@ from typing import Any
 from chronik.cli import kwire
 from chronik.cli.state import CliError
 
-BATCH_BYTES = 1 << 20
+# Below Kafka's default max.message.bytes (1048588) with room for the batch header.
+BATCH_BYTES = 1_000_000
 REQUEST_BYTES = 4 << 20
 WINDOW = 4
 RETRIES = 5
@@ -103,6 +104,7 @@ def produce(client: kwire.Client, opts: Any, lines: Iterable[bytes], result: Any
     encode = kwire.encode_record
     varint = kwire.varint
     zz = kwire.ZZ
+    zz_max = kwire.ZZ_MAX
     simple = (opts.fmt is None and opts.key_delimiter is None and opts.key is None
               and not opts.headers and not opts.tombstone and not opts.json_input)
     build = None if simple else make_record_builder(opts)
@@ -140,23 +142,26 @@ def produce(client: kwire.Client, opts: Any, lines: Iterable[bytes], result: Any
         count += 1
         total += len(line)
         if simple:
+            n = len(line)
             p = sticky
             batch = open_batches.get(p)
-            if batch is None:
-                batch = open_batches[p] = [[], 0, now, now]
-            recs = batch[0]
-            n = len(line)
-            body = b"\x00\x00" + (zz[len(recs)] if len(recs) < 16384 else varint(len(recs))) + b"\x01" + (
-                zz[n] if n < 16384 else varint(n)) + line + b"\x00"
-            recs.append((zz[len(body)] if len(body) < 16384 else varint(len(body))) + body)
-            batch[1] += len(body) + 2
-            if batch[1] >= BATCH_BYTES:
+            if batch is not None and batch[1] + n + 8 > BATCH_BYTES:
                 seal(p)
                 now = int(time.time() * 1000)
                 if progress is not None:
                     progress(total)
+                p = sticky
+                batch = open_batches.get(p)
+            if batch is None:
+                batch = open_batches[p] = [[], 0, now, now]
+            recs = batch[0]
+            body = b"\x00\x00" + (zz[len(recs)] if len(recs) < zz_max else varint(len(recs))) + b"\x01" + (
+                zz[n] if n < zz_max else varint(n)) + line + b"\x00"
+            recs.append((zz[len(body)] if len(body) < zz_max else varint(len(body))) + body)
+            batch[1] += len(body) + 3
             continue
         rec = build(line)
+        keyless = rec.partition is None and rec.key is None
         if rec.partition is not None:
             p = rec.partition
             if not 0 <= p < n_parts:
@@ -168,19 +173,27 @@ def produce(client: kwire.Client, opts: Any, lines: Iterable[bytes], result: Any
             p = sticky
         ts = rec.timestamp if rec.timestamp is not None else now
         batch = open_batches.get(p)
+        encoded = None
+        if batch is not None:
+            encoded = encode(len(batch[0]), ts - batch[2], rec.key, rec.value, rec.headers)
+            if batch[1] + len(encoded) > BATCH_BYTES:
+                seal(p)
+                now = int(time.time() * 1000)
+                if progress is not None:
+                    progress(total)
+                if keyless:
+                    p = sticky
+                batch = open_batches.get(p)
+                encoded = None
         if batch is None:
             batch = open_batches[p] = [[], 0, ts, ts]
         recs = batch[0]
-        encoded = encode(len(recs), ts - batch[2], rec.key, rec.value, rec.headers)
+        if encoded is None:
+            encoded = encode(len(recs), ts - batch[2], rec.key, rec.value, rec.headers)
         recs.append(encoded)
         batch[1] += len(encoded)
         if ts > batch[3]:
             batch[3] = ts
-        if batch[1] >= BATCH_BYTES or len(recs) >= 100_000:
-            seal(p)
-            now = int(time.time() * 1000)
-            if progress is not None:
-                progress(total)
     for p in list(open_batches):
         seal(p)
     flush()

@@ -194,6 +194,7 @@ class PartitionMeta:
     partition: int
     leader: int
     error: int = 0
+    replicas: int = 1
 
 
 @dataclass
@@ -261,11 +262,12 @@ class Client:
             parts: dict[int, PartitionMeta] = {}
             for _ in range(r.i32()):
                 perr, idx, leader = r.i16(), r.i32(), r.i32()
-                for _ in range(r.i32()):
+                nrep = r.i32()
+                for _ in range(nrep):
                     r.i32()
                 for _ in range(r.i32()):
                     r.i32()
-                parts[idx] = PartitionMeta(name, idx, leader, perr)
+                parts[idx] = PartitionMeta(name, idx, leader, perr, max(nrep, 0))
             out[name] = TopicMeta(name, err, internal, parts)
         return out
 
@@ -329,24 +331,14 @@ def parse_produce(r: Reader) -> dict[int, tuple[int, int]]:
     return out
 
 
-def _zigzag_table(n: int) -> list[bytes]:
-    table = []
-    for v in range(n):
-        z = v << 1
-        out = bytearray()
-        while z >= 0x80:
-            out.append((z & 0x7F) | 0x80)
-            z >>= 7
-        out.append(z)
-        table.append(bytes(out))
-    return table
-
-
-ZZ = _zigzag_table(1 << 14)  # zigzag varints of 0..16383: most lengths and deltas
+# zigzag varints of 0..8191 (zigzag(v) = 2v: one byte below 64, two below 8192):
+# most record lengths and deltas, looked up instead of encoded per record.
+ZZ_MAX = 8192
+ZZ = [bytes((z,)) if z < 128 else bytes(((z & 0x7F) | 0x80, z >> 7)) for z in range(0, 2 * ZZ_MAX, 2)]
 
 
 def varint(v: int) -> bytes:
-    if 0 <= v < 16384:
+    if 0 <= v < ZZ_MAX:
         return ZZ[v]
     z = (v << 1) ^ (v >> 63)
     out = bytearray()

@@ -152,25 +152,54 @@ def list_topics(
     ] = False,
 ) -> None:
     """List topics with their partition counts."""
+    rows = _list_fast(internal)
+    if rows is None:
+        rows = _list_admin(internal)
+    show(rows, [Table(["name", "partitions", "replicas"], rows, wide_columns=["internal"])])
+
+
+def _list_fast(internal: bool) -> list[dict] | None:
+    """One Metadata request over chronik.cli.kwire (no kafka-python import: ~0.15 s less)."""
+    import os
+
+    from chronik.cli.client import bootstrap_servers, timeout_ms, wire_errors
+    from chronik.cli.state import state
+
+    if state.client_config or os.environ.get("CHRONIK_CLI_CLIENT") == "kafka-python":
+        return None
+    from chronik.cli import kwire
+
+    try:
+        with wire_errors():
+            client = kwire.Client(bootstrap_servers(), timeout_ms() / 1000)
+            try:
+                metas = client.metadata(None)
+            finally:
+                client.close()
+    except kwire.Unsupported:
+        return None
+    return [
+        {"name": m.name, "partitions": len(m.partitions),
+         "replicas": max((p.replicas for p in m.partitions.values()), default=0), "internal": m.internal}
+        for m in sorted(metas.values(), key=lambda m: m.name)
+        if internal or not m.internal
+    ]
+
+
+def _list_admin(internal: bool) -> list[dict]:
     admin = make_admin()
     try:
         with kafka_errors():
             metas = admin.describe_topics()
     finally:
         close_quietly(admin)
-    rows = []
-    for m in sorted(metas, key=lambda m: m["name"]):
-        if m.get("is_internal") and not internal:
-            continue
-        parts = m.get("partitions") or []
-        rows.append({
-            "name": m["name"],
-            "partitions": len(parts),
-            "replicas": max((len(p.get("replica_nodes") or []) for p in parts), default=0),
-            "internal": bool(m.get("is_internal")),
-            "id": str(m.get("topic_id") or ""),
-        })
-    show(rows, [Table(["name", "partitions", "replicas"], rows, wide_columns=["internal", "id"])])
+    return [
+        {"name": m["name"], "partitions": len(m.get("partitions") or []),
+         "replicas": max((len(p.get("replica_nodes") or []) for p in m.get("partitions") or []), default=0),
+         "internal": bool(m.get("is_internal"))}
+        for m in sorted(metas, key=lambda m: m["name"])
+        if internal or not m.get("is_internal")
+    ]
 
 
 @topics_app.command("describe")

@@ -169,3 +169,21 @@ def test_detach_stop_and_ephemeral(tmp_path) -> None:
         proc.terminate()
         proc.wait(20)
     assert not os.path.exists(data_dir)
+
+
+def test_large_batches_are_read_back_by_other_clients(cli: Cli) -> None:
+    """Batches written by the lean producer (deltas and lengths past one- and two-byte varints)."""
+    import shutil
+
+    topic = new_topic()
+    lines = [f"{i:06d}-" + "x" * (i % 9000) for i in range(0, 20000, 7)] + [f"r{i}" for i in range(20000)]
+    cli.run("produce", topic, "--create", input="\n".join(lines) + "\n")
+    env = dict(os.environ, CHRONIK_CLI_CLIENT="kafka-python", CHRONIK_TIMEOUT_MS="3000")
+    slow = subprocess.run([sys.executable, "-m", "chronik", "-b", cli.bootstrap, "consume", topic, "-e"],
+                          capture_output=True, env=env, cwd=REPO, timeout=120).stdout.decode()
+    assert slow.splitlines() == lines
+    assert cli.out("consume", topic, "-e").splitlines() == lines
+    if shutil.which("kcat"):
+        kc = subprocess.run(["kcat", "-b", cli.bootstrap, "-C", "-t", topic, "-e", "-q"], capture_output=True,
+                            timeout=120).stdout.decode()
+        assert kc.splitlines() == lines
