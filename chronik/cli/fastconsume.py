@@ -1,7 +1,10 @@
 """`chronik consume` without a group, over the lean wire client (chronik.cli.kwire).
 
-Each partition has a position and an optional stop offset (exclusive): the end
-when we started for -e and `A:end`, an offset for `A:B`, start+N for `A:+N`.
+Each partition has a position and an optional stop offset (exclusive): an
+offset for `A:B`, start+N for `A:+N`. With -e and `A:end` a partition is done
+once its position reaches the high watermark of a fetch answer (kcat's
+end-of-partition), which is also right on brokers whose ListOffsets answers per
+batch rather than per record (Tansu).
 Fetch v4 asks every leader for all of its partitions at once; whole batches
 come back, records before the position are skipped, control batches are never
 printed. The common `%v\\n` format without filters writes values straight from
@@ -62,6 +65,8 @@ class FastConsumer:
         self.pos: dict[tuple[str, int], int] = {}
         self.stop: dict[tuple[str, int], int | None] = {}
         self.leader: dict[tuple[str, int], int] = {}
+        self.eof: set[tuple[str, int]] = set()  # done at the high watermark
+        self.done: set[tuple[str, int]] = set()
         spec = opts.offset
         self.stop_ms = spec.stop_ms if spec else None
         self.until_end = opts.exit_at_end or (self.stop_ms is not None and self.stop_ms <= time.time() * 1000)
@@ -89,15 +94,14 @@ class FastConsumer:
                 found = client.list_offsets(leader, name, {p: spec.value for p in ps}) if spec.kind == "time" else {}
                 for p in ps:
                     start = resolve_start(spec, low[p], high[p], found.get(p))
-                    stop = resolve_stop(spec, start, high[p])
-                    if self.until_end:
-                        stop = high[p] if stop is None else min(stop, high[p])
                     self.pos[(name, p)] = start
-                    self.stop[(name, p)] = stop
+                    self.stop[(name, p)] = None if spec.stop_kind == "end" else resolve_stop(spec, start, high[p])
+                    if self.until_end or spec.stop_kind == "end":
+                        self.eof.add((name, p))
 
     def _active(self) -> dict[tuple[str, int], int]:
         return {tp: off for tp, off in self.pos.items()
-                if self.stop[tp] is None or off < self.stop[tp]}
+                if tp not in self.done and (self.stop[tp] is None or off < self.stop[tp])}
 
     def run(self) -> int:
         opts = self.opts
@@ -131,9 +135,7 @@ class FastConsumer:
             if self.stop_ms is not None and not self.until_end and time.time() * 1000 > self.stop_ms:
                 # The time range just ended: from now on the current end is the end.
                 self.until_end = True
-                for (t, p) in list(self._active()):
-                    hi = client.list_offsets(self.leader[(t, p)], t, {p: kwire.LATEST})[p]
-                    self.stop[(t, p)] = hi if self.stop[(t, p)] is None else min(hi, self.stop[(t, p)])
+                self.eof.update(self._active())
 
     def _partition(self, fp: kwire.FetchedPartition, fmt: Any, plain: bool, out: Any) -> None:
         tp = (fp.topic, fp.partition)
@@ -149,8 +151,12 @@ class FastConsumer:
                     self.leader[tp] = meta.partitions[fp.partition].leader
                 return
             raise kwire.WireError(fp.error, f"{fp.topic}/{fp.partition}")
-        if not fp.records:
-            return
+        if fp.records:
+            self._records(fp, tp, fmt, plain, out)
+        if tp in self.eof and self.pos[tp] >= fp.high_watermark:
+            self.done.add(tp)
+
+    def _records(self, fp: kwire.FetchedPartition, tp: tuple[str, int], fmt: Any, plain: bool, out: Any) -> None:
         pos = self.pos[tp]
         stop = self.stop[tp]
         stop_ms = self.stop_ms
@@ -193,7 +199,7 @@ class FastConsumer:
                 out.write(b"".join(chunks))
             if done:
                 if stop_ms is not None or (stop is not None and pos >= stop):
-                    self.stop[tp] = pos  # nothing more from this partition
+                    self.done.add(tp)  # nothing more from this partition
                 break
             pos = max(pos, next_pos)
         self.pos[tp] = pos

@@ -39,7 +39,8 @@ def test_produce_file_then_consume_in_each_format(cli: Cli, tmp_path) -> None:
 def test_keys_by_delimiter_headers_and_filters(cli: Cli) -> None:
     topic = new_topic()
     lines = "user-1:login ok\nadmin:login failed\nuser-2:logout\nnodelimiter\n"
-    cli.run("produce", topic, "--create", "-K", ":", "-H", "src=web", "-H", "v=1", input=lines)
+    cli.run("produce", topic, "--create", "-K", ":", "--missing-key=null", "-H", "src=web", "-H", "v=1",
+            input=lines)
     recs = jsonl(cli.out("-o", "json", "consume", topic, "-e", "-f", "json"))
     assert [(r["key"], r["value"]) for r in recs] == [
         ("user-1", "login ok"), ("admin", "login failed"), ("user-2", "logout"),

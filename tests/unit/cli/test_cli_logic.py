@@ -25,11 +25,16 @@ TP = namedtuple("TP", "topic partition")
 
 
 def test_builder_key_delimiter_headers_tombstone() -> None:
-    opts = ProduceOptions("t", key_delimiter=b"\t", headers=[("a", b"1")], tombstone=True)
+    opts = ProduceOptions("t", key_delimiter=b"\t", headers=[("a", b"1")], tombstone=True,
+                          missing_key="null")
     build = make_record_builder(opts)
     rec = build(b"k\tv\tw")
     assert (rec.key, rec.value, rec.headers) == (b"k", b"v\tw", [("a", b"1")])
     assert build(b"nokey").key is None
+    strict = make_record_builder(ProduceOptions("t", key_delimiter=b":"))
+    strict(b"a:b")
+    with pytest.raises(CliError, match="line 2 has no key delimiter"):
+        strict(b"nokey")
     assert build(b"k\t").value is None  # empty value + --tombstone -> null
 
 
