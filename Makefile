@@ -34,7 +34,7 @@ dist/chronik.pex: $(BUILD_PY) pyproject.toml $(shell find chronik -name '*.py')
 	# races its parallel pip jobs over the same build/ directory.
 	$(BUILD_PY) -m pip wheel --no-deps -q -w dist/wheels .
 	$(BUILD_PY) -m pex dist/wheels/chronik-*.whl -o $@ -e chronik.cli:main \
-		--pip-version 24.2 \
+		--pip-version 24.2 --venv prepend --sh-boot \
 		--python-shebang '/usr/bin/env python3' \
 		--interpreter-constraint '>=3.11' \
 		$(if $(strip $(PEX_PYTHONS)),$(PEX_PYTHONS),--python=$(PYTHON))

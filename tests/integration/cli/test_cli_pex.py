@@ -59,6 +59,11 @@ def test_pex_version_and_round_trip(pex_file, broker, tmp_path) -> None:
     from chronik import __version__
 
     assert run("--version").stdout.decode().strip() == f"chronik {__version__}"
+    # Run as a program: the /bin/sh boot script installs a venv once, then execs it directly.
+    for _ in range(2):
+        direct = subprocess.run([str(pex_file), "--version"], env=env, cwd=tmp_path, capture_output=True,
+                                timeout=120)
+        assert direct.stdout.decode().strip() == f"chronik {__version__}", direct.stderr
     topic = new_topic()
     run("-b", broker.bootstrap, "produce", topic, "--create", "-z", "zstd", input=b"a\nb\n")
     out = run("-b", broker.bootstrap, "consume", topic, "-e", "-f", r"%o %v\n").stdout
