@@ -147,3 +147,38 @@ def test_version_and_help_need_no_broker() -> None:
     helped = chronik("--help").stdout.decode()
     for cmd in ("produce", "consume", "topics", "groups", "segments", "integrated", "stop"):
         assert cmd in helped
+
+
+def test_every_command_takes_global_options_after_it(broker) -> None:
+    b = broker.bootstrap
+    topic, group = new_topic(), f"g-{new_topic()}"
+    assert chronik("produce", topic, "--create", "-b", b, input=b"a\nb\n").returncode == 0
+    assert chronik("consume", topic, "-g", group, "-e", "-b", b).stdout == b"a\nb\n"
+    commands = [
+        ["topics", "list"], ["topics", "describe", topic], ["topics", "create", f"{topic}-2"],
+        ["topics", "alter-config", topic, "-s", "retention.ms=100000"],
+        ["topics", "add-partitions", topic, "-n", "1"],
+        ["topics", "delete-records", topic, "--before", "1", "-p", "0"],
+        ["groups", "list"], ["groups", "describe", group], ["groups", "seek", group, "--to", "start"],
+        ["groups", "delete", group], ["topics", "delete", f"{topic}-2"],
+    ]
+    for cmd in commands:
+        res = chronik(*cmd, "-b", b, "--output", "json", "-X", "client.id=positions")
+        assert res.returncode == 0, (cmd, res.stderr)
+        docs = [json.loads(line) for line in res.stdout.splitlines()]
+        assert docs, cmd
+    assert chronik("consume", topic, "-e", "-o", "1", "-p", "0", "-b", b).stdout == b"b\n"
+
+
+def test_segments_dump_into_head(broker_factory) -> None:
+    b = broker_factory()
+    topic = new_topic()
+    assert chronik("produce", topic, "--create", "-b", b.bootstrap,
+                   input=b"".join(b"r%d\n" % i for i in range(2000))).returncode == 0
+    b.stop()
+    cmd = (f"{sys.executable} -m chronik segments dump -d {b.data_dir} {topic} --records | head -2; "
+           "echo status=${PIPESTATUS[0]}")
+    res = subprocess.run(["bash", "-c", cmd], capture_output=True, timeout=60, cwd=REPO)
+    out = res.stdout.decode().splitlines()
+    assert out[0].startswith("Dumping ") and out[1].startswith("baseOffset: 0 ")  # text, not JSON
+    assert out[-1] == "status=0" and res.stderr == b""
