@@ -145,7 +145,7 @@ def produce(client: kwire.Client, opts: Any, lines: Iterable[bytes], result: Any
             n = len(line)
             p = sticky
             batch = open_batches.get(p)
-            if batch is not None and batch[1] + n + 8 > BATCH_BYTES:
+            if batch is not None and (batch[1] + n + 8 > BATCH_BYTES or len(batch[0]) >= zz_max):
                 seal(p)
                 now = int(time.time() * 1000)
                 if progress is not None:

@@ -577,29 +577,55 @@ def iter_records(records: bytes, base_offset: int, base_ts: int, log_append_ts: 
                key, value, headers)
 
 
-def values_only(records: bytes, first_skip: int = 0) -> list[bytes]:
+def values_only(records: bytes) -> list[bytes]:
     """Just the values (null as b"") of a records section: the `%v\\n` fast path.
 
-    `first_skip` records at the start are skipped (a fetch may start inside a batch).
+    One- and two-byte varints (lengths below 8 KiB) are decoded inline: a
+    function call per varint would cost as much as everything else here.
     """
     rv = _read_varint
     out = []
+    append = out.append
     pos = 0
     end = len(records)
-    i = 0
     while pos < end:
-        length, pos = rv(records, pos)
+        b = records[pos]
+        if b < 0x80:
+            length = (b >> 1) ^ -(b & 1)
+            pos += 1
+        elif records[pos + 1] < 0x80:
+            z = (b & 0x7F) | (records[pos + 1] << 7)
+            length = (z >> 1) ^ -(z & 1)
+            pos += 2
+        else:
+            length, pos = rv(records, pos)
         rec_end = pos + length
-        if i >= first_skip:
-            # attributes (1 byte), then the two deltas; small varints are one byte.
-            p = pos + 1
-            p += 1 if records[p] < 0x80 else rv(records, p)[1] - p
-            p += 1 if records[p] < 0x80 else rv(records, p)[1] - p
+        p = pos + 1  # attributes
+        for _ in (0, 1):  # timestamp delta, offset delta
+            if records[p] < 0x80:
+                p += 1
+            elif records[p + 1] < 0x80:
+                p += 2
+            else:
+                p = rv(records, p)[1]
+        b = records[p]
+        if b < 0x80:
+            klen = (b >> 1) ^ -(b & 1)
+            p += 1
+        else:
             klen, p = rv(records, p)
-            if klen > 0:
-                p += klen
+        if klen > 0:
+            p += klen
+        b = records[p]
+        if b < 0x80:
+            vlen = (b >> 1) ^ -(b & 1)
+            p += 1
+        elif records[p + 1] < 0x80:
+            z = (b & 0x7F) | (records[p + 1] << 7)
+            vlen = (z >> 1) ^ -(z & 1)
+            p += 2
+        else:
             vlen, p = rv(records, p)
-            out.append(records[p:p + vlen] if vlen > 0 else b"")
-        i += 1
+        append(records[p:p + vlen] if vlen > 0 else b"")
         pos = rec_end
     return out

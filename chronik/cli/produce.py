@@ -148,22 +148,21 @@ def _json_value_parser(key_field: str | None, lineno: Callable[[], int]) -> Call
 
 
 def read_lines(stream: BinaryIO, delimiter: bytes = b"\n") -> Iterator[bytes]:
-    """Records without their delimiter (a line without \r\n by default); reads in chunks."""
-    if delimiter != b"\n":
-        rest = b""
-        while chunk := stream.read(1 << 20):
-            parts = (rest + chunk).split(delimiter)
-            rest = parts.pop()
-            yield from parts
-        if rest:
-            yield rest
-        return
-    for line in stream:
-        if line.endswith(b"\n"):
-            line = line[:-1]
-            if line.endswith(b"\r"):
-                line = line[:-1]
-        yield line
+    """Records without their delimiter (a line without \\r\\n by default); reads 1 MiB chunks.
+
+    Splitting whole chunks is several times faster than iterating the file line by line.
+    """
+    crlf = delimiter == b"\n"
+    rest = b""
+    read = getattr(stream, "read1", stream.read)
+    while chunk := read(1 << 20):
+        parts = (rest + chunk if rest else chunk).split(delimiter)
+        rest = parts.pop()
+        if crlf and b"\r" in chunk:
+            parts = [p[:-1] if p.endswith(b"\r") else p for p in parts]
+        yield from parts
+    if rest:
+        yield rest[:-1] if crlf and rest.endswith(b"\r") else rest
 
 
 def producer_config(opts: ProduceOptions) -> dict[str, Any]:
