@@ -9,7 +9,7 @@ versions directly, which every broker since Kafka 1.0 and also Kafka 4.x
 (KIP-896) accept:
 
     ApiVersions v0   Metadata v4   Produce v3   Fetch v4   ListOffsets v1
-    ListGroups v0
+    ListGroups v0    DescribeConfigs v1 (completion only)
 
 Record batches (magic 2) are built and parsed here; batch CRCs on fetch are
 not checked (librdkafka's default, check.crcs=false). Everything else — groups,
@@ -27,8 +27,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 API_PRODUCE, API_FETCH, API_LIST_OFFSETS, API_METADATA = 0, 1, 2, 3
-API_LIST_GROUPS, API_VERSIONS = 16, 18
-USED = {API_PRODUCE: 3, API_FETCH: 4, API_LIST_OFFSETS: 1, API_METADATA: 4, API_LIST_GROUPS: 0}
+API_LIST_GROUPS, API_VERSIONS, API_DESCRIBE_CONFIGS = 16, 18, 32
+USED = {API_PRODUCE: 3, API_FETCH: 4, API_LIST_OFFSETS: 1, API_METADATA: 4, API_LIST_GROUPS: 0,
+        API_DESCRIBE_CONFIGS: 1}
+OPTIONAL = {API_LIST_GROUPS, API_DESCRIBE_CONFIGS}  # only completion uses them
 
 EARLIEST, LATEST = -2, -1
 
@@ -243,7 +245,7 @@ class Client:
             ranges[key] = (lo, hi)
         for key, version in USED.items():
             lo, hi = ranges.get(key, (1, 0))
-            if not lo <= version <= hi and key != API_LIST_GROUPS:
+            if not lo <= version <= hi and key not in OPTIONAL:
                 raise Unsupported(f"the broker does not offer API {key} v{version}")
 
     def metadata(self, topics: Sequence[str] | None) -> dict[str, TopicMeta]:
@@ -303,6 +305,31 @@ class Client:
             groups.append(r.str() or "")
             r.str()
         return groups
+
+    def topic_config_names(self, topic: str) -> list[str]:
+        """Names of a topic's configs (DescribeConfigs v1, resource type 2 = topic)."""
+        body = _array([b"\x02" + _str(topic) + _i32.pack(-1)]) + b"\x00"
+        r = self.boot.call(API_DESCRIBE_CONFIGS, body)
+        r.i32()
+        names = []
+        for _ in range(r.i32()):
+            err = r.i16()
+            r.str()
+            r.i8()
+            r.str()
+            for _ in range(r.i32()):
+                names.append(r.str() or "")
+                r.str()
+                r.i8()
+                r.i8()  # config source
+                r.i8()  # sensitive
+                for _ in range(r.i32()):  # synonyms
+                    r.str()
+                    r.str()
+                    r.i8()
+            if err:
+                raise WireError(err, f"topic {topic}")
+        return sorted(names)
 
     def close(self) -> None:
         for c in self.conns.values():
