@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+DEFAULT_HTTP_PORT = 9644
+
 
 @dataclass
 class BrokerConfig:
@@ -24,6 +26,13 @@ class BrokerConfig:
     housekeeping_interval_ms: int = 1000
     # Kafka's log.retention.check.interval.ms; tests use a short one.
     log_retention_check_interval_ms: int = 300_000
+    # The admin HTTP port (/metrics, /healthz, /readyz, /v1/status). None means
+    # the default, which is skipped with a warning when taken; an explicit
+    # port that is taken is a start-up error. 0 picks a free port.
+    http_port: int | None = None
+    http_host: str | None = None  # default: host
+    http_enabled: bool = True
+    log_format: str = "text"  # text | json
 
     @property
     def advertised(self) -> str:

@@ -6,6 +6,11 @@ back whatever buffers come out, in request order per connection. A request
 answered later (a long-poll fetch, a group join) holds back the requests
 that follow it on that connection, as Kafka does, so answers never overtake
 each other.
+
+Besides the Kafka listener the loop can own extra listening sockets whose
+connections are driven by a sans-IO protocol object (`StreamProtocol`:
+bytes in, bytes out through a `StreamTransport`); the admin HTTP port is
+one. Such protocols never see a socket.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import socket
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from chronik.broker.purgatory import Deferred
 from chronik.wire.framing import FrameDecoder, MalformedFrame
@@ -53,6 +58,61 @@ class Connection:
         self.conn_id = conn_id
 
 
+class StreamProtocol(Protocol):
+    """A connection's protocol on an extra listener: told about bytes, answers through its transport."""
+
+    def connection_made(self, transport: StreamTransport) -> None: ...
+
+    def data_received(self, data: bytes) -> None: ...
+
+    def eof_received(self) -> None: ...
+
+    def connection_lost(self) -> None: ...
+
+
+class StreamTransport:
+    """What a StreamProtocol may do with its connection: write, close after the writes, pause reading."""
+
+    __slots__ = ("server", "sock", "peer", "protocol", "out", "closing", "closed", "reading", "events")
+
+    def __init__(self, server: Server, sock: socket.socket, peer: Any) -> None:
+        self.server = server
+        self.sock = sock
+        self.peer = peer
+        self.protocol: StreamProtocol | None = None
+        self.out: deque[memoryview] = deque()
+        self.closing = False
+        self.closed = False
+        self.reading = True
+        self.events = selectors.EVENT_READ
+
+    def write(self, data: bytes) -> None:
+        if data and not self.closed:
+            self.out.append(memoryview(data))
+            self.server._stream_flush(self)
+
+    def close(self) -> None:
+        """Close once what was written is sent."""
+        self.closing = True
+        self.server._stream_flush(self)
+
+    def pause_reading(self) -> None:
+        self.reading = False
+        self.server._stream_events(self)
+
+    def resume_reading(self) -> None:
+        self.reading = True
+        self.server._stream_events(self)
+
+
+class _StreamListener:
+    __slots__ = ("sock", "factory")
+
+    def __init__(self, sock: socket.socket, factory: Callable[[], StreamProtocol]) -> None:
+        self.sock = sock
+        self.factory = factory
+
+
 class Timer:
     __slots__ = ("when", "callback", "cancelled")
 
@@ -83,6 +143,13 @@ class Server:
         # Objects with next_deadline() -> float | None and expire(): the purgatory.
         self.deadline_sources: list[Any] = []
         self.on_close: list[Callable[[Connection], None]] = []
+        self.accepted_total = 0
+        self.closed_total = 0
+        # Seconds spent waiting in select(): the loop's idle time.
+        self.idle_seconds = 0.0
+        self.started = time.monotonic()
+        self._stream_listeners: list[_StreamListener] = []
+        self._streams: set[StreamTransport] = set()
 
     # -- timers -------------------------------------------------------------
     @staticmethod
@@ -125,6 +192,23 @@ class Server:
     def stop(self) -> None:
         self._stopping = True
 
+    def add_stream_listener(self, host: str, port: int, factory: Callable[[], StreamProtocol]) -> int:
+        """Listen on host:port; each connection gets `factory()`. Returns the bound port (OSError if taken)."""
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        s = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((host, port))
+            s.listen(128)
+        except OSError:
+            s.close()
+            raise
+        s.setblocking(False)
+        lst = _StreamListener(s, factory)
+        self._stream_listeners.append(lst)
+        self.sel.register(s, selectors.EVENT_READ, lst)
+        return s.getsockname()[1]
+
     def add_wakeup(self, sock: socket.socket, callback: Callable[[], None]) -> None:
         self.sel.register(sock, selectors.EVENT_READ, callback)
 
@@ -142,7 +226,10 @@ class Server:
                 timeout = max(0.0, next_timer - self.clock())
             if self._dirty:
                 timeout = 0.0
-            for key, mask in self.sel.select(timeout):
+            waited = time.perf_counter()
+            events = self.sel.select(timeout)
+            self.idle_seconds += time.perf_counter() - waited
+            for key, mask in events:
                 data = key.data
                 if data is None:
                     self._accept()
@@ -151,6 +238,10 @@ class Server:
                         self._on_readable(data)
                     if mask & selectors.EVENT_WRITE and not data.closed:
                         self._dirty.add(data)
+                elif isinstance(data, StreamTransport):
+                    self._stream_ready(data, mask)
+                elif isinstance(data, _StreamListener):
+                    self._stream_accept(data)
                 else:
                     data()
             self._flush_dirty()
@@ -166,6 +257,11 @@ class Server:
             self._flush_dirty()
         for c in list(self.conns.values()):
             self.close(c)
+        for t in list(self._streams):
+            self._stream_close(t)
+        for lst in self._stream_listeners:
+            self.sel.unregister(lst.sock)
+            lst.sock.close()
         if self.listener is not None:
             try:
                 self.sel.unregister(self.listener)
@@ -192,6 +288,7 @@ class Server:
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn = Connection(sock, peer, next(self._ids), self.max_request_bytes)
+            self.accepted_total += 1
             self.conns[conn.fd] = conn
             self.sel.register(sock, selectors.EVENT_READ, conn)
 
@@ -203,6 +300,7 @@ class Server:
         if conn.closed:
             return
         conn.closed = True
+        self.closed_total += 1
         self._dirty.discard(conn)
         for cb in self.on_close:
             try:
@@ -347,3 +445,109 @@ class Server:
         self._set_events(conn)
         if conn.frames and not conn.busy:
             self._process(conn)
+
+    # -- connections of extra listeners (StreamProtocol) -------------------------
+    def _stream_accept(self, lst: _StreamListener) -> None:
+        for _ in range(16):
+            try:
+                sock, peer = lst.sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                log.warning("accept failed: %s", exc)
+                return
+            sock.setblocking(False)
+            t = StreamTransport(self, sock, peer)
+            self._streams.add(t)
+            self.sel.register(sock, selectors.EVENT_READ, t)
+            try:
+                t.protocol = lst.factory()
+                t.protocol.connection_made(t)
+            except Exception:
+                log.exception("stream protocol failed")
+                self._stream_close(t)
+
+    def _stream_ready(self, t: StreamTransport, mask: int) -> None:
+        if mask & selectors.EVENT_READ and t.reading and not t.closed:
+            try:
+                data = t.sock.recv(65536)
+            except (BlockingIOError, InterruptedError):
+                data = None
+            except OSError:
+                self._stream_close(t)
+                return
+            try:
+                if data:
+                    t.protocol.data_received(data)
+                elif data == b"":
+                    t.protocol.eof_received()
+                    t.closing = True
+            except Exception:
+                log.exception("stream protocol failed")
+                self._stream_close(t)
+                return
+        if not t.closed:
+            self._stream_flush(t)
+
+    def _stream_flush(self, t: StreamTransport) -> None:
+        if t.closed:
+            return
+        while t.out:
+            try:
+                sent = t.sock.send(t.out[0])
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                self._stream_close(t)
+                return
+            head = t.out[0]
+            if sent < len(head):
+                t.out[0] = head[sent:]
+                break
+            t.out.popleft()
+        if t.closing and not t.out:
+            self._stream_close(t)
+            return
+        self._stream_events(t)
+
+    def _stream_events(self, t: StreamTransport) -> None:
+        if t.closed:
+            return
+        want_read = t.reading and not t.closing
+        want_write = bool(t.out)
+        events = (selectors.EVENT_READ if want_read else 0) | (selectors.EVENT_WRITE if want_write else 0)
+        if events == t.events:
+            return
+        if not events:
+            self.sel.unregister(t.sock)  # selectors cannot hold an fd with no events
+        elif not t.events:
+            self.sel.register(t.sock, events, t)
+        else:
+            self.sel.modify(t.sock, events, t)
+        t.events = events
+
+    def _stream_close(self, t: StreamTransport) -> None:
+        if t.closed:
+            return
+        t.closed = True
+        self._streams.discard(t)
+        if t.events:
+            try:
+                self.sel.unregister(t.sock)
+            except (KeyError, ValueError):
+                pass
+        t.sock.close()
+        t.out.clear()
+        if t.protocol is not None:
+            try:
+                t.protocol.connection_lost()
+            except Exception:
+                log.exception("stream protocol failed")
+
+    @property
+    def connections_open(self) -> int:
+        return len(self.conns)
+
+    @property
+    def stream_connections(self) -> int:
+        return len(self._streams)

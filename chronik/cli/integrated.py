@@ -11,6 +11,7 @@ from chronik.cli import app
 from chronik.cli.state import CliError
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
 
 
 @app.command()
@@ -71,6 +72,23 @@ def integrated(
             help="Largest transaction.timeout.ms a transactional producer may ask for.",
         ),
     ] = 15 * 60 * 1000,
+    http_port: Annotated[
+        int | None,
+        typer.Option(
+            "--http-port",
+            min=0,
+            max=65535,
+            help="Admin HTTP port (/metrics, /healthz, /readyz, /v1/status); default 9644, "
+            "skipped with a warning when taken. 0 picks a free port.",
+        ),
+    ] = None,
+    http_host: Annotated[
+        str | None, typer.Option("--http-host", help="Address the admin HTTP port binds (default: --host).")
+    ] = None,
+    no_http: Annotated[bool, typer.Option("--no-http", help="Do not serve the admin HTTP port.")] = False,
+    log_format: Annotated[
+        str, typer.Option("--log-format", help="Broker log lines: text|json (one JSON object a line).")
+    ] = "text",
 ) -> None:
     """Run a single-node Kafka-compatible broker on PORT with data in DIR."""
     from chronik.broker.config import BrokerConfig
@@ -78,6 +96,8 @@ def integrated(
 
     if log_level.lower() not in LOG_LEVELS:
         raise CliError(f"--log-level must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
+    if log_format.lower() not in LOG_FORMATS:
+        raise CliError(f"--log-format must be one of {', '.join(LOG_FORMATS)}, not {log_format!r}")
     if not 0 <= port <= 65535:
         raise CliError(f"--port must be between 0 and 65535, not {port}")
     config = BrokerConfig(
@@ -93,5 +113,9 @@ def integrated(
         group_initial_rebalance_delay_ms=group_initial_rebalance_delay_ms,
         offsets_retention_minutes=offsets_retention_minutes,
         transaction_max_timeout_ms=transaction_max_timeout_ms,
+        http_port=http_port,
+        http_host=http_host,
+        http_enabled=not no_http,
+        log_format=log_format.lower(),
     )
     raise typer.Exit(run_broker(config))

@@ -48,6 +48,7 @@ def handle(ctx, req):
             topic = core.topics.get(name)
             missing = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
         parts = []
+        failed = False
         for pd in td.partition_data:
             if v < 3:
                 parts.append(_part(pd.index, ErrorCode.UNSUPPORTED_VERSION,
@@ -60,6 +61,11 @@ def handle(ctx, req):
                 out = core.append(name, pd.index, pd.records)
                 parts.append(_part(pd.index, out.error, out.base_offset, out.log_append_time,
                                    out.log_start_offset, out.message))
+        for part in parts:
+            if part.error_code:
+                failed = True
+                core.stats.error(API_KEY, part.error_code)
+        core.stats.produce_request(name if topic is not None else None, failed)
         responses.append(
             _TopicResp(name=td.name if v < 13 else "", topic_id=td.topic_id if v >= 13 else _ZERO_UUID,
                        partition_responses=parts)
