@@ -73,7 +73,7 @@ class StreamProtocol(Protocol):
 class StreamTransport:
     """What a StreamProtocol may do with its connection: write, close after the writes, pause reading."""
 
-    __slots__ = ("server", "sock", "peer", "protocol", "out", "closing", "closed", "reading", "events")
+    __slots__ = ("server", "sock", "peer", "protocol", "out", "closing", "closed", "reading", "events", "lingering")
 
     def __init__(self, server: Server, sock: socket.socket, peer: Any) -> None:
         self.server = server
@@ -85,6 +85,7 @@ class StreamTransport:
         self.closed = False
         self.reading = True
         self.events = selectors.EVENT_READ
+        self.lingering = False
 
     def write(self, data: bytes) -> None:
         if data and not self.closed:
@@ -468,6 +469,17 @@ class Server:
                 self._stream_close(t)
 
     def _stream_ready(self, t: StreamTransport, mask: int) -> None:
+        if t.lingering:
+            # Closing: discard what the peer still sends until it closes too (or the timer).
+            try:
+                if t.sock.recv(65536):
+                    return
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                pass
+            self._stream_close(t)
+            return
         if mask & selectors.EVENT_READ and t.reading and not t.closed:
             try:
                 data = t.sock.recv(65536)
@@ -506,9 +518,26 @@ class Server:
                 break
             t.out.popleft()
         if t.closing and not t.out:
-            self._stream_close(t)
+            self._stream_linger(t)
             return
         self._stream_events(t)
+
+    def _stream_linger(self, t: StreamTransport) -> None:
+        """Half-close, then drain: closing with unread input would reset the answer away (RST)."""
+        if t.lingering:
+            return
+        t.lingering = True
+        try:
+            t.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            self._stream_close(t)
+            return
+        if not t.events:
+            self.sel.register(t.sock, selectors.EVENT_READ, t)
+        elif t.events != selectors.EVENT_READ:
+            self.sel.modify(t.sock, selectors.EVENT_READ, t)
+        t.events = selectors.EVENT_READ
+        self.call_later(2.0, lambda: self._stream_close(t))
 
     def _stream_events(self, t: StreamTransport) -> None:
         if t.closed:
