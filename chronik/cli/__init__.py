@@ -68,6 +68,7 @@ def _register() -> None:
     import chronik.cli.groups  # noqa: F401
     import chronik.cli.produce  # noqa: F401
     import chronik.cli.segments  # noqa: F401
+    import chronik.cli.top  # noqa: F401
     import chronik.cli.topics  # noqa: F401
     from chronik.cli import integrated  # noqa: F401
 
