@@ -124,9 +124,11 @@ class MetricsRenderer:
         self.address = address
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_FixedCollector(self))
+        # process_open_fds lists /proc/self/fd: a slice of its own with many partitions.
+        self.process_registry = CollectorRegistry(auto_describe=False)
         if os.path.exists("/proc/self/stat"):
-            ProcessCollector(registry=self.registry)
-        GCCollector(registry=self.registry)
+            ProcessCollector(registry=self.process_registry)
+        GCCollector(registry=self.process_registry)
         self._idle_marks: deque[tuple[float, float]] = deque(maxlen=32)
 
     # -- the scrape ---------------------------------------------------------------
@@ -137,10 +139,10 @@ class MetricsRenderer:
             try:
                 next(gen)
             except StopIteration as stop:
-                return stop.value
+                return b"".join(stop.value)
 
-    def steps(self, slice_seconds: float = SLICE_SECONDS) -> Generator[None, None, bytes]:
-        """Build the scrape; yields whenever a slice of loop time is used up."""
+    def steps(self, slice_seconds: float = SLICE_SECONDS) -> Generator[None, None, list[bytes]]:
+        """Build the scrape as chunks of the body; yields whenever a slice of loop time is used up."""
         core = self.core
         stats = core.stats
         fam = {}
@@ -177,6 +179,8 @@ class MetricsRenderer:
             )
         }
         rolls = stats.rolls_of_deleted_topics
+        producer_states = core.producers.partitions
+        pids: set[int] = set()
         deadline = time.perf_counter() + slice_seconds
         n = 0
         partitions_total = 0
@@ -211,6 +215,9 @@ class MetricsRenderer:
                 replicas_count.lines.append(f"kafka_cluster_partition_replicascount{lab} 1\n")
                 rolls += plog.rolls
                 partitions_total += 1
+                producers = producer_states.get((name, p))
+                if producers:
+                    pids.update(producers)
                 n += 1
                 if not n & 127 and time.perf_counter() >= deadline:
                     yield
@@ -275,12 +282,15 @@ class MetricsRenderer:
 
         self._partitions = partitions_total
         self._rolls = rolls
-        fixed = generate_latest(self.registry)
+        self._producer_ids = len(pids)
         yield
-        out = [fixed]
+        out = [generate_latest(self.registry)]
+        yield
+        out.append(generate_latest(self.process_registry))
         for f in fam.values():
+            yield
             out.append(f.render().encode())
-        return b"".join(out)
+        return out
 
     # -- helpers of the fixed families -------------------------------------------------
     def idle_fraction(self) -> float:
@@ -445,10 +455,7 @@ class _FixedCollector:
         yield counter("chronik_cleaner_runs", "Compaction rounds finished", stats.cleaner_runs)
         yield counter("chronik_cleaner_read_bytes", "Bytes read by compaction", stats.cleaner_bytes_read)
         yield counter("chronik_cleaner_written_bytes", "Bytes written by compaction", stats.cleaner_bytes_written)
-        pids = set()
-        for entries in core.producers.partitions.values():
-            pids.update(entries)
-        yield gauge("chronik_producer_ids", "Producer ids with state on this broker", len(pids))
+        yield gauge("chronik_producer_ids", "Producer ids with state on this broker", getattr(r, "_producer_ids", 0))
         txn_states: dict[str, int] = {}
         for meta in core.transactions.txns.values():
             txn_states[meta.state.value] = txn_states.get(meta.state.value, 0) + 1

@@ -56,7 +56,7 @@ class Request:
 @dataclass
 class Response:
     status: int
-    body: bytes = b""
+    body: bytes | list[bytes] = b""  # a list is sent chunk by chunk (no join of a large body)
     content_type: str = "application/json"
     headers: list[tuple[str, str]] = field(default_factory=list)
 
@@ -178,9 +178,10 @@ class HttpConnection:
             respond(error_response(500, "internal error (logged by the broker)"))
 
     def _send(self, resp: Response, head_only: bool = False, close: bool = False) -> None:
+        chunks = resp.body if isinstance(resp.body, list) else [resp.body]
         headers = [
             ("content-type", resp.content_type),
-            ("content-length", str(len(resp.body))),
+            ("content-length", str(sum(len(c) for c in chunks))),
             ("server", SERVER_HEADER.decode()),
             *resp.headers,
         ]
@@ -191,15 +192,17 @@ class HttpConnection:
                 reason = HTTPStatus(resp.status).phrase.encode()
             except ValueError:
                 reason = b""
-            out = self.h11.send(h11.Response(status_code=resp.status, headers=headers, reason=reason))
-            if resp.body and not head_only:
-                out += self.h11.send(h11.Data(data=resp.body))
-            out += self.h11.send(h11.EndOfMessage())
+            out = [self.h11.send(h11.Response(status_code=resp.status, headers=headers, reason=reason))]
+            if not head_only:
+                out += [self.h11.send(h11.Data(data=c)) for c in chunks if c]
+            out.append(self.h11.send(h11.EndOfMessage()))
         except h11.LocalProtocolError:
             log.debug("cannot answer %d in state %s", resp.status, self.h11.our_state)
             self._close()
             return
-        self.transport.write(out)
+        for data in out:
+            if data:
+                self.transport.write(data)
         if self.h11.our_state is h11.MUST_CLOSE:
             self._close()
 
