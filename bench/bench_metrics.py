@@ -32,7 +32,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -176,6 +175,21 @@ def latency_leg(bootstrap: str, seconds: float, rate: int = 1000) -> list[float]
     return lat
 
 
+_SCRAPER = """
+import signal, sys, time, urllib.request
+done = []
+signal.signal(signal.SIGTERM, lambda *a: done.append(1))
+while not done:
+    s0 = time.perf_counter()
+    with urllib.request.urlopen(sys.argv[1], timeout=30) as r:
+        r.read()
+    print(time.perf_counter() - s0, flush=True)
+    end = s0 + 1.0
+    while not done and time.perf_counter() < end:
+        time.sleep(0.05)
+"""
+
+
 def p_ms(values: list[float], q: float) -> float:
     s = sorted(values)
     return round(s[min(len(s) - 1, int(q * len(s)))] * 1000, 3)
@@ -193,23 +207,17 @@ def p99_leg(partitions: int, seconds: float, rounds: int) -> dict:
         result = {"without_scrape": [], "with_scrape": []}
         for _ in range(rounds):
             for mode in ("without_scrape", "with_scrape"):
-                stop = threading.Event()
                 scraper = None
                 if mode == "with_scrape":
-                    def scrape_loop(stop: threading.Event = stop) -> None:
-                        while not stop.is_set():
-                            s0 = time.perf_counter()
-                            with urllib.request.urlopen(http + "/metrics", timeout=30) as r:
-                                r.read()
-                            scrape_times.append(time.perf_counter() - s0)
-                            stop.wait(max(0.0, 1.0 - (time.perf_counter() - s0)))
-
-                    scraper = threading.Thread(target=scrape_loop, daemon=True)
-                    scraper.start()
+                    # Its own process, as Prometheus is: reading 10 MB in a thread of this
+                    # process would hold the GIL of the producer being timed.
+                    scraper = subprocess.Popen([sys.executable, "-c", _SCRAPER, http + "/metrics"],
+                                               stdout=subprocess.PIPE, text=True)
                 lat = latency_leg(bootstrap, seconds)
-                stop.set()
                 if scraper is not None:
-                    scraper.join(30)
+                    scraper.send_signal(signal.SIGTERM)
+                    out, _ = scraper.communicate(30)
+                    scrape_times += [float(x) for x in out.split()]
                 result[mode].append({"n": len(lat), "p50_ms": p_ms(lat, 0.5), "p99_ms": p_ms(lat, 0.99),
                                      "max_ms": p_ms(lat, 1.0)})
         p99_without = statistics.median(r["p99_ms"] for r in result["without_scrape"])

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 Handler = Callable[[Request, Callable[[Response], None]], None]
 DIR_SIZE_MAX_AGE = 10.0
+LOG_BYTES_MAX_AGE = 2.0
 
 
 class Router:
@@ -120,6 +121,7 @@ class AdminApp:
         self.http_url = http_url
         self.metrics = MetricsRenderer(core, loop, kafka_address)
         self.dir_size = DirSize(core.data_dir)
+        self._log_bytes_cache: tuple[float, int] | None = None
         self.router = Router()
         r = self.router
         r.route("/metrics")(self.get_metrics)
@@ -144,15 +146,22 @@ class AdminApp:
     def get_status(self, req: Request, respond: Callable[[Response], None]) -> None:
         respond(json_response(200, self.status()))
 
+    def _log_bytes(self) -> int:
+        """Bytes in the partition logs (from memory; cached for LOG_BYTES_MAX_AGE: O(partitions))."""
+        now = time.monotonic()
+        if self._log_bytes_cache is None or now - self._log_bytes_cache[0] > LOG_BYTES_MAX_AGE:
+            total = 0
+            for t in self.core.topics.values():
+                for plog in t.partitions:
+                    if not plog.closed:
+                        total += plog.size_bytes()
+            self._log_bytes_cache = (now, total)
+        return self._log_bytes_cache[1]
+
     def status(self) -> dict[str, Any]:
         core = self.core
-        partitions = 0
-        log_bytes = 0
-        for t in core.topics.values():
-            partitions += len(t.partitions)
-            for plog in t.partitions:
-                if not plog.closed:
-                    log_bytes += plog.size_bytes()
+        partitions = sum(len(t.partitions) for t in core.topics.values())
+        log_bytes = self._log_bytes()
         dir_bytes, age = self.dir_size.get()
         loop = self.loop
         return {
@@ -180,7 +189,6 @@ class AdminApp:
 
     def get_metrics(self, req: Request, respond: Callable[[Response], None]) -> None:
         steps = self.metrics.steps()
-        self.dir_size.get()  # keep the walked size fresh for /v1/status
 
         def run() -> None:
             try:
