@@ -190,12 +190,22 @@ while not done:
 """
 
 
+# The same with curl (less client CPU on the shared cores); prints seconds per scrape.
+_CURL_SCRAPER = """
+trap 'exit 0' TERM
+while true; do
+    curl -s -o /dev/null -w '%{time_total}\\n' "$1"
+    sleep 0.95 & wait $!
+done
+"""
+
+
 def p_ms(values: list[float], q: float) -> float:
     s = sorted(values)
     return round(s[min(len(s) - 1, int(q * len(s)))] * 1000, 3)
 
 
-def p99_leg(partitions: int, seconds: float, rounds: int) -> dict:
+def p99_leg(partitions: int, seconds: float, rounds: int, scraper_cmd: str = "python") -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="bench-metrics-broker-"))
     proc = None
     try:
@@ -211,13 +221,15 @@ def p99_leg(partitions: int, seconds: float, rounds: int) -> dict:
                 if mode == "with_scrape":
                     # Its own process, as Prometheus is: reading 10 MB in a thread of this
                     # process would hold the GIL of the producer being timed.
-                    scraper = subprocess.Popen([sys.executable, "-c", _SCRAPER, http + "/metrics"],
-                                               stdout=subprocess.PIPE, text=True)
+                    cmd = [sys.executable, "-c", _SCRAPER, http + "/metrics"]
+                    if scraper_cmd == "curl":
+                        cmd = ["bash", "-c", _CURL_SCRAPER, "scraper", http + "/metrics"]
+                    scraper = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
                 lat = latency_leg(bootstrap, seconds)
                 if scraper is not None:
                     scraper.send_signal(signal.SIGTERM)
-                    out, _ = scraper.communicate(30)
-                    scrape_times += [float(x) for x in out.split()]
+                    out, _ = scraper.communicate(timeout=30)
+                    scrape_times += [float(x) for x in out.split() if x.replace(".", "", 1).isdigit()]
                 result[mode].append({"n": len(lat), "p50_ms": p_ms(lat, 0.5), "p99_ms": p_ms(lat, 0.99),
                                      "max_ms": p_ms(lat, 1.0)})
         p99_without = statistics.median(r["p99_ms"] for r in result["without_scrape"])
@@ -250,13 +262,16 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5, help="scrapes timed in leg 1")
     ap.add_argument("--only", choices=("scrape", "p99"), default=None)
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--scraper", choices=("python", "curl"), default="python",
+                    help="the scraping client: a Python process (urllib) or curl")
     args = ap.parse_args()
     out: dict = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
     if args.only in (None, "scrape"):
         out["scrape"] = scrape_leg(args.partitions, args.repeats)
         print(json.dumps({"scrape": out["scrape"]}), flush=True)
     if args.only in (None, "p99"):
-        out["p99"] = p99_leg(args.partitions, args.seconds, args.rounds)
+        out["p99"] = p99_leg(args.partitions, args.seconds, args.rounds, args.scraper)
+        out["p99"]["scraper"] = args.scraper
         print(json.dumps({"p99": out["p99"]}), flush=True)
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))
