@@ -242,6 +242,11 @@ def p99_leg(partitions: int, seconds: float, rounds: int, scraper_cmd: str = "py
             "p99_ms_without_scrape": p99_without,
             "p99_ms_with_scrape": p99_with,
             "p99_rise_ms": round(p99_with - p99_without, 3),
+            # Legs alternate, so each round is a pair: the median of the pairs' differences
+            # is less sensitive to the machine's load drifting during the run.
+            "p99_rise_ms_paired_median": round(statistics.median(
+                w["p99_ms"] - o["p99_ms"]
+                for o, w in zip(result["without_scrape"], result["with_scrape"], strict=True)), 3),
             "http_scrape_ms_median": round(statistics.median(scrape_times) * 1000, 1) if scrape_times else None,
         }
     finally:
