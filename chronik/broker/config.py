@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+DEFAULT_HTTP_PORT = 9644
+
 
 @dataclass
 class BrokerConfig:
@@ -30,6 +32,13 @@ class BrokerConfig:
     # Kafka's log.retention.check.interval.ms is 5 min; a dev broker shows a
     # retention.ms try within seconds (Redpanda's housekeeping interval).
     log_retention_check_interval_ms: int = 10_000
+    # The admin HTTP port (/metrics, /healthz, /readyz, /v1/status). None means
+    # the default, which is skipped with a warning when taken; an explicit
+    # port that is taken is a start-up error. 0 picks a free port.
+    http_port: int | None = None
+    http_host: str | None = None  # default: host
+    http_enabled: bool = True
+    log_format: str = "text"  # text | json
 
     @property
     def advertised(self) -> str:

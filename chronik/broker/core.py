@@ -10,6 +10,7 @@ built in one place (`BrokerCore.__init__`):
     transactions  TransactionCoordinator: transactional ids, markers, LSO
     log_manager   LogManager: segment rolls by age, retention, the cleaner
     purgatory     Purgatory: parked long-polls and joins
+    stats         BrokerStats: counters the metrics scrape reads
 
 and two pipelines that every writer and reader goes through:
 
@@ -39,6 +40,7 @@ from chronik.broker.log_manager import LogManager
 from chronik.broker.producers import ProducerStateManager
 from chronik.broker.purgatory import Purgatory
 from chronik.broker.scheduler import Scheduler
+from chronik.broker.stats import BrokerStats
 from chronik.broker.storage_health import StorageHealth
 from chronik.broker.topics import Topic, TopicTable
 from chronik.broker.transactions import TransactionCoordinator
@@ -83,8 +85,11 @@ class BrokerCore:
         )
         self.transactions = TransactionCoordinator(self)
         self.log_manager = LogManager(self, scheduler)
-        self.append_listeners: list[AppendListener] = [self.transactions]
-        self.topic_listeners: list[TopicListener] = [self.transactions, self.groups]
+        self.stats = BrokerStats()
+        self.append_listeners: list[AppendListener] = [self.transactions, self.stats]
+        self.topic_listeners: list[TopicListener] = [self.transactions, self.groups, self.stats]
+        # Set by start(): recovery done, the loop is serving (the /readyz probe).
+        self.ready = False
         self._closers: list[Callable[[], None]] = []
 
     # -- life cycle ------------------------------------------------------------------
@@ -92,11 +97,15 @@ class BrokerCore:
         """Recovery first (timers at 0 run before the first select), then housekeeping."""
         sched = self.scheduler
         sched.call_later(0, self.transactions.recover)
+        sched.call_later(0, self._set_ready)
         self._every(max(0.05, min(self.config.housekeeping_interval_ms, 1000) / 1000.0),
                     self.transactions.housekeeping)
         self._every(max(self.config.housekeeping_interval_ms, 1000) / 1000.0, self.groups.expire_offsets)
         self._every(PRODUCER_SNAPSHOT_INTERVAL_S, self.snapshot_producers)
         self.log_manager.start()
+
+    def _set_ready(self) -> None:
+        self.ready = True
 
     def _every(self, interval: float, job: Callable[[], Any]) -> None:
         def run() -> None:
@@ -169,6 +178,7 @@ class BrokerCore:
 
     def delete_topic(self, name: str) -> None:
         topic = self.topics.remove(name)
+        self.stats.rolls_of_deleted_topics += sum(p.rolls for p in topic.partitions)
         for p in range(len(topic.partitions)):
             self.producers.drop_partition(name, p)
         for listener in self.topic_listeners:

@@ -27,6 +27,7 @@ from chronik.cli.state import CliError, UsageError
 from chronik.offline.lock import LOCK_FILE
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
 DETACHED_LOG = "chronik.log"
 READY_LINE = "chronik listening on "
 # The broker's defaults live in one place (BrokerConfig); the options show them.
@@ -152,6 +153,23 @@ def integrated(
         typer.Option("--detach", help="Run in the background (log in DIR/chronik.log); "
                      "stop it with `chronik stop -d DIR`."),
     ] = False,
+    http_port: Annotated[
+        int | None,
+        typer.Option(
+            "--http-port",
+            min=0,
+            max=65535,
+            help="Admin HTTP port (/metrics, /healthz, /readyz, /v1/status); default 9644, "
+            "skipped with a warning when taken. 0 picks a free port.",
+        ),
+    ] = None,
+    http_host: Annotated[
+        str | None, typer.Option("--http-host", help="Address the admin HTTP port binds (default: --host).")
+    ] = None,
+    no_http: Annotated[bool, typer.Option("--no-http", help="Do not serve the admin HTTP port.")] = False,
+    log_format: Annotated[
+        str, typer.Option("--log-format", help="Broker log lines: text|json (one JSON object a line).")
+    ] = _D.log_format,
     remove_data_dir: Annotated[bool, typer.Option("--remove-data-dir-at-exit", hidden=True)] = False,
 ) -> None:
     """Run a single-node Kafka-compatible broker on PORT with data in DIR."""
@@ -160,6 +178,8 @@ def integrated(
 
     if log_level.lower() not in LOG_LEVELS:
         raise UsageError(f"--log-level must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
+    if log_format.lower() not in LOG_FORMATS:
+        raise UsageError(f"--log-format must be one of {', '.join(LOG_FORMATS)}, not {log_format!r}")
     if not 0 <= port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535, not {port}")
     if ephemeral:
@@ -174,27 +194,6 @@ def integrated(
         if ephemeral:
             argv += ["-d", str(data_dir), "--remove-data-dir-at-exit"]
         raise typer.Exit(_detach(argv, data_dir))
-    try:
-        raise typer.Exit(_run(
-            port=port, data_dir=data_dir, host=host, advertised_host=advertised_host,
-            partitions=partitions, no_auto_create=no_auto_create,
-            max_request_bytes=max_request_bytes, log_level=log_level,
-            max_connections=max_connections, max_connections_per_ip=max_connections_per_ip,
-            log_retention_check_interval_ms=log_retention_check_interval_ms,
-            group_initial_rebalance_delay_ms=group_initial_rebalance_delay_ms,
-            offsets_retention_minutes=offsets_retention_minutes,
-            transaction_max_timeout_ms=transaction_max_timeout_ms,
-        ))
-    finally:
-        if remove_data_dir:
-            shutil.rmtree(data_dir, ignore_errors=True)
-
-
-def _run(*, port: int, data_dir: Path, host: str, advertised_host: str | None, partitions: int,
-         no_auto_create: bool, max_request_bytes: int, log_level: str, max_connections: int,
-         max_connections_per_ip: int, log_retention_check_interval_ms: int, group_initial_rebalance_delay_ms: int,
-         offsets_retention_minutes: int, transaction_max_timeout_ms: int) -> int:
-    from chronik.broker.main import run_broker
     config = BrokerConfig(
         port=port,
         data_dir=data_dir,
@@ -210,7 +209,21 @@ def _run(*, port: int, data_dir: Path, host: str, advertised_host: str | None, p
         group_initial_rebalance_delay_ms=group_initial_rebalance_delay_ms,
         offsets_retention_minutes=offsets_retention_minutes,
         transaction_max_timeout_ms=transaction_max_timeout_ms,
+        http_port=http_port,
+        http_host=http_host,
+        http_enabled=not no_http,
+        log_format=log_format.lower(),
     )
+    try:
+        raise typer.Exit(_run(config))
+    finally:
+        if remove_data_dir:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _run(config: BrokerConfig) -> int:
+    from chronik.broker.main import run_broker
+
     real_stdout = sys.stdout
     sys.stdout = _AnnounceSettings(real_stdout)
     try:

@@ -103,6 +103,7 @@ COMMANDS = {
     "topics": "chronik.cli.topics",
     "groups": "chronik.cli.groups",
     "segments": "chronik.cli.segments",
+    "top": "chronik.cli.top",
     "integrated": "chronik.cli.integrated",
     "stop": "chronik.cli.integrated",
 }

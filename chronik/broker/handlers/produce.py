@@ -49,6 +49,7 @@ def handle(ctx, req):
             topic = core.topics.get(name)
             missing = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
         parts = []
+        failed = False
         for pd in td.partition_data:
             if v < 3:
                 parts.append(_part(pd.index, ErrorCode.UNSUPPORTED_VERSION,
@@ -65,6 +66,11 @@ def handle(ctx, req):
                     part.record_errors = [_RecordError(batch_index=i, batch_index_error_message=m)
                                           for i, m in out.record_errors]
                 parts.append(part)
+        for part in parts:
+            if part.error_code:
+                failed = True
+                core.stats.error(API_KEY, part.error_code)
+        core.stats.produce_request(name if topic is not None else None, failed)
         responses.append(
             _TopicResp(name=td.name if v < 13 else "", topic_id=td.topic_id if v >= 13 else _ZERO_UUID,
                        partition_responses=parts)
