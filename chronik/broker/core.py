@@ -10,6 +10,8 @@ built in one place (`BrokerCore.__init__`):
     transactions  TransactionCoordinator: transactional ids, markers, LSO
     log_manager   LogManager: segment rolls by age, retention, the cleaner
     purgatory     Purgatory: parked long-polls and joins
+    users         CredentialStore: SCRAM credentials (salted, hashed), persisted
+    authorizer    Authorizer | None: ACLs (None: no --authorizer, all allowed)
 
 and two pipelines that every writer and reader goes through:
 
@@ -46,6 +48,9 @@ from chronik.broker.types import AppendListener, AppendOutcome, Origin, ReadOutc
 from chronik.metadata.configs import broker_topic_defaults
 from chronik.metadata.offsets import OffsetStore
 from chronik.metadata.store import MetadataStore
+from chronik.security import scram
+from chronik.security.acl import AclBinding, Authorizer
+from chronik.security.scram import MECHANISMS, CredentialStore
 from chronik.storage.batch import BatchInfo, CorruptBatchError, keyless_records, scan_batches
 from chronik.storage.log import MessageTooLargeError, OffsetOutOfRangeError, PartitionLog
 from chronik.wire.errors import ErrorCode
@@ -85,6 +90,22 @@ class BrokerCore:
         self.append_listeners: list[AppendListener] = [self.transactions]
         self.topic_listeners: list[TopicListener] = [self.transactions, self.groups]
         self._closers: list[Callable[[], None]] = []
+        # Security: SCRAM credentials always (users can be made before ACLs are on); the
+        # authorizer only with --authorizer, so without it a request pays one attribute check.
+        self.users = CredentialStore(self.store.load_scram_credentials(), self.store.save_scram_credentials)
+        for name, password in config.sasl_users:
+            for mech in MECHANISMS:
+                self.users.put(name, mech, scram.from_password(mech, password), persist=False)
+        if config.sasl_users:
+            self.users.persist()
+        self.authorizer: Authorizer | None = None
+        if config.authorizer:
+            self.authorizer = Authorizer(
+                [AclBinding.from_json(row) for row in self.store.load_acls()],
+                super_users=tuple(config.super_users),
+                allow_everyone_if_no_acl_found=config.allow_everyone_if_no_acl_found,
+                save=self.store.save_acls,
+            )
 
     # -- life cycle ------------------------------------------------------------------
     def start(self) -> None:
