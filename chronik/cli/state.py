@@ -18,6 +18,15 @@ class GlobalState:
     brokers: str = "localhost:9092"
     output: str | None = None
     debug: bool = False
+    # Security of the cluster the CLI talks to (issue 15); a profile fills what options leave out.
+    profile: str | None = None
+    security_protocol: str | None = None
+    sasl_mechanism: str | None = None
+    user: str | None = None
+    password: str | None = None
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
 
 
 state = GlobalState()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import time
 from collections.abc import Callable
 
@@ -18,6 +19,8 @@ from scramp import ScramException, ScramMechanism
 
 from chronik.security.principal import user
 from chronik.security.scram import CredentialStore
+
+log = logging.getLogger("chronik.security")
 
 PLAIN = "PLAIN"
 OAUTHBEARER = "OAUTHBEARER"
@@ -88,6 +91,18 @@ class ScramExchange(Exchange):
         return (f"Authentication failed during authentication due to invalid credentials with SASL "
                 f"mechanism {self.mechanism}")
 
+    def _kafka_nonce(self, final: str) -> None:
+        """Kafka's ScramSaslServer accepts a client-final nonce that merely *ends with* the server's
+        (librdkafka 2.0 sends the client nonce twice, and signs that message); scramp wants it equal,
+        so it is told that nonce, after the same endsWith check. The proof is still scramp's to verify."""
+        nonce = str(self._server.nonce)
+        for part in final.split(","):
+            if part.startswith("r="):
+                sent = part[2:]
+                if sent != nonce and sent.endswith(nonce):
+                    self._server.nonce = type(self._server.nonce)(sent)
+                return
+
     def step(self, token: bytes) -> bytes:
         try:
             text = token.decode("utf-8")
@@ -99,15 +114,18 @@ class ScramExchange(Exchange):
                 if self._user is None:
                     raise AuthenticationFailed(self._invalid())
                 return self._server.get_server_first().encode()
+            self._kafka_nonce(text)
             self._server.set_client_final(text)
             final = self._server.get_server_final().encode()
         except AuthenticationFailed:
             raise
         except ScramException as exc:
-            if "proof" in str(exc).lower() or "credential" in str(exc).lower():
+            log.debug("%s exchange failed: %s", self.mechanism, exc)
+            if "proof" in str(exc).lower() or "key" in str(exc).lower():
                 raise AuthenticationFailed(self._invalid()) from None
             raise AuthenticationFailed(f"Invalid {self.mechanism} message") from None
-        except Exception:
+        except Exception as exc:
+            log.debug("%s exchange failed: %r", self.mechanism, exc)
             raise AuthenticationFailed(f"Invalid {self.mechanism} message") from None
         self.done, self.principal = True, user(self._user)
         return final
