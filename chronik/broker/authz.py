@@ -149,6 +149,11 @@ def _topics_op(op: Op):
     return lambda ctx, r: need(ctx, op, RT.TOPIC, *_topics(ctx, r.topics))
 
 
+def _delete_topics(ctx, r):
+    names = list(r.topic_names or ()) if ctx.api_version < 6 else _topics(ctx, r.topics)
+    return need(ctx, Op.DELETE, RT.TOPIC, *names)
+
+
 def _init_producer_id(ctx, r):
     tid = getattr(r, "transactional_id", None)
     if tid is not None:
@@ -253,7 +258,7 @@ RULES: dict[int, Callable[[Any, Any], Any]] = {
     17: _none,  # SaslHandshake
     18: _none,  # ApiVersions
     19: _create_topics,
-    20: _topics_op(Op.DELETE),
+    20: _delete_topics,
     21: _topics_op(Op.DELETE),
     22: _init_producer_id,
     23: _describe_topics("topics"),
@@ -279,6 +284,44 @@ RULES: dict[int, Callable[[Any, Any], Any]] = {
     65: _describe_transactions,
     66: _list_transactions,
 }
+
+
+# Requests whose names are plain strings (the error builder mirrors struct arrays only):
+# api key -> (request field, response array, name field of its entries).
+_STRING_ARRAYS = {
+    20: ("topic_names", "responses", "name"),
+    15: ("groups", "groups", "group_id"),
+    42: ("groups_names", "results", "group_id"),
+    65: ("transactional_ids", "transaction_states", "transactional_id"),
+    10: ("coordinator_keys", "coordinators", "key"),
+}
+
+
+def denied_response(response_cls: Any, request: Any, version: int, api_key: int, denied: Denied, build) -> Any:
+    """Kafka's answer to a refused request: every entry carries the authorization error."""
+    resp = build(response_cls, request, version, denied.code, denied.message)
+    spec = _STRING_ARRAYS.get(api_key)
+    names = getattr(request, spec[0], None) if spec else None
+    if spec and names and not getattr(resp, spec[1], None):
+        field = response_cls._struct.fields[spec[1]]
+        entries = []
+        for n in names:
+            e = field.data_class(version=version)
+            for fname, f in e._struct.fields.items():
+                if not f.for_version_q(version):
+                    continue
+                if fname == "error_code":
+                    setattr(e, fname, denied.code)
+                elif fname == "error_message":
+                    setattr(e, fname, denied.message)
+                elif f.is_struct_array():
+                    setattr(e, fname, [])
+            setattr(e, spec[2], n)
+            entries.append(e)
+        setattr(resp, spec[1], entries)
+    if api_key == 1:
+        resp.error_code = 0  # Fetch: per partition, as Kafka
+    return resp
 
 
 def check(ctx: Any, api_key: int, request: Any) -> Denied | Callable[[Any], Any] | None:

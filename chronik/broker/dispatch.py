@@ -44,7 +44,6 @@ _install_zero_copy()
 log = logging.getLogger("chronik.dispatch")
 
 PRODUCE_KEY = 0
-FETCH_KEY = 1
 _SIZE = struct.Struct(">i")
 
 
@@ -114,10 +113,8 @@ class Dispatcher:
                 if key == PRODUCE_KEY and getattr(request, "acks", 1) == 0:
                     # Kafka closes the connection: the producer gets no answer to learn it from.
                     raise MalformedFrame("acks=0 produce not authorized")
-                denied = build_error_response(spec.response, request, version, verdict.code, verdict.message)
-                if key == FETCH_KEY:
-                    denied.error_code = 0  # per partition, as Kafka
-                return encode_plain(denied)
+                return encode_plain(authz.denied_response(spec.response, request, version, key, verdict,
+                                                          build_error_response))
             post = verdict
         try:
             response = handler(ctx, request)

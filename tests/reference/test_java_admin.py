@@ -37,9 +37,7 @@ DELIBERATE = {
 
 # Chronik defects found by the Java AdminClient: strict xfails until fixed.
 DEFECTS = {
-    "describeAcls": "chronik defect: DescribeAcls not served (Kafka without an authorizer: SECURITY_DISABLED)",
     "describeClientQuotas": "chronik defect: DescribeClientQuotas not served (Kafka: an empty list)",
-    "describeUserScramCredentials": "chronik defect: DescribeUserScramCredentials not served (Kafka: an empty list)",
 }
 
 
