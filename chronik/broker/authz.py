@@ -62,7 +62,7 @@ def need_cluster(ctx: Any, op: Op) -> Denied | None:
 def _name(ctx: Any, t: Any) -> str | None:
     for attr in ("name", "topic"):
         n = getattr(t, attr, None)
-        if isinstance(n, str):
+        if isinstance(n, str) and n:  # a field outside the decoded version reads as its default ""
             return n
     tid = getattr(t, "topic_id", None)
     topic = ctx.core.topics_by_id.get(tid) if tid is not None else None

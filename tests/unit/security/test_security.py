@@ -132,3 +132,39 @@ def test_listener_specs():
     assert parse_advertised("EXT=broker.example:19094") == ("EXT", "broker.example", 19094)
     with pytest.raises(ListenerSpecError):
         parse_listener("EXT=KERBEROS://h:1")
+
+
+def test_produce_by_topic_id_is_authorized_on_the_topic_name(tmp_path):
+    from kafka.protocol.producer.produce import ProduceRequest as P
+    from kafka.protocol.producer.produce import ProduceResponse
+
+    from chronik.broker.config import BrokerConfig
+    from chronik.broker.core import BrokerCore
+    from chronik.broker.dispatch import Dispatcher
+    from chronik.broker.server import Server
+    from tests.integration.raw import record_batch
+
+    core = BrokerCore(BrokerConfig(data_dir=tmp_path / "data", authorizer=True), Server("127.0.0.1", 0, 1 << 20))
+    topic = core.create_topic("t", 1)
+    core.authorizer.create([b("t", Operation.WRITE, principal="User:ANONYMOUS")])
+
+    class Conn:
+        conn_id, peer = 1, ("127.0.0.1", 1)
+        sec = new_session("PLAINTEXT", "PLAINTEXT", "127.0.0.1", ("h", 1), (), scram.CredentialStore())
+
+    def produce(version: int, **ident) -> int:
+        req = P(transactional_id=None, acks=1, timeout_ms=1000, topic_data=[P.TopicProduceData(
+            **ident, partition_data=[P.TopicProduceData.PartitionProduceData(index=0, records=record_batch(10))])])
+        req.API_VERSION = version
+        req.with_header(correlation_id=1, client_id="t")
+        out = b"".join(bytes(x) for x in Dispatcher(core)(Conn, bytearray(req.encode(header=True, framed=False))))
+        resp = ProduceResponse.decode(out[9 if version >= 9 else 8:], version=version)
+        return resp.responses[0].partition_responses[0].error_code
+
+    try:
+        assert produce(13, topic_id=topic.topic_id) == 0
+        assert produce(9, name="t") == 0
+        core.authorizer.delete([AclFilter()])
+        assert produce(13, topic_id=topic.topic_id) == 29
+    finally:
+        core.close()
