@@ -3,32 +3,20 @@
 `authorized_operations` fields (Metadata, DescribeCluster, DescribeGroups)
 carry a 32-bit field of operation codes (a set of codes for kafka-python). Without an authorizer Kafka grants
 every operation the resource type supports (AuthHelper.authorizedOperations);
-when the request does not ask, the field is Integer.MIN_VALUE. The security
-work will narrow the granted set by the principal's ACLs, here.
+with one, the operations the principal's ACLs allow on that resource;
+when the request does not ask, the field is Integer.MIN_VALUE.
 """
 
 from __future__ import annotations
 
 import enum
+from typing import Any
 
+from chronik.security.acl import CLUSTER_NAME
+from chronik.security.acl import Operation as _Operation
 
-class AclOperation(enum.IntEnum):
-    UNKNOWN = 0
-    ANY = 1
-    ALL = 2
-    READ = 3
-    WRITE = 4
-    CREATE = 5
-    DELETE = 6
-    ALTER = 7
-    DESCRIBE = 8
-    CLUSTER_ACTION = 9
-    DESCRIBE_CONFIGS = 10
-    ALTER_CONFIGS = 11
-    IDEMPOTENT_WRITE = 12
-    CREATE_TOKENS = 13
-    DESCRIBE_TOKENS = 14
-    TWO_PHASE_COMMIT = 15
+# One set of codes for the whole broker: the authorizer's.
+AclOperation = _Operation
 
 
 class ResourceType(enum.IntEnum):
@@ -53,6 +41,14 @@ SUPPORTED: dict[ResourceType, tuple[AclOperation, ...]] = {
 NOT_REQUESTED = None
 
 
-def authorized_operations(resource_type: ResourceType, requested: bool) -> set[int] | None:
-    """The field to answer: every supported operation (no authorizer), or 'not requested'."""
-    return {int(op) for op in SUPPORTED[resource_type]} if requested else NOT_REQUESTED
+def authorized_operations(resource_type: ResourceType, requested: bool, ctx: Any = None,
+                          name: str | None = None) -> set[int] | None:
+    """The field to answer: the supported operations the request's principal may do, or 'not requested'."""
+    if not requested:
+        return NOT_REQUESTED
+    ops = SUPPORTED[resource_type]
+    if ctx is None or ctx.core.authorizer is None:
+        return {int(op) for op in ops}
+    if resource_type is ResourceType.CLUSTER:
+        name = CLUSTER_NAME
+    return {int(op) for op in ops if ctx.allowed(op, resource_type, name or "")}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_HTTP_PORT = 9644
@@ -39,6 +39,20 @@ class BrokerConfig:
     http_host: str | None = None  # default: host
     http_enabled: bool = True
     log_format: str = "text"  # text | json
+    # -- security (issue 15) --
+    # Kafka's listeners: (name, protocol, host, port); empty means one PLAINTEXT listener on host:port.
+    listeners: list[tuple[str, str, str, int]] = field(default_factory=list)
+    # name -> (host, port) advertised to clients of that listener (Kafka's advertised.listeners).
+    advertised_listeners: dict[str, tuple[str, int]] = field(default_factory=dict)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_ca: Path | None = None
+    tls_client_auth: str = "none"  # none | requested | required (Kafka's ssl.client.auth)
+    sasl_mechanisms: tuple[str, ...] = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")
+    sasl_users: list[tuple[str, str]] = field(default_factory=list)
+    authorizer: bool = False
+    super_users: tuple[str, ...] = ()
+    allow_everyone_if_no_acl_found: bool = False
 
     @property
     def advertised(self) -> str:

@@ -11,6 +11,8 @@ built in one place (`BrokerCore.__init__`):
     log_manager   LogManager: segment rolls by age, retention, the cleaner
     purgatory     Purgatory: parked long-polls and joins
     stats         BrokerStats: counters the metrics scrape reads
+    users         CredentialStore: SCRAM credentials (salted, hashed), persisted
+    authorizer    Authorizer | None: ACLs (None: no --authorizer, all allowed)
 
 and two pipelines that every writer and reader goes through:
 
@@ -49,6 +51,9 @@ from chronik.clock import wall_ms
 from chronik.metadata.configs import broker_topic_defaults
 from chronik.metadata.offsets import OffsetStore
 from chronik.metadata.store import MetadataStore
+from chronik.security import scram
+from chronik.security.acl import AclBinding, Authorizer
+from chronik.security.scram import MECHANISMS, CredentialStore
 from chronik.storage.batch import BatchInfo, CorruptBatchError, keyless_records, record_timestamps, scan_batches
 from chronik.storage.log import MessageTooLargeError, OffsetOutOfRangeError, PartitionLog
 from chronik.wire.errors import ErrorCode
@@ -91,6 +96,22 @@ class BrokerCore:
         # Set by start(): recovery done, the loop is serving (the /readyz probe).
         self.ready = False
         self._closers: list[Callable[[], None]] = []
+        # Security: SCRAM credentials always (users can be made before ACLs are on); the
+        # authorizer only with --authorizer, so without it a request pays one attribute check.
+        self.users = CredentialStore(self.store.load_scram_credentials(), self.store.save_scram_credentials)
+        for name, password in config.sasl_users:
+            for mech in MECHANISMS:
+                self.users.put(name, mech, scram.from_password(mech, password), persist=False)
+        if config.sasl_users:
+            self.users.persist()
+        self.authorizer: Authorizer | None = None
+        if config.authorizer:
+            self.authorizer = Authorizer(
+                [AclBinding.from_json(row) for row in self.store.load_acls()],
+                super_users=tuple(config.super_users),
+                allow_everyone_if_no_acl_found=config.allow_everyone_if_no_acl_found,
+                save=self.store.save_acls,
+            )
 
     # -- life cycle ------------------------------------------------------------------
     def start(self) -> None:

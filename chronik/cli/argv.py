@@ -18,6 +18,11 @@ GLOBAL_OPTIONS = {
     "-X": True,
     "--output": True,
     "--debug": False,
+    # The security of the cluster (issue 15).
+    "-P": True, "--profile": True,
+    "--security-protocol": True, "--sasl-mechanism": True,
+    "--user": True, "--password": True,
+    "--tls-ca": True, "--tls-cert": True, "--tls-key": True,
 }
 # Commands in which `-o` is their own option (the offset), not the output format.
 OWN_DASH_O = {"consume"}

@@ -94,9 +94,80 @@ def parse_client_config(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
+PROFILE_KEYS = ("brokers", "security_protocol", "sasl_mechanism", "user", "password", "tls_ca", "tls_cert",
+                "tls_key")
+
+
+def profiles_path() -> str:
+    return os.environ.get("CHRONIK_CONFIG") or os.path.expanduser("~/.config/chronik/profiles.yaml")
+
+
+def load_profile(name: str) -> dict[str, Any]:
+    """A named profile (like rpk's): `profiles: {NAME: {brokers, security_protocol, ...}}` in profiles.yaml."""
+    import yaml
+
+    path = profiles_path()
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = yaml.safe_load(f) or {}
+    except FileNotFoundError:
+        raise CliError(f"profile {name!r}: no profiles file at {path}") from None
+    prof = (doc.get("profiles") or {}).get(name)
+    if not isinstance(prof, dict):
+        raise CliError(f"profile {name!r} is not in {path}")
+    unknown = set(prof) - set(PROFILE_KEYS) - {"password_env"}
+    if unknown:
+        raise CliError(f"profile {name!r}: unknown keys {', '.join(sorted(unknown))}")
+    if "password_env" in prof and "password" not in prof:
+        prof["password"] = os.environ.get(prof["password_env"])
+    return prof
+
+
+def apply_profile() -> None:
+    """Fill the global options the command line left unset from the -P profile."""
+    if not state.profile:
+        return
+    prof = load_profile(state.profile)
+    for key in PROFILE_KEYS:
+        if key == "brokers":
+            if prof.get("brokers") and not os.environ.get("CHRONIK_BROKERS") and state.brokers == "localhost:9092":
+                state.brokers = str(prof["brokers"])
+        elif getattr(state, key) is None and prof.get(key) is not None:
+            setattr(state, key, str(prof[key]))
+
+
+def security_settings() -> dict[str, Any]:
+    """kafka-python settings for the cluster's listener: TLS and SASL (PLAIN, SCRAM)."""
+    proto = (state.security_protocol or "").upper()
+    if not proto:
+        proto = ("SASL_SSL" if state.tls_ca else "SASL_PLAINTEXT") if state.user else (
+            "SSL" if state.tls_ca or state.tls_cert else "PLAINTEXT")
+    if proto not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
+        raise CliError(f"--security-protocol must be PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL, not {proto!r}")
+    out: dict[str, Any] = {"security_protocol": proto}
+    if proto.endswith("SSL"):
+        out.update({k: v for k, v in (("ssl_cafile", state.tls_ca), ("ssl_certfile", state.tls_cert),
+                                      ("ssl_keyfile", state.tls_key)) if v})
+        out["ssl_check_hostname"] = True
+    if proto.startswith("SASL"):
+        mech = (state.sasl_mechanism or "SCRAM-SHA-512").upper()
+        if mech not in ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"):
+            raise CliError(f"--sasl-mechanism {mech}: the CLI speaks PLAIN and SCRAM-SHA-256/512")
+        if not state.user:
+            raise CliError(f"{proto} needs --user (and --password or CHRONIK_PASSWORD)")
+        if state.password is None:
+            import getpass
+
+            state.password = getpass.getpass(f"Password for {state.user}: ")
+        out.update(sasl_mechanism=mech, sasl_plain_username=state.user, sasl_plain_password=state.password)
+    return out
+
+
 def _common() -> dict[str, Any]:
     t = timeout_ms()
+    apply_profile()
     return {
+        **security_settings(),
         "bootstrap_servers": bootstrap_servers(),
         "client_id": "chronik-cli",
         "bootstrap_timeout_ms": t,

@@ -33,7 +33,7 @@ from chronik.cli.offsets import (
     resolve_stop,
     with_times,
 )
-from chronik.cli.state import CliError, UsageError, state
+from chronik.cli.state import CliError, UsageError, secured, state
 
 POLL_MS = 200
 
@@ -318,7 +318,7 @@ def use_fast_path(opts: ConsumeOptions) -> bool:
     """The lean wire client (chronik.cli.fastconsume) unless a group, read_committed or -X needs kafka-python."""
     import os
 
-    return (not opts.group and not opts.read_committed and not state.client_config
+    return (not opts.group and not opts.read_committed and not state.client_config and not secured()
             and os.environ.get("CHRONIK_CLI_CLIENT", "") != "kafka-python")
 
 

@@ -170,6 +170,42 @@ def integrated(
     log_format: Annotated[
         str, typer.Option("--log-format", help="Broker log lines: text|json (one JSON object a line).")
     ] = _D.log_format,
+    listener: Annotated[
+        list[str] | None,
+        typer.Option("--listener", help="NAME=PROTOCOL://HOST:PORT (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL); "
+                     "repeatable; replaces -p/--host."),
+    ] = None,
+    advertised_listener: Annotated[
+        list[str] | None,
+        typer.Option("--advertised-listener", help="NAME=HOST:PORT told to clients of listener NAME."),
+    ] = None,
+    tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="Broker certificate (PEM).",
+                                                  )] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="Broker private key (PEM).",
+                                                 )] = None,
+    tls_ca: Annotated[Path | None, typer.Option("--tls-ca", help="CA bundle that verifies client certificates.",
+                                                )] = None,
+    tls_client_auth: Annotated[str, typer.Option("--tls-client-auth", help="none|requested|required",
+                                                 )] = "none",
+    sasl_mechanism: Annotated[
+        list[str] | None,
+        typer.Option("--sasl-mechanism", help="Enabled SASL mechanisms (default: PLAIN, SCRAM-SHA-256, "
+                     "SCRAM-SHA-512, OAUTHBEARER)."),
+    ] = None,
+    sasl_user: Annotated[
+        list[str] | None,
+        typer.Option("--sasl-user", help="NAME:PASSWORD, a SCRAM (and PLAIN) user created at start; repeatable."),
+    ] = None,
+    authorizer: Annotated[bool, typer.Option("--authorizer", help="Enforce ACLs (Kafka's StandardAuthorizer).",
+                                             )] = False,
+    super_user: Annotated[
+        list[str] | None,
+        typer.Option("--super-user", help="User:NAME allowed everything; repeatable."),
+    ] = None,
+    allow_everyone_if_no_acl_found: Annotated[
+        bool, typer.Option("--allow-everyone-if-no-acl-found", help="Resources without ACLs are open to all.",
+                           ),
+    ] = False,
     remove_data_dir: Annotated[bool, typer.Option("--remove-data-dir-at-exit", hidden=True)] = False,
 ) -> None:
     """Run a single-node Kafka-compatible broker on PORT with data in DIR."""
@@ -182,6 +218,35 @@ def integrated(
         raise UsageError(f"--log-format must be one of {', '.join(LOG_FORMATS)}, not {log_format!r}")
     if not 0 <= port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535, not {port}")
+    from chronik.security.listeners import CLIENT_AUTH, ListenerSpecError, parse_advertised, parse_listener
+    from chronik.security.mechanisms import ALL_MECHANISMS
+
+    try:
+        listeners = [parse_listener(x) for x in listener or []]
+        advertised = {n: (h, p) for n, h, p in (parse_advertised(x) for x in advertised_listener or [])}
+    except ListenerSpecError as exc:
+        raise UsageError(str(exc)) from None
+    names = [x[0] for x in listeners]
+    if len(set(names)) != len(names):
+        raise UsageError("listener names must be unique (--listener NAME=PROTOCOL://HOST:PORT)")
+    for name in advertised:
+        if name not in names:
+            raise UsageError(f"--advertised-listener {name}: no --listener of that name")
+    if tls_client_auth not in CLIENT_AUTH:
+        raise UsageError(f"--tls-client-auth must be one of {', '.join(CLIENT_AUTH)}")
+    mechanisms = tuple(m.upper() for m in sasl_mechanism or ALL_MECHANISMS)
+    for m in mechanisms:
+        if m not in ALL_MECHANISMS:
+            raise UsageError(f"--sasl-mechanism must be one of {', '.join(ALL_MECHANISMS)}, not {m!r}")
+    users = []
+    for spec in sasl_user or []:
+        name, sep, password = spec.partition(":")
+        if not sep or not name or not password:
+            raise UsageError("--sasl-user must be NAME:PASSWORD")
+        users.append((name, password))
+    for su in super_user or []:
+        if ":" not in su:
+            raise UsageError(f"--super-user must be TYPE:NAME (User:alice), not {su!r}")
     if ephemeral:
         if data_dir != _D.data_dir:
             raise UsageError("--ephemeral makes its own data directory: leave out -d")
@@ -213,6 +278,17 @@ def integrated(
         http_host=http_host,
         http_enabled=not no_http,
         log_format=log_format.lower(),
+        listeners=listeners,
+        advertised_listeners=advertised,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        tls_ca=tls_ca,
+        tls_client_auth=tls_client_auth,
+        sasl_mechanisms=mechanisms,
+        sasl_users=users,
+        authorizer=authorizer,
+        super_users=tuple(super_user or ()),
+        allow_everyone_if_no_acl_found=allow_everyone_if_no_acl_found,
     )
     try:
         raise typer.Exit(_run(config))

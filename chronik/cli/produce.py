@@ -26,7 +26,7 @@ import typer
 from chronik.cli import app
 from chronik.cli.client import close_quietly, kafka_errors, make_admin, make_producer
 from chronik.cli.formats import Header, InputRecord, make_line_parser, parse_header, unescape_bytes
-from chronik.cli.state import CliError, UsageError, state
+from chronik.cli.state import CliError, UsageError, secured, state
 
 COMPRESSIONS = ("none", "gzip", "snappy", "lz4", "zstd")
 ACKS = {"all": -1, "-1": -1, "0": 0, "1": 1}
@@ -330,7 +330,7 @@ def _progress_bar(stream: BinaryIO) -> tuple[Callable[[int], None] | None, Calla
 
 def use_fast_path() -> bool:
     """The lean wire client, unless -X settings (kafka-python's) or the env var ask otherwise."""
-    return not state.client_config and os.environ.get("CHRONIK_CLI_CLIENT", "") != "kafka-python"
+    return not state.client_config and not secured() and os.environ.get("CHRONIK_CLI_CLIENT", "") != "kafka-python"
 
 
 def run_produce(opts: ProduceOptions, file: Path | None) -> ProduceResult:

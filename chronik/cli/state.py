@@ -58,6 +58,20 @@ class GlobalState:
     debug: bool = False
     # -X key=value client settings, passed to every kafka-python client.
     client_config: dict[str, str] = field(default_factory=dict)
+    # Security of the cluster the CLI talks to (issue 15); a profile fills what options leave out.
+    profile: str | None = None
+    security_protocol: str | None = None
+    sasl_mechanism: str | None = None
+    user: str | None = None
+    password: str | None = None
+    tls_ca: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
 
 
 state = GlobalState()
+
+
+def secured() -> bool:
+    """Whether the cluster needs TLS or SASL: then the kafka-python client speaks for us, not the lean one."""
+    return bool(state.profile or state.security_protocol or state.user or state.tls_ca or state.tls_cert)

@@ -163,9 +163,9 @@ def _list_fast(internal: bool) -> list[dict] | None:
     import os
 
     from chronik.cli.client import bootstrap_servers, timeout_ms, wire_errors
-    from chronik.cli.state import state
+    from chronik.cli.state import secured, state
 
-    if state.client_config or os.environ.get("CHRONIK_CLI_CLIENT") == "kafka-python":
+    if state.client_config or secured() or os.environ.get("CHRONIK_CLI_CLIENT") == "kafka-python":
         return None
     from chronik.cli import kwire
 

@@ -88,10 +88,24 @@ def root(
         bool,
         typer.Option("--version", callback=_version_callback, is_eager=True, help="Show version."),
     ] = False,
+    profile: Annotated[str | None, typer.Option("-P", "--profile", envvar="CHRONIK_PROFILE",
+                                                help="Named profile from ~/.config/chronik/profiles.yaml.")] = None,
+    security_protocol: Annotated[str | None, typer.Option("--security-protocol",
+                                                          help="PLAINTEXT|SSL|SASL_PLAINTEXT|SASL_SSL")] = None,
+    sasl_mechanism: Annotated[str | None, typer.Option("--sasl-mechanism",
+                                                       help="PLAIN|SCRAM-SHA-256|SCRAM-SHA-512")] = None,
+    user: Annotated[str | None, typer.Option("--user", envvar="CHRONIK_USER", help="SASL user.")] = None,
+    password: Annotated[str | None, typer.Option("--password", envvar="CHRONIK_PASSWORD", show_default=False,
+                                                 help="SASL password (prompted when absent).")] = None,
+    tls_ca: Annotated[str | None, typer.Option("--tls-ca", help="CA file that verifies the brokers.")] = None,
+    tls_cert: Annotated[str | None, typer.Option("--tls-cert", help="Client certificate (PEM).")] = None,
+    tls_key: Annotated[str | None, typer.Option("--tls-key", help="Client key (PEM).")] = None,
 ) -> None:
     state.brokers = brokers
     state.output = output
     state.debug = debug
+    state.profile, state.security_protocol, state.sasl_mechanism = profile, security_protocol, sasl_mechanism
+    state.user, state.password, state.tls_ca, state.tls_cert, state.tls_key = user, password, tls_ca, tls_cert, tls_key
     from chronik.cli.client import parse_client_config
 
     state.client_config = parse_client_config(client_config or [])
@@ -104,6 +118,9 @@ COMMANDS = {
     "groups": "chronik.cli.groups",
     "segments": "chronik.cli.segments",
     "top": "chronik.cli.top",
+    "users": "chronik.cli.users",
+    "acls": "chronik.cli.acls",
+    "certs": "chronik.cli.certs",
     "integrated": "chronik.cli.integrated",
     "stop": "chronik.cli.integrated",
 }

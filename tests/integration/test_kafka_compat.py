@@ -75,8 +75,6 @@ def served(conn: RawConn) -> set[int]:
     return {a.api_key for a in conn.call(ApiVersionsRequest(), ApiVersionsResponse, 3).api_keys}
 
 
-@pytest.mark.xfail(strict=True, reason="chronik defect: DescribeAcls (29) not served; Kafka without an authorizer "
-                   "answers SECURITY_DISABLED (54), which kafka-acls --list and AdminClient.describeAcls expect")
 def test_describe_acls_is_served(conn):
     assert DescribeAclsRequest.API_KEY in served(conn)
     resp = conn.call(DescribeAclsRequest(resource_type_filter=1, resource_name_filter=None, pattern_type_filter=1,
@@ -91,8 +89,6 @@ def test_describe_client_quotas_is_served(conn):
     assert resp.error_code == 0 and not resp.entries
 
 
-@pytest.mark.xfail(strict=True, reason="chronik defect: DescribeUserScramCredentials (50) not served; Kafka "
-                   "answers an empty list")
 def test_describe_user_scram_credentials_is_served(conn):
     assert DescribeUserScramCredentialsRequest.API_KEY in served(conn)
     resp = conn.call(DescribeUserScramCredentialsRequest(users=None), DescribeUserScramCredentialsResponse, 0)

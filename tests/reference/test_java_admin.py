@@ -37,8 +37,6 @@ DELIBERATE = {
 
 # Chronik defects found by the Java AdminClient: strict xfails until fixed.
 DEFECTS = {
-    "describeAcls": "chronik defect: DescribeAcls not served (Kafka without an authorizer: SECURITY_DISABLED)",
-    "describeUserScramCredentials": "chronik defect: DescribeUserScramCredentials not served (Kafka: an empty list)",
 }
 
 

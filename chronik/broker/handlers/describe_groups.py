@@ -42,6 +42,6 @@ def handle(ctx, req):
             error_code=ErrorCode.NONE, group_id=gid, group_state=summary.state,
             protocol_type=summary.protocol_type, protocol_data=summary.protocol_name, members=members,
             authorized_operations=authorized_operations(
-                ResourceType.GROUP, v >= 3 and bool(req.include_authorized_operations)),
+                ResourceType.GROUP, v >= 3 and bool(req.include_authorized_operations), ctx, gid),
         ))
     return DescribeGroupsResponse(version=v, throttle_time_ms=0, groups=out)
