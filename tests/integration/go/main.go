@@ -178,7 +178,12 @@ func saramaScenario(bs, topic, group string) {
 	must(err, "admin")
 	must(admin.CreateTopic(topic, &sarama.TopicDetail{NumPartitions: 2, ReplicationFactor: 1}, false), "create")
 	must(admin.CreatePartitions(topic, 3, nil, false), "create partitions")
+	// Apache Kafka's metadata catches up with CreatePartitions a moment later: wait for it.
 	md, err := admin.DescribeTopics([]string{topic})
+	for i := 0; err == nil && len(md[0].Partitions) < 3 && i < 50; i++ {
+		time.Sleep(100 * time.Millisecond)
+		md, err = admin.DescribeTopics([]string{topic})
+	}
 	must(err, "describe")
 	out("PARTITIONS", len(md[0].Partitions))
 
