@@ -92,6 +92,13 @@ from kafka.protocol.producer.transaction import (
     TxnOffsetCommitResponse,
 )
 
+from chronik.wire.kip848 import (
+    ConsumerGroupDescribeRequest,
+    ConsumerGroupDescribeResponse,
+    ConsumerGroupHeartbeatRequest,
+    ConsumerGroupHeartbeatResponse,
+)
+
 
 @dataclass(frozen=True, slots=True)
 class ApiSpec:
@@ -159,5 +166,7 @@ ALL_APIS: dict[int, ApiSpec] = {
         _spec(DescribeProducersRequest, DescribeProducersResponse),
         _spec(DescribeTransactionsRequest, DescribeTransactionsResponse),
         _spec(ListTransactionsRequest, ListTransactionsResponse),
+        _spec(ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse),
+        _spec(ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse),
     ]
 }
