@@ -23,6 +23,12 @@ class BrokerConfig:
     # A dev broker answers a lone consumer at once; Kafka's default is 3 s.
     group_initial_rebalance_delay_ms: int = 0
     offsets_retention_minutes: int = 7 * 24 * 60
+    # The consumer group protocol (KIP-848), Kafka's group.consumer.* with Kafka's defaults;
+    # max size 0 is no limit (Kafka: Int.MaxValue); the first assignor is the default.
+    group_consumer_session_timeout_ms: int = 45_000
+    group_consumer_heartbeat_interval_ms: int = 5_000
+    group_consumer_assignors: str = "uniform,range"
+    group_consumer_max_size: int = 0
     transaction_max_timeout_ms: int = 15 * 60 * 1000
     housekeeping_interval_ms: int = 1000
     # Kafka's log.retention.check.interval.ms; tests use a short one.

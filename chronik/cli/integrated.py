@@ -71,6 +71,27 @@ def integrated(
             help="Largest transaction.timeout.ms a transactional producer may ask for.",
         ),
     ] = 15 * 60 * 1000,
+    group_consumer_session_timeout_ms: Annotated[
+        int,
+        typer.Option("--group-consumer-session-timeout-ms", min=1,
+                     help="Consumer group protocol (KIP-848): a member that does not heartbeat this long is fenced."),
+    ] = 45_000,
+    group_consumer_heartbeat_interval_ms: Annotated[
+        int,
+        typer.Option("--group-consumer-heartbeat-interval-ms", min=1,
+                     help="Consumer group protocol: how often members heartbeat (told to them by the broker)."),
+    ] = 5_000,
+    group_consumer_assignors: Annotated[
+        str,
+        typer.Option("--group-consumer-assignors",
+                     help="Consumer group protocol: server-side assignors offered (uniform, range); the first "
+                     "is the default."),
+    ] = "uniform,range",
+    group_consumer_max_size: Annotated[
+        int,
+        typer.Option("--group-consumer-max-size", min=0,
+                     help="Consumer group protocol: most members per group (0: no limit)."),
+    ] = 0,
 ) -> None:
     """Run a single-node Kafka-compatible broker on PORT with data in DIR."""
     from chronik.broker.config import BrokerConfig
@@ -93,5 +114,9 @@ def integrated(
         group_initial_rebalance_delay_ms=group_initial_rebalance_delay_ms,
         offsets_retention_minutes=offsets_retention_minutes,
         transaction_max_timeout_ms=transaction_max_timeout_ms,
+        group_consumer_session_timeout_ms=group_consumer_session_timeout_ms,
+        group_consumer_heartbeat_interval_ms=group_consumer_heartbeat_interval_ms,
+        group_consumer_assignors=group_consumer_assignors,
+        group_consumer_max_size=group_consumer_max_size,
     )
     raise typer.Exit(run_broker(config))
