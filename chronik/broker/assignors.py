@@ -58,20 +58,22 @@ def uniform(subscriptions: dict[str, set[str]], partitions: dict[str, int], prev
         for p in range(partitions.get(topic, 0)):
             if (topic, p) not in owner:
                 give(min(eligible[topic], key=lambda m: (count[m], m)), (topic, p))
-    # 3. Balance: move partitions from the most to the least loaded eligible member until within one.
-    moved = True
-    while moved:
-        moved = False
+    # 3. Balance: one partition at a time from the most loaded member that can give one to a
+    # less loaded eligible member (by two or more), so nothing moves that need not.
+    while True:
         for m in sorted(members, key=lambda m: (-count[m], m)):
+            move = None
             for topic in sorted(out[m]):
-                for p in sorted(out[m].get(topic, ()), reverse=True):
-                    target = min(eligible[topic], key=lambda x: (count[x], x))
-                    if count[target] < count[m] - 1:
-                        take(m, (topic, p))
-                        give(target, (topic, p))
-                        moved = True
-            if moved:
+                target = min(eligible[topic], key=lambda x: (count[x], x))
+                if count[target] < count[m] - 1:
+                    move = (topic, max(out[m][topic])), target
+                    break
+            if move is not None:
+                take(m, move[0])
+                give(move[1], move[0])
                 break
+        else:
+            break
     return out
 
 

@@ -332,8 +332,10 @@ class ConsumerGroupCoordinator:
         if hb.instance_id is not None:
             holder_id = g.static_members.get(hb.instance_id)
             holder = g.members.get(holder_id) if holder_id else None
-            if joining and holder is not None:
-                if holder.member_epoch == STATIC_LEAVE_EPOCH:
+            if joining:
+                if holder is None:
+                    pass
+                elif holder.member_epoch == STATIC_LEAVE_EPOCH:
                     m = self._replace_static(g, holder, member_id)
                     replaced = True
                 elif holder.member_id != member_id:
@@ -361,7 +363,7 @@ class ConsumerGroupCoordinator:
             m.state = MemberState.STABLE
             m.member_epoch, m.previous_member_epoch = 0, m.member_epoch
             m.revoke_deadline = None
-        else:
+        elif not joining:
             self._check_epoch(m, hb)
         old_assigned = {t: set(ps) for t, ps in m.assigned.items()}
         old_epoch = m.member_epoch
