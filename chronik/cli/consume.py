@@ -43,6 +43,7 @@ class ConsumeOptions:
     grep: str | None = None
     key_regex: str | None = None
     header_filters: list[str] = field(default_factory=list)
+    group_protocol: str = "classic"
 
 
 def compile_regex(pattern: str, what: str) -> re.Pattern[bytes]:
@@ -135,6 +136,7 @@ class Consumer:
         self.processed: dict[Any, int] = {}
         self.consumer: Any = None
         self.pending: list[Any] = []
+        self.member: Any = None  # a KIP-848 member (chronik.cli.group_member) with --group-protocol consumer
         spec = opts.offset
         self.stop_ms = spec.stop_ms if spec else None
         # A time range that is already over cannot gain records: stop at the end.
@@ -159,7 +161,12 @@ class Consumer:
             if opts.group:
                 if opts.partitions:
                     raise CliError("-p cannot be used with -g (the group assigns partitions)")
-                c.subscribe(opts.topics, listener=self._listener())
+                if opts.group_protocol == "consumer":
+                    from chronik.cli.group_member import GroupMember
+
+                    self.member = GroupMember(c, opts.group, opts.topics)
+                else:
+                    c.subscribe(opts.topics, listener=self._listener())
             else:
                 c.assign(tps)
                 spec = opts.offset or OffsetSpec("start")
@@ -247,6 +254,10 @@ class Consumer:
             return
         from kafka.structs import OffsetAndMetadata
 
+        if self.member is not None:
+            self.member.commit(self.processed)
+            self.processed.clear()
+            return
         offsets = {tp: OffsetAndMetadata(off, "", -1) for tp, off in self.processed.items()}
         self.consumer.commit(offsets)
         self.processed.clear()
@@ -255,6 +266,10 @@ class Consumer:
         c = self.consumer
         with kafka_errors():
             while not self.finished():
+                if self.member is not None:
+                    before = set(self.member.owned)
+                    self.member.poll(self.processed)
+                    self.pending.extend(self.member.owned - before)
                 batch = c.poll(timeout_ms=POLL_MS)
                 if self.pending:
                     moved = self._apply_assignment()
@@ -268,6 +283,8 @@ class Consumer:
         return self.printed
 
     def close(self) -> None:
+        if self.member is not None:
+            self.member.leave()
         close_quietly(self.consumer)
 
 
@@ -321,6 +338,9 @@ def consume(
         str | None, typer.Option("--grep", help="Only values matching REGEX.")
     ] = None,
     key_regex: Annotated[str | None, typer.Option("--key", help="Only keys matching REGEX.")] = None,
+    group_protocol: Annotated[
+        str, typer.Option("--group-protocol", help="classic (JoinGroup) or consumer (KIP-848) for -g.")
+    ] = "classic",
     header: Annotated[
         list[str] | None,
         typer.Option("--header", help="Only records with header NAME matching REGEX: NAME=REGEX."),
@@ -341,7 +361,10 @@ def consume(
         grep=grep,
         key_regex=key_regex,
         header_filters=header or [],
+        group_protocol=group_protocol,
     )
+    if group_protocol not in ("classic", "consumer"):
+        raise CliError(f"bad --group-protocol {group_protocol!r}: classic or consumer")
     make_formatter(fmt)  # a bad format fails before connecting
     if count == 0:
         return
