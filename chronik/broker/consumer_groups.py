@@ -309,7 +309,7 @@ class ConsumerGroupCoordinator:
         if cg is not None and (cg.members or cg.pending):
             raise HeartbeatError(ErrorCode.GROUP_ID_NOT_FOUND, f"Group {group_id} is not a consumer group.")
         if not create:
-            raise HeartbeatError(ErrorCode.UNKNOWN_MEMBER_ID, f"Group {group_id} not found.")
+            raise HeartbeatError(ErrorCode.GROUP_ID_NOT_FOUND, f"Consumer group {group_id} not found.")
         if cg is not None:
             # An empty classic group becomes a consumer group; its committed offsets stay.
             log.info("group %s: empty classic group converted to a consumer group", group_id)
@@ -449,7 +449,7 @@ class ConsumerGroupCoordinator:
     def _leave(self, hb: HeartbeatIn) -> HeartbeatOut:
         g = self.groups.get(hb.group_id)
         if g is None:
-            raise HeartbeatError(ErrorCode.UNKNOWN_MEMBER_ID, f"Group {hb.group_id} not found.")
+            raise HeartbeatError(ErrorCode.GROUP_ID_NOT_FOUND, f"Consumer group {hb.group_id} not found.")
         m = g.members.get(hb.member_id)
         if hb.instance_id is not None:
             holder_id = g.static_members.get(hb.instance_id)
@@ -474,14 +474,20 @@ class ConsumerGroupCoordinator:
                             heartbeat_interval_ms=0)
 
     # -- offsets ------------------------------------------------------------------------------
-    def check_commit(self, group_id: str, member_id: str, member_epoch: int) -> int:
-        """OffsetCommit/TxnOffsetCommit into a consumer group (Kafka's ConsumerGroup.validateOffsetCommit)."""
+    def check_commit(self, group_id: str, member_id: str, member_epoch: int, api_version: int | None = None) -> int:
+        """OffsetCommit/TxnOffsetCommit into a consumer group (Kafka's ConsumerGroup.validateOffsetCommit).
+
+        `api_version` is OffsetCommit's (None for TxnOffsetCommit): a consumer-protocol
+        member must commit with v9+, which carries the member epoch.
+        """
         g = self.groups[group_id]
         if member_epoch < 0 and not g.members:
             return ErrorCode.NONE  # an admin or assign() commit into an empty group
         m = g.members.get(member_id)
         if m is None:
             return ErrorCode.UNKNOWN_MEMBER_ID
+        if api_version is not None and api_version < 9:
+            return ErrorCode.UNSUPPORTED_VERSION
         if member_epoch != m.member_epoch:
             return ErrorCode.STALE_MEMBER_EPOCH
         return ErrorCode.NONE

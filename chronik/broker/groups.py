@@ -504,12 +504,13 @@ class GroupCoordinator:
             return ErrorCode.UNKNOWN_MEMBER_ID
         return ErrorCode.NONE
 
-    def check_commit(self, group_id: str, member_id: str, generation_id: int, instance_id: str | None) -> int:
+    def check_commit(self, group_id: str, member_id: str, generation_id: int, instance_id: str | None,
+                     api_version: int = 9) -> int:
         """OffsetCommit's group-level check; creates the group for simple commits."""
         if not group_id:
             return ErrorCode.INVALID_GROUP_ID
         if self._claimed(group_id):
-            return self.other.check_commit(group_id, member_id, generation_id)
+            return self.other.check_commit(group_id, member_id, generation_id, api_version)
         group = self._group(group_id)
         if group is None:
             if generation_id >= 0:

@@ -29,7 +29,7 @@ def handle(ctx, req):
     coord = core.groups
     code = coord.check_commit(
         req.group_id, req.member_id, req.generation_id_or_member_epoch,
-        req.group_instance_id if v >= 7 else None,
+        req.group_instance_id if v >= 7 else None, api_version=v,
     )
     offsets: dict[tuple[str, int], tuple[int, str | None, int]] = {}
     topics = []

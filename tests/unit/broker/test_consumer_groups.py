@@ -176,6 +176,8 @@ def test_epoch_fencing(tmp_path):
     assert a.beat(epoch=0 + 1, owned={"t": {0, 1, 2, 3}}).error == E.FENCED_MEMBER_EPOCH
     out = w.coord.heartbeat(HeartbeatIn(group_id="g", member_id="zz", member_epoch=3))
     assert out.error == E.UNKNOWN_MEMBER_ID
+    out = w.coord.heartbeat(HeartbeatIn(group_id="nope", member_id="zz", member_epoch=3))
+    assert out.error == E.GROUP_ID_NOT_FOUND
 
 
 def test_fenced_member_rejoins_with_epoch_zero(tmp_path):
@@ -296,6 +298,7 @@ def test_offset_commit_and_fetch_fencing(tmp_path):
     assert w.classic.check_commit("g", "a", a.epoch + 1, None) == E.STALE_MEMBER_EPOCH
     assert w.classic.check_commit("g", "nobody", 1, None) == E.UNKNOWN_MEMBER_ID
     assert w.classic.check_commit("g", "", -1, None) == E.UNKNOWN_MEMBER_ID  # live members: no simple commits
+    assert w.classic.check_commit("g", "a", a.epoch, None, api_version=8) == E.UNSUPPORTED_VERSION
     assert w.classic.validate_member("g", "a", a.epoch) == E.NONE
     assert w.classic.check_fetch("g", "a", a.epoch) == E.NONE
     assert w.classic.check_fetch("g", "a", 0) == E.STALE_MEMBER_EPOCH
