@@ -36,10 +36,10 @@ import logging
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from chronik import clock
 from chronik.broker.assignors import ASSIGNORS
+from chronik.broker.consumer_group_api import HeartbeatError, HeartbeatIn, HeartbeatOut, validate
 from chronik.broker.consumer_group_state import (
     LEAVE_EPOCH,
     STATIC_LEAVE_EPOCH,
@@ -47,7 +47,6 @@ from chronik.broker.consumer_group_state import (
     ConsumerMember,
     GroupState,
     MemberState,
-    TopicPartitions,
     reconcile,
     tp_equal,
 )
@@ -56,39 +55,6 @@ from chronik.metadata.offsets import OffsetStore
 from chronik.wire.errors import ErrorCode
 
 log = logging.getLogger("chronik.consumer_groups")
-
-
-@dataclass(slots=True)
-class HeartbeatIn:
-    group_id: str
-    member_id: str
-    member_epoch: int
-    instance_id: str | None = None
-    rack_id: str | None = None
-    rebalance_timeout_ms: int = -1
-    subscribed_topic_names: list[str] | None = None
-    subscribed_topic_regex: str | None = None
-    server_assignor: str | None = None
-    owned: TopicPartitions | None = None
-    client_id: str = ""
-    client_host: str = ""
-
-
-@dataclass(slots=True)
-class HeartbeatOut:
-    error: int
-    message: str | None = None
-    member_id: str | None = None
-    member_epoch: int = -1
-    heartbeat_interval_ms: int = 0
-    assignment: TopicPartitions | None = None
-
-
-class HeartbeatError(Exception):
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 class ConsumerGroupCoordinator:
@@ -265,41 +231,6 @@ class ConsumerGroupCoordinator:
         except HeartbeatError as exc:
             return HeartbeatOut(exc.code, exc.message, member_id=hb.member_id or None)
 
-    def _validate(self, hb: HeartbeatIn) -> None:
-        def bad(msg: str) -> HeartbeatError:
-            return HeartbeatError(ErrorCode.INVALID_REQUEST, msg)
-
-        if not hb.group_id:
-            raise bad("GroupId can't be empty.")
-        if hb.instance_id == "":
-            raise bad("InstanceId can't be empty.")
-        if hb.rack_id == "":
-            raise bad("RackId can't be empty.")
-        if hb.member_epoch > 0 or hb.member_epoch == LEAVE_EPOCH:
-            if not hb.member_id:
-                raise bad("MemberId can't be empty.")
-        elif hb.member_epoch == 0:
-            if hb.rebalance_timeout_ms == -1:
-                raise bad("RebalanceTimeoutMs must be provided in first request.")
-            if hb.owned:
-                raise bad("TopicPartitions must be empty when (re-)joining.")
-            if not hb.subscribed_topic_names and not hb.subscribed_topic_regex:
-                raise bad("SubscribedTopicNames or SubscribedTopicRegex must be set in first request.")
-        elif hb.member_epoch == STATIC_LEAVE_EPOCH:
-            if not hb.member_id:
-                raise bad("MemberId can't be empty.")
-            if hb.instance_id is None:
-                raise bad("InstanceId can't be null.")
-        else:
-            raise bad("MemberEpoch is invalid.")
-        if hb.server_assignor is not None and hb.server_assignor not in self.assignors:
-            raise HeartbeatError(ErrorCode.UNSUPPORTED_ASSIGNOR,
-                                 f"ServerAssignor {hb.server_assignor} is not supported. "
-                                 f"Supported assignors: {', '.join(self.assignors)}.")
-        if hb.subscribed_topic_regex is not None and self._regex(hb.subscribed_topic_regex) is None:
-            raise HeartbeatError(ErrorCode.INVALID_REGULAR_EXPRESSION,
-                                 f"SubscribedTopicRegex {hb.subscribed_topic_regex} is not a valid regular expression.")
-
     def _get_or_create(self, group_id: str, create: bool) -> ConsumerGroup:
         g = self.groups.get(group_id)
         if g is not None:
@@ -318,7 +249,7 @@ class ConsumerGroupCoordinator:
         return g
 
     def _heartbeat(self, hb: HeartbeatIn) -> HeartbeatOut:
-        self._validate(hb)
+        validate(hb, self.assignors, self._regex)
         if hb.member_epoch in (LEAVE_EPOCH, STATIC_LEAVE_EPOCH):
             return self._leave(hb)
         joining = hb.member_epoch == 0

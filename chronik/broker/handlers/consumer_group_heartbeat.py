@@ -10,7 +10,7 @@ inside the coordinator: owned partitions of unknown topic ids are dropped
 
 from __future__ import annotations
 
-from chronik.broker.consumer_groups import HeartbeatIn
+from chronik.broker.consumer_group_api import HeartbeatIn
 from chronik.wire.kip848 import ConsumerGroupHeartbeatResponse
 
 API_KEY = 68
