@@ -229,7 +229,7 @@ class ConsumerGroupCoordinator:
         try:
             return self._heartbeat(hb)
         except HeartbeatError as exc:
-            return HeartbeatOut(exc.code, exc.message, member_id=hb.member_id or None)
+            return HeartbeatOut(exc.code, exc.message)  # Kafka answers errors without a member id
 
     def _get_or_create(self, group_id: str, create: bool) -> ConsumerGroup:
         g = self.groups.get(group_id)

@@ -358,3 +358,47 @@ def test_delete_and_list(tmp_path):
     assert w.coord.group("g") is None
     w.restart()
     assert w.coord.group("g") is None
+
+
+def test_group_max_size(tmp_path):
+    w = World(tmp_path, max_size=2)
+    a, b, c = w.client("a"), w.client("b"), w.client("c")
+    assert a.beat().error == 0 and b.beat().error == 0
+    assert c.beat().error == E.GROUP_MAX_SIZE_REACHED
+    assert a.beat().error == 0  # members already in are not refused
+
+
+def test_static_member_that_does_not_come_back_is_fenced_by_its_session_timeout(tmp_path):
+    w = World(tmp_path)
+    a, b = w.client("a", instance_id="ia"), w.client("b")
+    a.beat()
+    b.beat()
+    settle(w)
+    a.beat(epoch=-2)
+    w.clients.remove(a)
+    b.beat()
+    assert b.count() == 2  # a's partitions stay a's while it may come back
+    for _ in range(10):
+        w.sched.advance(5)
+        b.beat()
+    assert "a" not in w.coord.group("g").members and b.count() == 4
+
+
+def test_a_subscribed_topic_created_later_is_assigned(tmp_path):
+    w = World(tmp_path, topics={})
+    a = w.client("a", topics=("later",))
+    assert a.beat().assignment == {}
+    w.topics["later"] = 2
+    a.beat()
+    assert a.owned == {"later": {0, 1}}
+    w.topics["later"] = 3  # partitions added
+    a.beat()
+    assert a.owned == {"later": {0, 1, 2}}
+
+
+def test_the_most_wanted_assignor_wins(tmp_path):
+    w = World(tmp_path)
+    w.client("a", assignor="range").beat()
+    w.client("b", assignor="range").beat()
+    w.client("c").beat()
+    assert w.coord.group("g").assignor == "range"
