@@ -209,7 +209,7 @@ def seek(
     admin = make_admin()
     try:
         with kafka_errors():
-            desc = admin.describe_groups([group]).get(group) or {}
+            desc = _consumer_describe(admin, group) or admin.describe_groups([group]).get(group) or {}
             members = desc.get("members") or []
             state = desc.get("group_state") or desc.get("state") or ""
             if members or state in ACTIVE_STATES:

@@ -289,3 +289,14 @@ def test_group_survives_a_broker_restart(broker_factory, members, tmp_path):
     assert not [e for e in a.events if e["ev"] == "revoke"]
 
 
+
+
+def test_cli_groups_seek_refused_while_a_consumer_protocol_member_is_active(broker_factory, members):
+    b = broker_factory(*FAST)
+    create(b.bootstrap, "seekc", 1)
+    a = Member(b.bootstrap, "g-seekc", "seekc", "a")
+    members.append(a)
+    wait_for(lambda: len(a.owned()) == 1, what="assignment")
+    out = subprocess.run([sys.executable, "-m", "chronik", "-b", b.bootstrap, "groups", "seek", "g-seekc",
+                          "--to", "start"], capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0 and "active member" in out.stderr
