@@ -188,9 +188,12 @@ class ConsumerGroupCoordinator:
         return subs
 
     def _metadata(self, g: ConsumerGroup, topics: dict[str, int]) -> dict[str, int]:
-        subscribed: set[str] = set()
-        for m in g.members.values():
-            subscribed |= self._subscribed(m, topics)
+        """Subscribed topic -> partitions: one pass over the topics per distinct regex (run every heartbeat)."""
+        subscribed = {t for m in g.members.values() for t in m.subscribed_topic_names if t in topics}
+        for pattern in {m.subscribed_topic_regex for m in g.members.values() if m.subscribed_topic_regex}:
+            rx = self._regex(pattern)
+            if rx is not None:
+                subscribed.update(t for t in topics if not t.startswith("__") and rx.fullmatch(t))
         return {t: topics[t] for t in sorted(subscribed)}
 
     def _assignor_name(self, g: ConsumerGroup) -> str:
