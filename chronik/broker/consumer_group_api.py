@@ -29,6 +29,7 @@ class HeartbeatIn:
     owned: TopicPartitions | None = None
     client_id: str = ""
     client_host: str = ""
+    api_version: int = 1
 
 
 @dataclass(slots=True)
@@ -54,28 +55,28 @@ def validate(hb: HeartbeatIn, assignors: tuple[str, ...], regex: Callable[[str],
     def bad(msg: str) -> HeartbeatError:
         return HeartbeatError(ErrorCode.INVALID_REQUEST, msg)
 
+    # Kafka 4.x's order and messages; v1 (KIP-1082) requires a client-generated member id.
+    if hb.api_version >= 1 or hb.member_epoch > 0 or hb.member_epoch == LEAVE_EPOCH:
+        if not hb.member_id:
+            raise bad("MemberId can't be empty.")
     if not hb.group_id:
         raise bad("GroupId can't be empty.")
     if hb.instance_id == "":
         raise bad("InstanceId can't be empty.")
     if hb.rack_id == "":
         raise bad("RackId can't be empty.")
-    if hb.member_epoch > 0 or hb.member_epoch == LEAVE_EPOCH:
-        if not hb.member_id:
-            raise bad("MemberId can't be empty.")
-    elif hb.member_epoch == 0:
+    if hb.member_epoch == 0:
         if hb.rebalance_timeout_ms == -1:
             raise bad("RebalanceTimeoutMs must be provided in first request.")
-        if hb.owned:
+        if hb.owned is None or hb.owned:
             raise bad("TopicPartitions must be empty when (re-)joining.")
-        if not hb.subscribed_topic_names and not hb.subscribed_topic_regex:
-            raise bad("SubscribedTopicNames or SubscribedTopicRegex must be set in first request.")
+        # Empty names or an empty regex: a member subscribed to nothing, but a member.
+        if hb.subscribed_topic_names is None and hb.subscribed_topic_regex is None:
+            raise bad("Either SubscribedTopicNames or SubscribedTopicRegex must be non-null when (re-)joining.")
     elif hb.member_epoch == STATIC_LEAVE_EPOCH:
-        if not hb.member_id:
-            raise bad("MemberId can't be empty.")
         if hb.instance_id is None:
             raise bad("InstanceId can't be null.")
-    else:
+    elif hb.member_epoch < STATIC_LEAVE_EPOCH:
         raise bad("MemberEpoch is invalid.")
     if hb.server_assignor is not None and hb.server_assignor not in assignors:
         raise HeartbeatError(ErrorCode.UNSUPPORTED_ASSIGNOR,

@@ -36,7 +36,7 @@ def handle(ctx, req):
         subscribed_topic_names=req.subscribed_topic_names,
         subscribed_topic_regex=req.subscribed_topic_regex if v >= 1 else None,
         server_assignor=req.server_assignor, owned=owned,
-        client_id=ctx.client_id or "", client_host=f"/{peer}",
+        client_id=ctx.client_id or "", client_host=f"/{peer}", api_version=v,
     ))
     assignment = None
     if out.assignment is not None:

@@ -119,10 +119,10 @@ def test_first_member_gets_every_partition_in_its_first_heartbeat(tmp_path):
     assert (g.group_epoch, g.assignment_epoch, g.state) == (1, 1, GroupState.STABLE)
 
 
-def test_empty_member_id_gets_one(tmp_path):
+def test_empty_member_id_gets_one_in_v0(tmp_path):
     w = World(tmp_path)
-    c = w.client("")
-    out = c.beat()
+    out = w.coord.heartbeat(HeartbeatIn(group_id="g", member_id="", member_epoch=0, rebalance_timeout_ms=1000,
+                                        subscribed_topic_names=["t"], owned={}, api_version=0))
     assert out.error == 0 and out.member_id
 
 
@@ -284,10 +284,20 @@ def test_invalid_requests(tmp_path):
     assert hb(HeartbeatIn(group_id="g", member_id="a", member_epoch=0, subscribed_topic_names=["t"],
                           owned={})).error == E.INVALID_REQUEST  # no rebalance timeout
     assert hb(HeartbeatIn(group_id="g", member_id="a", member_epoch=0, rebalance_timeout_ms=1,
-                          subscribed_topic_names=["t"], server_assignor="sticky")).error == E.UNSUPPORTED_ASSIGNOR
+                          subscribed_topic_names=["t"], server_assignor="sticky",
+                          owned={})).error == E.UNSUPPORTED_ASSIGNOR
     assert hb(HeartbeatIn(group_id="g", member_id="a", member_epoch=0, rebalance_timeout_ms=1,
-                          subscribed_topic_regex="(")).error == E.INVALID_REGULAR_EXPRESSION
+                          subscribed_topic_regex="(", owned={})).error == E.INVALID_REGULAR_EXPRESSION
     assert hb(HeartbeatIn(group_id="g", member_id="a", member_epoch=-3)).error == E.INVALID_REQUEST
+    assert hb(HeartbeatIn(group_id="g", member_id="a", member_epoch=0, rebalance_timeout_ms=1,
+                          subscribed_topic_names=["t"])).error == E.INVALID_REQUEST  # owned partitions null
+    assert hb(HeartbeatIn(group_id="g", member_id="a", member_epoch=0, rebalance_timeout_ms=1,
+                          owned={})).error == E.INVALID_REQUEST  # no subscription at all
+    assert hb(HeartbeatIn(group_id="g", member_id="", member_epoch=0, rebalance_timeout_ms=1,
+                          subscribed_topic_names=["t"], owned={})).error == E.INVALID_REQUEST  # v1: id required
+    v0 = hb(HeartbeatIn(group_id="g", member_id="", member_epoch=0, rebalance_timeout_ms=1,
+                        subscribed_topic_names=[], owned={}, api_version=0))
+    assert v0.error == 0 and v0.member_id and v0.assignment == {}  # v0: the coordinator names it
 
 
 def test_offset_commit_and_fetch_fencing(tmp_path):
