@@ -18,7 +18,7 @@ PREFIX ?= $(HOME)/.local
 
 dist: dist/chronik.pex
 
-dist/chronik.pex: pyproject.toml $(shell find chronik -name '*.py')
+dist/chronik.pex: pyproject.toml $(shell find chronik -name '*.py' -o -name '*.json')
 	@mkdir -p dist
 	@rm -rf build dist/wheels
 	# Build our wheel once, in one process: letting pex build "." in-tree

@@ -33,9 +33,11 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import uuid
 from collections.abc import Callable
+from typing import Any
+
+import re2
 
 from chronik import clock
 from chronik.broker.assignors import ASSIGNORS
@@ -55,6 +57,9 @@ from chronik.metadata.offsets import OffsetStore
 from chronik.wire.errors import ErrorCode
 
 log = logging.getLogger("chronik.consumer_groups")
+
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a bad pattern is the client's error, answered INVALID_REGULAR_EXPRESSION
 
 
 class ConsumerGroupCoordinator:
@@ -83,7 +88,7 @@ class ConsumerGroupCoordinator:
         self.max_size = max_size
         self.wall_ms = wall_ms or clock.wall_ms
         self.groups: dict[str, ConsumerGroup] = {}
-        self._regex_cache: dict[str, re.Pattern[str] | None] = {}
+        self._regex_cache: dict[str, object | None] = {}
         for gid, data in offsets.group_states().items():
             try:
                 g = ConsumerGroup.from_json(gid, json.loads(data), self.wall_ms())
@@ -171,11 +176,13 @@ class ConsumerGroupCoordinator:
         if not g.members:
             g.state_since_ms = self.wall_ms()
 
-    def _regex(self, pattern: str) -> re.Pattern[str] | None:
+    def _regex(self, pattern: str) -> Any:
+        """Subscription regexes are RE2 (google-re2), like Kafka's RE2J: linear time, so a
+        pathological pattern cannot stall the loop; RE2 refuses what it cannot match that way."""
         if pattern not in self._regex_cache:
             try:
-                self._regex_cache[pattern] = re.compile(pattern)
-            except re.error:
+                self._regex_cache[pattern] = re2.compile(pattern, _RE2_OPTIONS)
+            except re2.error:
                 self._regex_cache[pattern] = None
         return self._regex_cache[pattern]
 

@@ -277,6 +277,16 @@ def test_regex_subscription_picks_up_a_new_topic(tmp_path):
     assert a.owned == {"orders-2": {0, 1, 2}}
 
 
+def test_a_pathological_regex_does_not_stall(tmp_path):
+    import time
+
+    w = World(tmp_path, topics={"a" * 200 + "b": 1, "aaa": 1})
+    t0 = time.perf_counter()
+    out = w.client("x", topics=(), regex="(a+)+$").beat()
+    assert time.perf_counter() - t0 < 0.5
+    assert out.assignment == {"aaa": {0}}
+
+
 def test_invalid_requests(tmp_path):
     w = World(tmp_path)
     hb = w.coord.heartbeat
@@ -289,6 +299,9 @@ def test_invalid_requests(tmp_path):
     assert hb(HeartbeatIn(group_id="g", member_id="a", member_epoch=0, rebalance_timeout_ms=1,
                           subscribed_topic_regex="(", owned={})).error == E.INVALID_REGULAR_EXPRESSION
     assert hb(HeartbeatIn(group_id="g", member_id="a", member_epoch=-3)).error == E.INVALID_REQUEST
+    # RE2 (as Kafka's RE2J): no lookarounds, and no catastrophic backtracking on the loop.
+    assert hb(HeartbeatIn(group_id="g", member_id="a", member_epoch=0, rebalance_timeout_ms=1,
+                          subscribed_topic_regex="(?=a)b", owned={})).error == E.INVALID_REGULAR_EXPRESSION
     assert hb(HeartbeatIn(group_id="g", member_id="a", member_epoch=0, rebalance_timeout_ms=1,
                           subscribed_topic_names=["t"])).error == E.INVALID_REQUEST  # owned partitions null
     assert hb(HeartbeatIn(group_id="g", member_id="a", member_epoch=0, rebalance_timeout_ms=1,
