@@ -129,6 +129,10 @@ def _describe_groups(ctx, r):
     return need(ctx, Op.DESCRIBE, RT.GROUP, *r.groups)
 
 
+def _consumer_group_describe(ctx, r):
+    return need(ctx, Op.DESCRIBE, RT.GROUP, *r.group_ids)
+
+
 def _list_groups(ctx, r):
     if ctx.allowed(Op.DESCRIBE, RT.CLUSTER, CLUSTER_NAME):
         return None
@@ -284,6 +288,8 @@ RULES: dict[int, Callable[[Any, Any], Any]] = {
     61: _describe_producers,
     65: _describe_transactions,
     66: _list_transactions,
+    68: _group(Op.READ),  # ConsumerGroupHeartbeat
+    69: _consumer_group_describe,
 }
 
 
@@ -294,6 +300,7 @@ _STRING_ARRAYS = {
     15: ("groups", "groups", "group_id"),
     42: ("groups_names", "results", "group_id"),
     65: ("transactional_ids", "transaction_states", "transactional_id"),
+    69: ("group_ids", "groups", "group_id"),
     10: ("coordinator_keys", "coordinators", "key"),
 }
 

@@ -27,6 +27,12 @@ class BrokerConfig:
     # the delay, as in Kafka) still form one generation.
     group_initial_rebalance_delay_ms: int = 200
     offsets_retention_minutes: int = 7 * 24 * 60
+    # The consumer group protocol (KIP-848), Kafka's group.consumer.* with Kafka's defaults;
+    # max size 0 is no limit (Kafka: Int.MaxValue); the first assignor is the default.
+    group_consumer_session_timeout_ms: int = 45_000
+    group_consumer_heartbeat_interval_ms: int = 5_000
+    group_consumer_assignors: str = "uniform,range"
+    group_consumer_max_size: int = 0
     transaction_max_timeout_ms: int = 15 * 60 * 1000
     housekeeping_interval_ms: int = 1000
     # Kafka's log.retention.check.interval.ms is 5 min; a dev broker shows a

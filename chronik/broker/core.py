@@ -7,6 +7,7 @@ built in one place (`BrokerCore.__init__`):
     producers     ProducerStateManager: producer ids, sequence dedupe
     offsets       OffsetStore: committed offsets (DIR/__consumer_offsets)
     groups        GroupCoordinator: classic consumer groups
+    consumer_groups  ConsumerGroupCoordinator: KIP-848 consumer groups
     transactions  TransactionCoordinator: transactional ids, markers, LSO
     log_manager   LogManager: segment rolls by age, retention, the cleaner
     purgatory     Purgatory: parked long-polls and joins
@@ -37,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from chronik.broker.config import BrokerConfig
+from chronik.broker.consumer_groups import ConsumerGroupCoordinator
 from chronik.broker.groups import GroupCoordinator
 from chronik.broker.log_manager import LogManager
 from chronik.broker.producers import ProducerStateManager
@@ -88,11 +90,22 @@ class BrokerCore:
             initial_rebalance_delay_ms=config.group_initial_rebalance_delay_ms,
             offsets_retention_ms=config.offsets_retention_minutes * 60_000,
         )
+        self.consumer_groups = ConsumerGroupCoordinator(
+            self.offsets,
+            scheduler,
+            self.topic_partition_counts,
+            classic=self.groups,
+            session_timeout_ms=config.group_consumer_session_timeout_ms,
+            heartbeat_interval_ms=config.group_consumer_heartbeat_interval_ms,
+            assignors=tuple(a.strip() for a in config.group_consumer_assignors.split(",") if a.strip()),
+            max_size=config.group_consumer_max_size,
+        )
+        self.groups.other = self.consumer_groups
         self.transactions = TransactionCoordinator(self)
         self.log_manager = LogManager(self, scheduler)
         self.stats = BrokerStats()
         self.append_listeners: list[AppendListener] = [self.transactions, self.stats]
-        self.topic_listeners: list[TopicListener] = [self.transactions, self.groups, self.stats]
+        self.topic_listeners: list[TopicListener] = [self.transactions, self.groups, self.consumer_groups, self.stats]
         # Set by start(): recovery done, the loop is serving (the /readyz probe).
         self.ready = False
         self._closers: list[Callable[[], None]] = []
@@ -122,6 +135,9 @@ class BrokerCore:
         self._every(max(0.05, min(self.config.housekeeping_interval_ms, 1000) / 1000.0),
                     self.transactions.housekeeping)
         self._every(max(self.config.housekeeping_interval_ms, 1000) / 1000.0, self.groups.expire_offsets)
+        retention_ms = self.config.offsets_retention_minutes * 60_000
+        self._every(max(self.config.housekeeping_interval_ms, 1000) / 1000.0,
+                    lambda: self.consumer_groups.expire(retention_ms))
         self._every(PRODUCER_SNAPSHOT_INTERVAL_S, self.snapshot_producers)
         self.log_manager.start()
 
@@ -159,6 +175,9 @@ class BrokerCore:
             log.exception("producer state snapshot failed")
 
     # -- topics --------------------------------------------------------------------
+    def topic_partition_counts(self) -> dict[str, int]:
+        return {t.name: len(t.partitions) for t in self.topics.values()}
+
     @property
     def topics_by_id(self):
         return self.topics.by_id

@@ -136,6 +136,10 @@ SPEC = {'arguments': [],
                                       '--group': {'help': 'Consume as this group, committing.',
                                                   'kind': 'group',
                                                   'value': True},
+                                      '--group-protocol': {'help': 'classic (JoinGroup) or consumer '
+                                                                   '(KIP-848) for -g.',
+                                                           'kind': '',
+                                                           'value': True},
                                       '--header': {'help': 'Only records with header NAME matching REGEX: '
                                                            'NAME=REGEX.',
                                                    'kind': '',
@@ -244,6 +248,30 @@ SPEC = {'arguments': [],
                                                                  'exit.',
                                                          'kind': '',
                                                          'value': False},
+                                         '--group-consumer-assignors': {'help': 'Consumer group protocol: '
+                                                                                'server-side assignors '
+                                                                                'offered (uniform, range',
+                                                                        'kind': '',
+                                                                        'value': True},
+                                         '--group-consumer-heartbeat-interval-ms': {'help': 'Consumer group '
+                                                                                            'protocol: how '
+                                                                                            'often members '
+                                                                                            'heartbeat (told '
+                                                                                            'to them by ',
+                                                                                    'kind': '',
+                                                                                    'value': True},
+                                         '--group-consumer-max-size': {'help': 'Consumer group protocol: '
+                                                                               'most members per group (0: '
+                                                                               'no limit).',
+                                                                       'kind': '',
+                                                                       'value': True},
+                                         '--group-consumer-session-timeout-ms': {'help': 'Consumer group '
+                                                                                         'protocol '
+                                                                                         '(KIP-848): a '
+                                                                                         'member that does '
+                                                                                         'not heartbeat th',
+                                                                                 'kind': '',
+                                                                                 'value': True},
                                          '--group-initial-rebalance-delay-ms': {'help': 'How long a new '
                                                                                         'group waits for '
                                                                                         'more members before '

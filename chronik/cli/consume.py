@@ -54,6 +54,7 @@ class ConsumeOptions:
     regex: bool = False
     raw_values: bool = False
     keep: Callable[[Record], bool] | None = None
+    group_protocol: str = "classic"
 
 
 def compile_regex(pattern: str, what: str) -> re.Pattern[bytes]:
@@ -164,6 +165,7 @@ class Consumer:
         self.processed: dict[Any, int] = {}
         self.consumer: Any = None
         self.pending: list[Any] = []
+        self.member: Any = None  # a KIP-848 member (chronik.cli.group_member) with --group-protocol consumer
         spec = opts.offset
         self.stop_ms = spec.stop_ms if spec else None
         # A time range that is already over cannot gain records: stop at the end.
@@ -190,7 +192,12 @@ class Consumer:
             if opts.group:
                 if opts.partitions:
                     raise UsageError("-p cannot be used with -g (the group assigns partitions)")
-                c.subscribe(opts.topics, listener=self._listener())
+                if opts.group_protocol == "consumer":
+                    from chronik.cli.group_member import GroupMember
+
+                    self.member = GroupMember(c, opts.group, opts.topics)
+                else:
+                    c.subscribe(opts.topics, listener=self._listener())
             else:
                 c.assign(tps)
                 spec = opts.offset or OffsetSpec("start")
@@ -290,6 +297,10 @@ class Consumer:
             return
         from kafka.structs import OffsetAndMetadata
 
+        if self.member is not None:
+            self.member.commit(self.processed)
+            self.processed.clear()
+            return
         offsets = {tp: OffsetAndMetadata(off, "", -1) for tp, off in self.processed.items()}
         self.consumer.commit(offsets)
         self.processed.clear()
@@ -298,6 +309,10 @@ class Consumer:
         c = self.consumer
         with kafka_errors():
             while not self.finished():
+                if self.member is not None:
+                    before = set(self.member.owned)
+                    self.member.poll(self.processed)
+                    self.pending.extend(self.member.owned - before)
                 batch = c.poll(timeout_ms=POLL_MS)
                 if self.pending:
                     moved = self._apply_assignment()
@@ -311,6 +326,8 @@ class Consumer:
         return self.printed
 
     def close(self) -> None:
+        if self.member is not None:
+            self.member.leave()
         close_quietly(self.consumer)
 
 
@@ -394,6 +411,9 @@ def consume(
         str | None, typer.Option("--grep", help="Only values matching REGEX.")
     ] = None,
     key_regex: Annotated[str | None, typer.Option("--key", help="Only keys matching REGEX.")] = None,
+    group_protocol: Annotated[
+        str, typer.Option("--group-protocol", help="classic (JoinGroup) or consumer (KIP-848) for -g.")
+    ] = "classic",
     header: Annotated[
         list[str] | None,
         typer.Option("--header", help="Only records with header NAME matching REGEX: NAME=REGEX."),
@@ -440,8 +460,11 @@ def consume(
         header_filters=header or [],
         regex=regex,
         raw_values=raw_values,
+        group_protocol=group_protocol,
     )
     opts.keep = make_filter(grep, key_regex, header or [])
+    if group_protocol not in ("classic", "consumer"):
+        raise UsageError(f"bad --group-protocol {group_protocol!r}: classic or consumer")
     make_formatter(fmt)  # a bad format fails before connecting
     if count == 0:
         return

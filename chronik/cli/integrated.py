@@ -145,6 +145,27 @@ def integrated(
             help="Largest transaction.timeout.ms a transactional producer may ask for.",
         ),
     ] = _D.transaction_max_timeout_ms,
+    group_consumer_session_timeout_ms: Annotated[
+        int,
+        typer.Option("--group-consumer-session-timeout-ms", min=1,
+                     help="Consumer group protocol (KIP-848): a member that does not heartbeat this long is fenced."),
+    ] = _D.group_consumer_session_timeout_ms,
+    group_consumer_heartbeat_interval_ms: Annotated[
+        int,
+        typer.Option("--group-consumer-heartbeat-interval-ms", min=1,
+                     help="Consumer group protocol: how often members heartbeat (told to them by the broker)."),
+    ] = _D.group_consumer_heartbeat_interval_ms,
+    group_consumer_assignors: Annotated[
+        str,
+        typer.Option("--group-consumer-assignors",
+                     help="Consumer group protocol: server-side assignors offered (uniform, range); the first "
+                     "is the default."),
+    ] = _D.group_consumer_assignors,
+    group_consumer_max_size: Annotated[
+        int,
+        typer.Option("--group-consumer-max-size", min=0,
+                     help="Consumer group protocol: most members per group (0: no limit)."),
+    ] = _D.group_consumer_max_size,
     ephemeral: Annotated[
         bool, typer.Option("--ephemeral", help="Keep data in a temp directory, removed at exit.")
     ] = False,
@@ -289,6 +310,10 @@ def integrated(
         authorizer=authorizer,
         super_users=tuple(super_user or ()),
         allow_everyone_if_no_acl_found=allow_everyone_if_no_acl_found,
+        group_consumer_session_timeout_ms=group_consumer_session_timeout_ms,
+        group_consumer_heartbeat_interval_ms=group_consumer_heartbeat_interval_ms,
+        group_consumer_assignors=group_consumer_assignors,
+        group_consumer_max_size=group_consumer_max_size,
     )
     try:
         raise typer.Exit(_run(config))

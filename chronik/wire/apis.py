@@ -113,6 +113,13 @@ from kafka.protocol.sasl import (
     SaslHandshakeResponse,
 )
 
+from chronik.wire.kip848 import (
+    ConsumerGroupDescribeRequest,
+    ConsumerGroupDescribeResponse,
+    ConsumerGroupHeartbeatRequest,
+    ConsumerGroupHeartbeatResponse,
+)
+
 
 @dataclass(frozen=True, slots=True)
 class ApiSpec:
@@ -188,5 +195,7 @@ ALL_APIS: dict[int, ApiSpec] = {
         _spec(DeleteAclsRequest, DeleteAclsResponse),
         _spec(DescribeUserScramCredentialsRequest, DescribeUserScramCredentialsResponse),
         _spec(AlterUserScramCredentialsRequest, AlterUserScramCredentialsResponse),
+        _spec(ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse),
+        _spec(ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse),
     ]
 }

@@ -47,7 +47,7 @@ def handle(ctx, req):
                 continue
             if code is None:
                 code = coord.check_commit(req.group_id, req.member_id, req.generation_id_or_member_epoch,
-                                          req.group_instance_id if v >= 7 else None)
+                                          req.group_instance_id if v >= 7 else None, api_version=v)
             pcode = code
             if pcode == ErrorCode.NONE:
                 meta = rp.committed_metadata

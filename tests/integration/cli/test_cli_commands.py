@@ -279,3 +279,18 @@ def test_follow_mode_stops_cleanly_on_ctrl_c(cli: Cli) -> None:
             follower.wait(5)
     assert follower.returncode == 0
     assert err.decode().strip() == "consumed 3 records"
+
+
+def test_group_consume_with_the_consumer_protocol(cli: Cli) -> None:
+    if cli.kind == "tansu":
+        pytest.skip("Tansu does not serve ConsumerGroupHeartbeat")
+    topic, group = new_topic(), f"g-{new_topic()}"
+    cli.run("produce", topic, "--create", input="".join(f"m{i}\n" for i in range(6)))
+    args = ("-g", group, "--group-protocol", "consumer")
+    assert cli.out("consume", topic, *args, "-n", "4").split() == ["m0", "m1", "m2", "m3"]
+    assert cli.out("consume", topic, *args, "-e").split() == ["m4", "m5"]
+    desc = jsonl(cli.out("groups", "describe", group))[0]
+    assert desc["type"] == "consumer" and desc["state"] == "Empty" and desc["group_epoch"] >= 2
+    assert [(o["partition"], o["committed"], o["lag"]) for o in desc["offsets"]] == [(0, 6, 0)]
+    assert group in [g["group"] for g in jsonl(cli.out("groups", "list"))]
+    cli.run("groups", "delete", group)
