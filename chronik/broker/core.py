@@ -10,6 +10,8 @@ built in one place (`BrokerCore.__init__`):
     transactions  TransactionCoordinator: transactional ids, markers, LSO
     log_manager   LogManager: segment rolls by age, retention, the cleaner
     purgatory     Purgatory: parked long-polls and joins
+    registry      SchemaRegistry: the built-in schema registry on `_schemas`
+                  (registry_app: its REST API for the HTTP layer to mount)
 
 and two pipelines that every writer and reader goes through:
 
@@ -45,6 +47,10 @@ from chronik.broker.transactions import TransactionCoordinator
 from chronik.broker.types import AppendListener, AppendOutcome, Origin, ReadOutcome, TopicListener
 from chronik.metadata.offsets import OffsetStore
 from chronik.metadata.store import MetadataStore
+from chronik.registry import validation as schema_validation
+from chronik.registry.app import RegistryApp
+from chronik.registry.log import CoreSchemaLog
+from chronik.registry.store import SchemaRegistry
 from chronik.storage.batch import BatchInfo, CorruptBatchError, scan_batches
 from chronik.storage.log import MessageTooLargeError, OffsetOutOfRangeError, PartitionLog
 from chronik.wire.errors import ErrorCode
@@ -81,11 +87,15 @@ class BrokerCore:
         self.append_listeners: list[AppendListener] = [self.transactions]
         self.topic_listeners: list[TopicListener] = [self.transactions, self.groups]
         self._closers: list[Callable[[], None]] = []
+        # The schema registry keeps its state in `_schemas`, through append() and read().
+        self.registry = SchemaRegistry(CoreSchemaLog(self))
+        self.registry_app = RegistryApp(self.registry)
 
     # -- life cycle ------------------------------------------------------------------
     def start(self) -> None:
         """Recovery first (timers at 0 run before the first select), then housekeeping."""
         sched = self.scheduler
+        self.registry.recover()
         sched.call_later(0, self.transactions.recover)
         self._every(max(0.05, min(self.config.housekeeping_interval_ms, 1000) / 1000.0),
                     self.transactions.housekeeping)
@@ -174,6 +184,12 @@ class BrokerCore:
                 return AppendOutcome(code)
             if dup is not None:
                 return AppendOutcome(ErrorCode.NONE, dup, -1, plog.log_start_offset)
+            # Only topics with confluent.{key,value}.schema.validation decode their records.
+            keys, values = schema_validation.enabled(self.topics[topic].config)
+            if keys or values:
+                bad = schema_validation.check(topic, data, keys, values, self.registry.live_ids)
+                if bad:
+                    return AppendOutcome(ErrorCode.INVALID_RECORD, message=bad[0][1], record_errors=bad)
         try:
             res = plog.append(data, batches)
         except MessageTooLargeError as exc:

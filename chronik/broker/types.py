@@ -35,6 +35,8 @@ class AppendOutcome:
     log_start_offset: int = -1
     message: str | None = None
     batches: list[BatchInfo] | None = None
+    # INVALID_RECORD's per-record errors: (index of the record in the record set, message)
+    record_errors: list[tuple[int, str]] | None = None
 
 
 @dataclass(slots=True)

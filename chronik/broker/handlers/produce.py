@@ -18,18 +18,19 @@ API_KEY = 0
 
 _TopicResp = ProduceResponse.TopicProduceResponse
 _PartResp = _TopicResp.PartitionProduceResponse
+_BatchError = _PartResp.BatchIndexAndErrorMessage
 _ZERO_UUID = uuid.UUID(int=0)
 
 
 def _part(index: int, code: int, base: int = -1, append_time: int = -1, start: int = -1,
-          message: str | None = None) -> _PartResp:
+          message: str | None = None, record_errors: list[tuple[int, str]] | None = None) -> _PartResp:
     return _PartResp(
         index=index,
         error_code=code,
         base_offset=base,
         log_append_time_ms=append_time,
         log_start_offset=start,
-        record_errors=[],
+        record_errors=[_BatchError(batch_index=i, batch_index_error_message=m) for i, m in record_errors or ()],
         error_message=message,
     )
 
@@ -59,7 +60,7 @@ def handle(ctx, req):
             else:
                 out = core.append(name, pd.index, pd.records)
                 parts.append(_part(pd.index, out.error, out.base_offset, out.log_append_time,
-                                   out.log_start_offset, out.message))
+                                   out.log_start_offset, out.message, out.record_errors))
         responses.append(
             _TopicResp(name=td.name if v < 13 else "", topic_id=td.topic_id if v >= 13 else _ZERO_UUID,
                        partition_responses=parts)
