@@ -17,12 +17,14 @@ DEFAULT_LEVEL = "BACKWARD"
 _CHECKERS = {AVRO: compat_avro.check, JSON: compat_json.check}
 
 
-def can_read(reader: ParsedSchema, writer: ParsedSchema) -> list[str]:
+def can_read(reader: ParsedSchema, writer: ParsedSchema, reader_is_new: bool = True) -> list[str]:
     """Why `reader` cannot read data written with `writer` (empty: it can)."""
     if reader.schema_type != writer.schema_type:
         return [f"{{errorType:'SCHEMA_TYPE_CHANGED', description:'Incompatible because of different schema type: "
                 f"{writer.schema_type} -> {reader.schema_type}'}}"]
-    return _CHECKERS.get(reader.schema_type, compat_proto.check)(reader, writer)
+    if reader.schema_type not in _CHECKERS:
+        return compat_proto.check(reader, writer, reader_is_new)
+    return _CHECKERS[reader.schema_type](reader, writer)
 
 
 def check(level: str, new: ParsedSchema, previous: list[tuple[int, ParsedSchema]]) -> list[str]:
@@ -36,7 +38,7 @@ def check(level: str, new: ParsedSchema, previous: list[tuple[int, ParsedSchema]
         if level.startswith(("BACKWARD", "FULL")):
             msgs += can_read(new, old)
         if level.startswith(("FORWARD", "FULL")):
-            msgs += can_read(old, new)
+            msgs += can_read(old, new, reader_is_new=False)
         out += [f"{m[:-1]}, oldSchemaVersion: {version}}}" if m.endswith("}") else m for m in msgs]
         if msgs:
             out.append(f"{{oldSchemaVersion: {version}}}")

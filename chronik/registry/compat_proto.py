@@ -190,7 +190,16 @@ def compare(original, updated) -> list[tuple[str, str]]:
     return diffs
 
 
-def check(reader, writer) -> list[str]:
-    """The incompatible differences of `reader` from `writer`."""
+_RESERVED = {"FIELD_NUMBER_RESERVED", "FIELD_NAME_RESERVED"}
+
+
+def check(reader, writer, reader_is_new: bool = True) -> list[str]:
+    """The incompatible differences of `reader` from `writer`.
+
+    A reserved number or name is only *reused* by the newer schema: when the
+    reader is the older one (FORWARD), its field is the history the newer
+    schema reserved, not a reuse.
+    """
     return [f"{{errorType:'{t}', description:'A difference of type {t} at path '#/{p}' is incompatible'}}"
-            for t, p in compare(writer, reader) if t not in COMPATIBLE]
+            for t, p in compare(writer, reader)
+            if t not in COMPATIBLE and (reader_is_new or t not in _RESERVED)]
