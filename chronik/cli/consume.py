@@ -25,6 +25,7 @@ from chronik.cli import app
 from chronik.cli.client import close_quietly, kafka_errors, make_consumer
 from chronik.cli.formats import Record, make_formatter
 from chronik.cli.offsets import OFFSET_HELP, OffsetSpec, parse_offset, resolve_start
+from chronik.cli.schemas import check_format
 from chronik.cli.state import CliError
 
 POLL_MS = 200
@@ -43,6 +44,10 @@ class ConsumeOptions:
     grep: str | None = None
     key_regex: str | None = None
     header_filters: list[str] = field(default_factory=list)
+    # --key-format/--value-format: decode through the schema registry (chronik.cli.schemas)
+    key_format: str | None = None
+    value_format: str | None = None
+    registry: str = "http://127.0.0.1:8081"
 
 
 def compile_regex(pattern: str, what: str) -> re.Pattern[bytes]:
@@ -128,6 +133,10 @@ class Consumer:
         self.opts = opts
         self.out = out
         self.format = make_formatter(opts.fmt)
+        if opts.key_format or opts.value_format:
+            from chronik.cli.schemas import decoding_formatter
+
+            self.format = decoding_formatter(self.format, opts.key_format, opts.value_format, opts.registry)
         self.keep = make_filter(opts.grep, opts.key_regex, opts.header_filters)
         self.printed = 0
         self.ends: dict[Any, int] = {}
@@ -325,6 +334,15 @@ def consume(
         list[str] | None,
         typer.Option("--header", help="Only records with header NAME matching REGEX: NAME=REGEX."),
     ] = None,
+    key_format: Annotated[
+        str | None, typer.Option("--key-format", help="Decode keys: avro|json-schema|protobuf (registry).")
+    ] = None,
+    value_format: Annotated[
+        str | None, typer.Option("--value-format", help="Decode values: avro|json-schema|protobuf (registry).")
+    ] = None,
+    registry: Annotated[
+        str, typer.Option("--registry", envvar="CHRONIK_REGISTRY", help="Schema registry URL.")
+    ] = "http://127.0.0.1:8081",
 ) -> None:
     """Print records of TOPIC(s); follows new records until Ctrl-C unless -e or -n."""
     if count is not None and count < 0:
@@ -341,6 +359,9 @@ def consume(
         grep=grep,
         key_regex=key_regex,
         header_filters=header or [],
+        key_format=check_format(key_format, "--key-format"),
+        value_format=check_format(value_format, "--value-format"),
+        registry=registry,
     )
     make_formatter(fmt)  # a bad format fails before connecting
     if count == 0:
