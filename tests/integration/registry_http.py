@@ -53,6 +53,7 @@ def mount(core, server, port: int) -> ThreadingHTTPServer:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go in two writes
 
         def _do(self) -> None:
             url = urlsplit(self.path)
