@@ -185,9 +185,10 @@ class BrokerCore:
             if dup is not None:
                 return AppendOutcome(ErrorCode.NONE, dup, -1, plog.log_start_offset)
             # Only topics with confluent.{key,value}.schema.validation decode their records.
-            keys, values = schema_validation.enabled(self.topics[topic].config)
-            if keys or values:
-                bad = schema_validation.check(topic, data, keys, values, self.registry.live_ids)
+            cfg = self.topics[topic].config
+            if cfg.confluent_key_schema_validation or cfg.confluent_value_schema_validation:
+                bad = schema_validation.check(topic, data, cfg.confluent_key_schema_validation,
+                                              cfg.confluent_value_schema_validation, self.registry.live_ids)
                 if bad:
                     return AppendOutcome(ErrorCode.INVALID_RECORD, message=bad[0][1], record_errors=bad)
         try:
