@@ -62,9 +62,15 @@ class ParsedSchema:
 
 def parse(schema_type: str | None, text: Any, refs: list[tuple[Reference, ParsedSchema]] = ()) -> ParsedSchema:
     """Parse `text` as `schema_type` (AVRO when None); RegistryError 42201 when it is not valid."""
+    if schema_type is not None and not isinstance(schema_type, str):
+        raise RegistryError(422, 42201, f"Invalid schema: unknown schema type {schema_type!r}")
     st = (schema_type or AVRO).upper()
     if not isinstance(text, str):
         raise invalid_schema("schema must be a string")
+    for ref, p in refs:
+        if p.schema_type != st:
+            raise invalid_schema(f"details: reference {ref.name!r} ({ref.subject} version {ref.version}) is "
+                                 f"a {p.schema_type} schema, not {st}")
     if st == AVRO:
         return _parse_avro(text, refs)
     if st == JSON:
