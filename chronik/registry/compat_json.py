@@ -19,13 +19,15 @@ REQUIRED_ATTRIBUTE_ADDED / _WITH_DEFAULT_ADDED / _REMOVED; min/max
 properties, items, length, values (added, removed, increased, decreased);
 UNIQUE_ITEMS; PATTERN; MULTIPLE_OF; ENUM_ARRAY and const; anyOf/oneOf
 (SUM_TYPE_EXTENDED/NARROWED) and allOf (PRODUCT_TYPE_EXTENDED/NARROWED),
-branches compared by position; local `$ref`s (`#/definitions`, `#/$defs`)
+branches paired by a bipartite matching of compatible ones
+(COMBINED_TYPE_SUBSCHEMAS_CHANGED when some cannot be paired), a plain
+schema turned into a sum type that keeps it; local `$ref`s (`#/definitions`, `#/$defs`)
 and references to other registered schemas by name.
 
 Not covered (README): `not`, `if/then/else`, `dependencies`/
 `dependentRequired`/`dependentSchemas`, `patternProperties` (treated as a
 partially open model only through `additionalProperties`), tuple `items`
-and `additionalItems`, bipartite matching of combined-type branches.
+and `additionalItems`.
 """
 
 from __future__ import annotations
@@ -257,6 +259,27 @@ def _object(o: dict, u: dict, path: str, ctx: _Ctx) -> None:
         _compare(o["additionalProperties"], u["additionalProperties"], f"{path}/additionalProperties", ctx)
 
 
+def _compatible(ctx: _Ctx, orig: Any, upd: Any, path: str) -> bool:
+    return _is_covered(ctx, orig, upd, path)
+
+
+def _matching(ctx: _Ctx, ob: list, ub: list, path: str) -> int:
+    """The largest set of (original, updated) branch pairs that are compatible (bipartite matching)."""
+    ok = [[_compatible(ctx, a, b, f"{path}/{i}") for b in ub] for i, a in enumerate(ob)]
+    owner: dict[int, int] = {}
+
+    def augment(i: int, seen: set[int]) -> bool:
+        for j in range(len(ub)):
+            if ok[i][j] and j not in seen:
+                seen.add(j)
+                if j not in owner or augment(owner[j], seen):
+                    owner[j] = i
+                    return True
+        return False
+
+    return sum(augment(i, set()) for i in range(len(ob)))
+
+
 def _combined(o: dict, u: dict, path: str, ctx: _Ctx) -> None:
     add = ctx.diffs.append
     for kw, more, fewer in (("anyOf", "SUM_TYPE_EXTENDED", "SUM_TYPE_NARROWED"),
@@ -265,15 +288,30 @@ def _combined(o: dict, u: dict, path: str, ctx: _Ctx) -> None:
         ob, ub = o.get(kw), u.get(kw)
         if ob is None and ub is None:
             continue
-        if ob is None or ub is None:
-            add(("COMBINED_TYPE_CHANGED", f"{path}/{kw}"))
+        kpath = f"{path}/{kw}"
+        if not isinstance(ob, list | type(None)) or not isinstance(ub, list | type(None)):
+            add(("COMBINED_TYPE_CHANGED", kpath))
+            continue
+        if ob is None:
+            # a plain schema became a sum type: compatible when one branch takes what it took
+            plain = {k: v for k, v in o.items() if k not in ("anyOf", "oneOf", "allOf")}
+            if kw != "allOf" and any(_compatible(ctx, plain, b, f"{kpath}/{i}") for i, b in enumerate(ub)):
+                add((more, kpath))
+            else:
+                add(("COMBINED_TYPE_CHANGED", kpath))
+            continue
+        if ub is None:
+            plain = {k: v for k, v in u.items() if k not in ("anyOf", "oneOf", "allOf")}
+            if len(ob) == 1 and _compatible(ctx, ob[0], plain, kpath):
+                continue
+            add(("SUM_TYPE_NARROWED" if kw != "allOf" else "COMBINED_TYPE_CHANGED", kpath))
             continue
         if len(ub) > len(ob):
-            add((more, f"{path}/{kw}"))
+            add((more, kpath))
         elif len(ub) < len(ob):
-            add((fewer, f"{path}/{kw}"))
-        for i, (a, b) in enumerate(zip(ob, ub, strict=False)):
-            _compare(a, b, f"{path}/{kw}/{i}", ctx)
+            add((fewer, kpath))
+        if _matching(ctx, ob, ub, kpath) < min(len(ob), len(ub)):
+            add(("COMBINED_TYPE_SUBSCHEMAS_CHANGED", kpath))
 
 
 def compare(original, updated) -> list[tuple[str, str]]:

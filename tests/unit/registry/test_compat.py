@@ -95,6 +95,12 @@ CASES = [
      {"NONE", "BACKWARD", "BACKWARD_TRANSITIVE"}),
     ("json raise maxLength", "JSON", [obj({"a": {"type": "string", "maxLength": 5}})],
      obj({"a": {"type": "string", "maxLength": 10}}), {"NONE", "BACKWARD", "BACKWARD_TRANSITIVE"}),
+    ("json add a oneOf branch", "JSON", [obj({"a": {"oneOf": [S, INT]}})],
+     obj({"a": {"oneOf": [INT, S, {"type": "boolean"}]}}), {"NONE", "BACKWARD", "BACKWARD_TRANSITIVE"}),
+    ("json turn a type into a oneOf keeping it", "JSON", [obj({"a": S})], obj({"a": {"oneOf": [S, INT]}}),
+     {"NONE", "BACKWARD", "BACKWARD_TRANSITIVE"}),
+    ("json change a oneOf branch", "JSON", [obj({"a": {"oneOf": [S, INT]}})],
+     obj({"a": {"oneOf": [S, {"type": "boolean"}]}}), {"NONE"}),
     # -- Protobuf: Confluent's rules ---------------------------------------------------------------------------
     ("proto add a field", "PROTOBUF", [proto("message M { int32 a = 1; }")],
      proto("message M { int32 a = 1; string b = 2; }"), set(LEVELS)),
