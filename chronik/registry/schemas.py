@@ -7,8 +7,10 @@ PROTOBUF  `.proto` text compiled in-process by grpcio-tools' protoc into a FileD
           loading it into a protobuf DescriptorPool with its references
 
 A parsed schema keeps the string the registry stores and serves (`text`,
-compact JSON for Avro and JSON Schema, the text as given for Protobuf) and
-the parsed object the compatibility checks walk (`obj`).
+compact JSON for Avro and JSON Schema; for Protobuf, as Confluent, the
+descriptor rendered back to canonical `.proto` text — chronik.registry.
+proto_text — so a schema registered as text and as a base64 descriptor gets
+one id) and the parsed object the compatibility checks walk (`obj`).
 
 protoc writes into a private temporary directory (on the loop, a few ms per
 new schema; parses are cached by content).
@@ -133,14 +135,35 @@ def _parse_protobuf(text: str, refs) -> ParsedSchema:
         main.name = ref.name
         deps[ref.name] = main
     stripped = text.strip()
+    deps_key = tuple(sorted((n, d.SerializeToString()) for n, d in deps.items()))
     if stripped and set(stripped.encode()) <= _B64:
         fdp = _from_serialized(stripped, deps)
+        stored = stripped
     else:
-        fdp = _compile(text, tuple(sorted((n, d.SerializeToString()) for n, d in deps.items())))
+        fdp = _compile(text, deps_key)
+        stored = text
     for name in fdp.dependency:
         if name not in deps:
             deps[name] = _well_known(name)
-    return ParsedSchema(PROTOBUF, text, fdp, tuple(r for r, _ in refs), {}, tuple(deps.values()))
+    # Confluent's canonical form: the descriptor rendered as .proto text (one id for text and base64 forms)
+    canonical = _canonical(fdp.SerializeToString(), deps_key)
+    return ParsedSchema(PROTOBUF, canonical or stored, fdp, tuple(r for r, _ in refs), {}, tuple(deps.values()))
+
+
+@lru_cache(maxsize=512)
+def _canonical(fdp_bytes: bytes, deps_key: tuple[tuple[str, bytes], ...]) -> str | None:
+    """The rendered .proto text, if protoc compiles it back to the same descriptor; else None."""
+    from google.protobuf import descriptor_pb2
+
+    from chronik.registry.proto_text import Unrenderable, render, same_descriptor
+
+    fdp = descriptor_pb2.FileDescriptorProto.FromString(fdp_bytes)
+    try:
+        text = render(fdp)
+        again = _compile(text, deps_key)
+    except (Unrenderable, RegistryError, KeyError, ValueError):
+        return None
+    return text if same_descriptor(fdp, again) else None
 
 
 def _well_known(name: str):

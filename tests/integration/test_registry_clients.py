@@ -122,6 +122,11 @@ def test_protobuf_serializer_round_trip(rb):
     # the .proto text of the same message (registered as a base64 descriptor) is compatible with it
     text = USER_PROTO.replace("ex;", f"{User.DESCRIPTOR.file.package};")
     assert client.test_compatibility("users-proto-value", Schema(text, "PROTOBUF"))
+    # ... and, as in Confluent, the same schema: both canonicalise to the same .proto text
+    fresh = SchemaRegistryClient({"url": rb.registry_url})
+    found = fresh.lookup_schema("users-proto-value", Schema(text, "PROTOBUF"))
+    assert found.schema_id == latest.schema_id and found.version == 1
+    assert "message User" in fresh.get_schema(latest.schema_id).schema_str
 
 
 def test_ids_survive_sigkill(rb):
