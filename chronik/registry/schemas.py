@@ -212,9 +212,15 @@ def _from_serialized(text: str, deps: dict[str, Any]):
     return fdp
 
 
-@lru_cache(maxsize=512)
 def _compile(text: str, deps: tuple[tuple[str, bytes], ...]):
-    """Compile .proto text with protoc (in-process); the main file's FileDescriptorProto."""
+    """Compile .proto text with protoc (in-process); the main file's FileDescriptorProto (a fresh copy)."""
+    from google.protobuf import descriptor_pb2
+
+    return descriptor_pb2.FileDescriptorProto.FromString(_compile_cached(text, deps))
+
+
+@lru_cache(maxsize=512)
+def _compile_cached(text: str, deps: tuple[tuple[str, bytes], ...]) -> bytes:
     import grpc_tools
     from google.protobuf import descriptor_pb2
     from grpc_tools import _protoc_compiler as protoc
@@ -253,7 +259,7 @@ def _compile(text: str, deps: tuple[tuple[str, bytes], ...]):
             fds = descriptor_pb2.FileDescriptorSet.FromString(f.read())
     for fdp in fds.file:
         if fdp.name == main:
-            return fdp
+            return fdp.SerializeToString()
     raise invalid_schema("details: protoc produced no descriptor")
 
 
