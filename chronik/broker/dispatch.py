@@ -5,11 +5,16 @@ unknown API or version, a body that does not decode) closes the connection,
 because Kafka's framing cannot be trusted past it; a handler that raises is
 our bug, so the request is answered with UNKNOWN_SERVER_ERROR (Kafka's
 getErrorResponse), one traceback is logged, and the connection goes on.
+
+Every answered request is timed from its dispatch to its encoding (so a
+long-poll's wait in the purgatory counts, as in Kafka's TotalTimeMs) into
+`core.stats` per API key and version, with its top-level error code.
 """
 
 from __future__ import annotations
 
 import logging
+from time import perf_counter
 from typing import Any
 
 from kafka.protocol.metadata.api_versions import ApiVersionsResponse
@@ -46,6 +51,7 @@ class Dispatcher:
         self.core = core
 
     def __call__(self, conn: Any, frame: bytearray) -> Any:
+        started = perf_counter()
         view = memoryview(frame)
         header = parse_request_header(view, _flexible_of)
         key, version = header.api_key, header.api_version
@@ -94,9 +100,12 @@ class Dispatcher:
                 log.exception("%s v%d handler failed; answering UNKNOWN_SERVER_ERROR", spec.name, version)
                 code = ErrorCode.UNKNOWN_SERVER_ERROR
             if key == PRODUCE_KEY and getattr(request, "acks", 1) == 0:
+                self.core.stats.request_done(key, version, perf_counter() - started)
                 return None  # acks=0 gets no answer, whatever happened
             response = build_error_response(spec.response, request, version, code)
+        stats = self.core.stats
         if response is None:
+            stats.request_done(key, version, perf_counter() - started)
             return None
 
         def encode(resp: Any) -> list:
@@ -106,6 +115,10 @@ class Dispatcher:
                 log.exception("%s v%d response does not encode; answering UNKNOWN_SERVER_ERROR",
                               spec.name, version)
                 body = failure().encode(version=version)
+            code = getattr(resp, "error_code", 0)
+            if code:
+                stats.error(key, code)
+            stats.request_done(key, version, perf_counter() - started)
             return frame_response(key, header.correlation_id, spec.flexible(version), body)
 
         if isinstance(response, Deferred):

@@ -128,7 +128,9 @@ class GroupCoordinator:
         log.info("group %s: preparing rebalance (%s), generation %d", group.group_id, reason, group.generation_id)
         if initial and self.initial_rebalance_delay_ms > 0:
             group.initial_delay = True
+            group.new_member_added = False
             delay_ms = min(self.initial_rebalance_delay_ms, max(group.max_rebalance_timeout_ms(), 1))
+            group.delay_remaining_ms = max(group.max_rebalance_timeout_ms() - delay_ms, 0)
         else:
             group.initial_delay = False
             delay_ms = group.max_rebalance_timeout_ms()
@@ -144,6 +146,13 @@ class GroupCoordinator:
             if not group.is_(S.PREPARING_REBALANCE):
                 return
             if group.initial_delay:
+                if group.new_member_added and group.delay_remaining_ms > 0:
+                    # Someone joined during the delay: wait one more, as Kafka does.
+                    group.new_member_added = False
+                    delay = min(self.initial_rebalance_delay_ms, group.delay_remaining_ms)
+                    group.delay_remaining_ms -= delay
+                    self._arm_rebalance_timer(group, delay)
+                    return
                 group.initial_delay = False
                 if not group.all_joined():
                     # The delay is over; give stragglers the rest of the rebalance timeout.
@@ -293,6 +302,8 @@ class GroupCoordinator:
             group.static_members[instance_id] = member_id
         self._touch(group, m)
         if group.is_(S.PREPARING_REBALANCE):
+            if group.initial_delay:
+                group.new_member_added = True
             self._maybe_complete_join(group)
         else:
             self._prepare_rebalance(group, f"member {member_id} joined")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import socket
@@ -10,7 +11,7 @@ import time
 from pathlib import Path
 
 from chronik.broker import log_safety
-from chronik.broker.config import BrokerConfig
+from chronik.broker.config import DEFAULT_HTTP_PORT, BrokerConfig
 from chronik.broker.core import BrokerCore
 from chronik.broker.dispatch import Dispatcher
 from chronik.broker.server import Server
@@ -19,27 +20,74 @@ from chronik.offline.lock import DataDirLocked, lock_data_dir
 
 log = logging.getLogger("chronik")
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for handler in logging.getLogger().handlers:
-        log_safety.install(handler)
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: ts (RFC 3339, UTC), level, logger, msg, and exc when there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=False)
+
+
+def _setup_logging(level: str, fmt: str = "text") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    log_safety.install(handler)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(getattr(logging, level.upper(), logging.INFO))
+
+
+def _start_http(config: BrokerConfig, server: Server, core: BrokerCore) -> tuple[str | None, str | None]:
+    """(URL, None) when the admin port serves, (None, error) when start-up must fail, (None, None) without."""
+    if not config.http_enabled:
+        return None, None
+    from chronik.http.app import AdminApp
+
+    host = config.http_host or config.host
+    explicit = config.http_port is not None
+    port = config.http_port if explicit else DEFAULT_HTTP_PORT
+    url_host = config.advertised if host in ("0.0.0.0", "::", "") else host
+    app: AdminApp | None = None
+
+    def factory():
+        assert app is not None
+        return app.connection()
+
+    try:
+        bound = server.add_stream_listener(host, port, factory)
+    except OSError as exc:
+        if explicit:
+            return None, f"cannot listen on {host}:{port} (--http-port): {exc.strerror}"
+        log.warning("admin HTTP port %s:%d is taken (%s); running without /metrics (use --http-port)",
+                    host, port, exc.strerror)
+        return None, None
+    fmt_host = f"[{url_host}]" if ":" in url_host else url_host
+    url = f"http://{fmt_host}:{bound}"
+    app = AdminApp(core, server, server, f"{config.advertised}:{config.port}", url)
+    return url, None
 
 
 def attach(core: BrokerCore, server: Server) -> None:
-    """Let `server` feed requests to `core`, and start the core's timers."""
+    """Let `server` feed requests to `core` (the caller then starts the core's timers)."""
     server.dispatch = Dispatcher(core)
     server.deadline_sources.append(core.purgatory)
     # A closed connection's parked fetches and joins have nobody to answer.
     server.on_close.append(lambda conn: core.purgatory.cancel_owner(conn.conn_id))
-    core.start()
 
 
 def run_broker(config: BrokerConfig) -> int:
-    _setup_logging(config.log_level)
+    _setup_logging(config.log_level, config.log_format)
     started = time.monotonic()
     data_dir = Path(config.data_dir)
     try:
@@ -67,6 +115,14 @@ def run_broker(config: BrokerConfig) -> int:
         lock.close()
         return 1
     attach(core, server)
+    http_url, http_error = _start_http(config, server, core)
+    if http_error:
+        print(f"error: {http_error}", file=sys.stderr)
+        server.shutdown()
+        core.close()
+        lock.close()
+        return 1
+    core.start()
 
     # Signals only set a flag; the wakeup socket gets the loop out of select().
     rsock, wsock = socket.socketpair()
@@ -93,7 +149,8 @@ def run_broker(config: BrokerConfig) -> int:
     print(
         f"chronik listening on {config.host}:{server.port} "
         f"(advertised {config.advertised}:{server.port}, data {data_dir}, "
-        f"{len(core.topics)} topics, started in {elapsed:.0f} ms)",
+        f"{len(core.topics)} topics, started in {elapsed:.0f} ms)"
+        + (f"; admin {http_url} (/metrics /healthz /readyz /v1/status)" if http_url else ""),
         flush=True,
     )
     try:

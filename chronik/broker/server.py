@@ -6,6 +6,11 @@ back whatever buffers come out, in request order per connection. A request
 answered later (a long-poll fetch, a group join) holds back the requests
 that follow it on that connection, as Kafka does, so answers never overtake
 each other.
+
+Besides the Kafka listener the loop can own extra listening sockets whose
+connections are driven by a sans-IO protocol object (`StreamProtocol`:
+bytes in, bytes out through a `StreamTransport`); the admin HTTP port is
+one. Such protocols never see a socket.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chronik.broker.purgatory import Deferred
+from chronik.broker.streams import StreamConnections, StreamListener, StreamProtocol, StreamTransport
 from chronik.wire.framing import FrameDecoder, MalformedFrame
 
 log = logging.getLogger("chronik.server")
@@ -109,6 +115,13 @@ class Server:
         # Objects with next_deadline() -> float | None and expire(): the purgatory.
         self.deadline_sources: list[Any] = []
         self.on_close: list[Callable[[Connection], None]] = []
+        self.accepted_total = 0
+        self.closed_total = 0
+        # Seconds spent waiting in select(): the loop's idle time.
+        self.idle_seconds = 0.0
+        self.started = time.monotonic()
+        # Extra listeners (the admin HTTP port), driven by sans-IO protocol objects.
+        self.streams = StreamConnections(self.sel, self.call_later)
 
     # -- timers -------------------------------------------------------------
     @staticmethod
@@ -151,6 +164,10 @@ class Server:
     def stop(self) -> None:
         self._stopping = True
 
+    def add_stream_listener(self, host: str, port: int, factory: Callable[[], StreamProtocol]) -> int:
+        """Listen on host:port; each connection gets `factory()`. Returns the bound port (OSError if taken)."""
+        return self.streams.listen(host, port, factory)
+
     def add_wakeup(self, sock: socket.socket, callback: Callable[[], None]) -> None:
         self.sel.register(sock, selectors.EVENT_READ, callback)
 
@@ -172,7 +189,10 @@ class Server:
                 timeout = max(0.0, next_timer - self.clock())
             if self._dirty or self._ready:
                 timeout = 0.0
-            for key, mask in self.sel.select(timeout):
+            waited = time.perf_counter()
+            events = self.sel.select(timeout)
+            self.idle_seconds += time.perf_counter() - waited
+            for key, mask in events:
                 data = key.data
                 if data is None:
                     self._accept()
@@ -181,6 +201,10 @@ class Server:
                         self._on_readable(data)
                     if mask & selectors.EVENT_WRITE and not data.closed:
                         self._dirty.add(data)
+                elif isinstance(data, StreamTransport):
+                    self.streams.ready(data, mask)
+                elif isinstance(data, StreamListener):
+                    self.streams.accept(data)
                 else:
                     data()
             self._flush_dirty()
@@ -196,6 +220,7 @@ class Server:
             self._flush_dirty()
         for c in list(self.conns.values()):
             self.close(c)
+        self.streams.close_all()
         if self.listener is not None:
             try:
                 self.sel.unregister(self.listener)
@@ -230,6 +255,7 @@ class Server:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             decoder = FrameDecoder(self.max_request_bytes, admit=self._admit, release=self._release)
             conn = Connection(sock, peer, next(self._ids), decoder)
+            self.accepted_total += 1
             self.conns[conn.fd] = conn
             self._per_ip[ip] = self._per_ip.get(ip, 0) + 1
             self.sel.register(sock, selectors.EVENT_READ, conn)
@@ -289,6 +315,7 @@ class Server:
         if conn.closed:
             return
         conn.closed = True
+        self.closed_total += 1
         self._dirty.discard(conn)
         for cb in self.on_close:
             try:
@@ -483,3 +510,11 @@ class Server:
         for conn in [c for c in self._blocked if c.out_bytes < MAX_PENDING_OUT]:
             self._blocked.discard(conn)
             self._ready.add(conn)
+
+    @property
+    def connections_open(self) -> int:
+        return len(self.conns)
+
+    @property
+    def stream_connections(self) -> int:
+        return len(self.streams.transports)

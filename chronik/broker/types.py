@@ -35,7 +35,7 @@ class AppendOutcome:
     log_start_offset: int = -1
     message: str | None = None
     batches: list[BatchInfo] | None = None
-    # INVALID_RECORD's per-record errors: (index of the record in the record set, message)
+    # (record index in its batch, why) for records refused one by one (INVALID_RECORD)
     record_errors: list[tuple[int, str]] | None = None
 
 

@@ -36,7 +36,7 @@ from typing import Annotated, Any
 import typer
 
 from chronik.cli import app
-from chronik.cli.state import CliError
+from chronik.cli.state import CliError, UsageError
 
 DEFAULT_REGISTRY = "http://127.0.0.1:8081"
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
@@ -119,7 +119,7 @@ def schema_body(file: Path, schema_type: str | None, refs: list[str] | None) -> 
             name, _, rest = r.partition("=")
             subject, _, version = rest.rpartition(":")
             if not (name and subject and version.isdigit()):
-                raise CliError(f"bad --ref {r!r}: expected NAME=SUBJECT:VERSION")
+                raise UsageError(f"bad --ref {r!r}: expected NAME=SUBJECT:VERSION")
             out.append({"name": name, "subject": subject, "version": int(version)})
         body["references"] = out
     return body
@@ -152,7 +152,7 @@ def get(
     elif subject:
         _print(client.request("GET", f"/subjects/{_s(subject)}/versions/{version}", deleted=deleted or None))
     else:
-        raise CliError("give a SUBJECT or --id")
+        raise UsageError("give a SUBJECT or --id")
 
 
 @schemas_app.command("register")
@@ -427,7 +427,7 @@ def _json_default(obj: Any) -> Any:
 
 def check_format(fmt: str | None, what: str) -> str | None:
     if fmt is not None and fmt not in FORMATS:
-        raise CliError(f"bad {what} {fmt!r}: expected {'|'.join(FORMATS)}")
+        raise UsageError(f"bad {what} {fmt!r}: expected {'|'.join(FORMATS)}")
     return fmt
 
 

@@ -81,6 +81,15 @@ class MetadataStore:
     def delete_topic(self, name: str) -> None:
         self.topics_table.remove(Query().name == name)
 
+    # -- dynamic broker configs --------------------------------------------
+    def load_broker_configs(self) -> dict[str, dict[str, str]]:
+        """Scope ("" for the cluster-wide default, or a broker id) -> config overrides."""
+        row = self.meta_table.get(Query().key == "broker_configs")
+        return {scope: dict(cfg) for scope, cfg in (row["value"] if row else {}).items()}
+
+    def save_broker_configs(self, configs: dict[str, dict[str, str]]) -> None:
+        self.meta_table.upsert({"key": "broker_configs", "value": configs}, Query().key == "broker_configs")
+
     # -- producer ids -----------------------------------------------------
     def next_producer_id(self) -> int:
         """Hand out producer ids, persisting only one block reservation per 1000."""

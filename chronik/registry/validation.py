@@ -15,8 +15,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from chronik.registry.log import decode_records
-
 
 def _why(data: bytes | None, subject: str, live: dict[str, set[int]]) -> str | None:
     if data is None:
@@ -30,13 +28,41 @@ def _why(data: bytes | None, subject: str, live: dict[str, set[int]]) -> str | N
 
 
 def check(topic: str, data: Any, keys: bool, values: bool, live: dict[str, set[int]]) -> list[tuple[int, str]]:
-    """(record index in the record set, message) for each record that fails validation."""
+    """(record index in its batch, message) for each record that fails validation."""
     out: list[tuple[int, str]] = []
     key_subject, value_subject = f"{topic}-key", f"{topic}-value"
-    for i, (_, key, value) in enumerate(decode_records(data)):
+    for i, (_, key, value) in enumerate_in_batches(data):
         why = _why(key, key_subject, live) if keys else None
+        what = "key"
         if why is None and values:
             why = _why(value, value_subject, live)
+            what = "value"
         if why is not None:
-            out.append((i, f"Record {i}: {'key' if keys and _why(key, key_subject, live) else 'value'} {why}"))
+            out.append((i, f"Record {i}: {what} {why}"))
     return out
+
+
+def refuse(topic: str, data: Any, keys: bool, values: bool,
+           live: dict[str, set[int]]) -> tuple[list[tuple[int, str]], str] | None:
+    """None when every record passes; else (record_errors, the partition's error message)."""
+    errors = check(topic, data, keys, values, live)
+    if not errors:
+        return None
+    shown = ", ".join(f"RecordError(batchIndex={i}, message='{m}')" for i, m in errors[:3])
+    return errors, (f"One or more records have been rejected due to {len(errors)} record errors in total, "
+                    f"and only showing the first three errors at most: [{shown}]")
+
+
+def enumerate_in_batches(data: Any):
+    """(index of the record in its batch, (offset, key, value)) — Kafka's batchIndex."""
+    from kafka.record.memory_records import MemoryRecords
+
+    mr = MemoryRecords(bytes(data))
+    while True:
+        batch = mr.next_batch()
+        if batch is None:
+            return
+        if getattr(batch, "is_control_batch", False):
+            continue
+        for i, rec in enumerate(batch):
+            yield i, (rec.offset, rec.key, rec.value)

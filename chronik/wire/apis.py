@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kafka.protocol.admin.client_quotas import DescribeClientQuotasRequest, DescribeClientQuotasResponse
 from kafka.protocol.admin.cluster import (
     DescribeClusterRequest,
     DescribeClusterResponse,
@@ -159,5 +160,6 @@ ALL_APIS: dict[int, ApiSpec] = {
         _spec(DescribeProducersRequest, DescribeProducersResponse),
         _spec(DescribeTransactionsRequest, DescribeTransactionsResponse),
         _spec(ListTransactionsRequest, ListTransactionsResponse),
+        _spec(DescribeClientQuotasRequest, DescribeClientQuotasResponse),
     ]
 }

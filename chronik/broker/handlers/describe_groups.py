@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from kafka.protocol.admin.groups import DescribeGroupsResponse
 
+from chronik.broker.acl_ops import ResourceType, authorized_operations
 from chronik.wire.errors import ErrorCode
 
 API_KEY = 15
@@ -40,6 +41,7 @@ def handle(ctx, req):
         out.append(_Group(
             error_code=ErrorCode.NONE, group_id=gid, group_state=summary.state,
             protocol_type=summary.protocol_type, protocol_data=summary.protocol_name, members=members,
-            authorized_operations=None,
+            authorized_operations=authorized_operations(
+                ResourceType.GROUP, v >= 3 and bool(req.include_authorized_operations)),
         ))
     return DescribeGroupsResponse(version=v, throttle_time_ms=0, groups=out)

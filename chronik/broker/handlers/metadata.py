@@ -10,6 +10,7 @@ import uuid
 
 from kafka.protocol.metadata.metadata import MetadataResponse
 
+from chronik.broker.acl_ops import NOT_REQUESTED, ResourceType, authorized_operations
 from chronik.broker.topics import topic_name_error
 from chronik.wire.errors import ErrorCode
 
@@ -21,7 +22,7 @@ _Broker = MetadataResponse.MetadataResponseBroker
 _ZERO_UUID = uuid.UUID(int=0)
 
 
-def _topic_entry(core, topic, v: int) -> _Topic:
+def _topic_entry(core, topic, v: int, ops: set[int] | None = NOT_REQUESTED) -> _Topic:
     node = core.config.node_id
     parts = [
         _Partition(
@@ -41,7 +42,7 @@ def _topic_entry(core, topic, v: int) -> _Topic:
         topic_id=topic.topic_id,
         is_internal=False,
         partitions=parts,
-        authorized_operations=None,
+        authorized_operations=ops,
     )
 
 
@@ -52,7 +53,7 @@ def _error_entry(name, code: ErrorCode, topic_id=None) -> _Topic:
         topic_id=topic_id or _ZERO_UUID,
         is_internal=False,
         partitions=[],
-        authorized_operations=None,
+        authorized_operations=NOT_REQUESTED,
     )
 
 
@@ -60,8 +61,9 @@ def handle(ctx, req):
     core = ctx.core
     v = ctx.api_version
     allow_create = core.config.auto_create_topics and (v < 4 or req.allow_auto_topic_creation)
+    ops = authorized_operations(ResourceType.TOPIC, v >= 8 and bool(req.include_topic_authorized_operations))
     if req.topics is None or (v == 0 and not req.topics):
-        entries = [_topic_entry(core, t, v) for t in core.topics.values()]
+        entries = [_topic_entry(core, t, v, ops) for t in core.topics.values()]
     else:
         entries = []
         for rt in req.topics:
@@ -72,7 +74,7 @@ def handle(ctx, req):
                 if topic is None:
                     entries.append(_error_entry(None, ErrorCode.UNKNOWN_TOPIC_ID, tid))
                 else:
-                    entries.append(_topic_entry(core, topic, v))
+                    entries.append(_topic_entry(core, topic, v, ops))
                 continue
             topic = core.topics.get(name)
             if topic is None:
@@ -87,7 +89,7 @@ def handle(ctx, req):
                 except Exception:
                     entries.append(_error_entry(name, ErrorCode.INVALID_TOPIC_EXCEPTION))
                     continue
-            entries.append(_topic_entry(core, topic, v))
+            entries.append(_topic_entry(core, topic, v, ops))
     return MetadataResponse(
         version=v,
         throttle_time_ms=0,
@@ -102,5 +104,6 @@ def handle(ctx, req):
         cluster_id=core.cluster_id,
         controller_id=core.config.node_id,
         topics=entries,
-        authorized_operations=None,
+        authorized_operations=authorized_operations(
+            ResourceType.CLUSTER, 8 <= v <= 10 and bool(req.include_cluster_authorized_operations)),
     )
