@@ -14,6 +14,8 @@ built in one place (`BrokerCore.__init__`):
     stats         BrokerStats: counters the metrics scrape reads
     users         CredentialStore: SCRAM credentials (salted, hashed), persisted
     authorizer    Authorizer | None: ACLs (None: no --authorizer, all allowed)
+    registry      SchemaRegistry: the built-in schema registry on `_schemas`
+                  (registry_app: its REST API for the HTTP layer to mount)
 
 and two pipelines that every writer and reader goes through:
 
@@ -53,6 +55,10 @@ from chronik.clock import wall_ms
 from chronik.metadata.configs import broker_topic_defaults
 from chronik.metadata.offsets import OffsetStore
 from chronik.metadata.store import MetadataStore
+from chronik.registry import validation as schema_validation
+from chronik.registry.app import RegistryApp
+from chronik.registry.log import CoreSchemaLog
+from chronik.registry.store import SchemaRegistry
 from chronik.security import scram
 from chronik.security.acl import AclBinding, Authorizer
 from chronik.security.scram import MECHANISMS, CredentialStore
@@ -126,11 +132,15 @@ class BrokerCore:
                 allow_everyone_if_no_acl_found=config.allow_everyone_if_no_acl_found,
                 save=self.store.save_acls,
             )
+        # The schema registry keeps its state in `_schemas`, through append() and read().
+        self.registry = SchemaRegistry(CoreSchemaLog(self))
+        self.registry_app = RegistryApp(self.registry)
 
     # -- life cycle ------------------------------------------------------------------
     def start(self) -> None:
         """Recovery first (timers at 0 run before the first select), then housekeeping."""
         sched = self.scheduler
+        self.registry.recover()
         sched.call_later(0, self.transactions.recover)
         sched.call_later(0, self._set_ready)
         self._every(max(0.05, min(self.config.housekeeping_interval_ms, 1000) / 1000.0),
@@ -271,6 +281,12 @@ class BrokerCore:
                 return AppendOutcome(code)
             if dup is not None:
                 return AppendOutcome(ErrorCode.NONE, dup, -1, plog.log_start_offset)
+            # Only topics with confluent.{key,value}.schema.validation decode their records.
+            if cfg.confluent_key_schema_validation or cfg.confluent_value_schema_validation:
+                refused = schema_validation.refuse(topic, data, cfg.confluent_key_schema_validation,
+                                                   cfg.confluent_value_schema_validation, self.registry.live_ids)
+                if refused is not None:
+                    return AppendOutcome(ErrorCode.INVALID_RECORD, record_errors=refused[0], message=refused[1])
         try:
             res = plog.append(data, batches)
         except MessageTooLargeError as exc:

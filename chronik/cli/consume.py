@@ -33,6 +33,7 @@ from chronik.cli.offsets import (
     resolve_stop,
     with_times,
 )
+from chronik.cli.schemas import check_format
 from chronik.cli.state import CliError, UsageError, secured, state
 
 POLL_MS = 200
@@ -55,6 +56,10 @@ class ConsumeOptions:
     raw_values: bool = False
     keep: Callable[[Record], bool] | None = None
     group_protocol: str = "classic"
+    # --key-format/--value-format: decode through the schema registry (chronik.cli.schemas)
+    key_format: str | None = None
+    value_format: str | None = None
+    registry: str = "http://127.0.0.1:8081"
 
 
 def compile_regex(pattern: str, what: str) -> re.Pattern[bytes]:
@@ -158,6 +163,10 @@ class Consumer:
         self.opts = opts
         self.out = out
         self.format = make_formatter(opts.fmt, opts.raw_values)
+        if opts.key_format or opts.value_format:
+            from chronik.cli.schemas import decoding_formatter
+
+            self.format = decoding_formatter(self.format, opts.key_format, opts.value_format, opts.registry)
         self.keep = make_filter(opts.grep, opts.key_regex, opts.header_filters)
         self.printed = 0
         self.ends: dict[Any, int] = {}
@@ -336,6 +345,7 @@ def use_fast_path(opts: ConsumeOptions) -> bool:
     import os
 
     return (not opts.group and not opts.read_committed and not state.client_config and not secured()
+            and not opts.key_format and not opts.value_format  # registry decoding: kafka-python's path
             and os.environ.get("CHRONIK_CLI_CLIENT", "") != "kafka-python")
 
 
@@ -430,6 +440,15 @@ def consume(
     raw_values: Annotated[
         bool, typer.Option("--raw-values", help="With -f json: keep values as strings, even if they are JSON.")
     ] = False,
+    key_format: Annotated[
+        str | None, typer.Option("--key-format", help="Decode keys: avro|json-schema|protobuf (registry).")
+    ] = None,
+    value_format: Annotated[
+        str | None, typer.Option("--value-format", help="Decode values: avro|json-schema|protobuf (registry).")
+    ] = None,
+    registry: Annotated[
+        str, typer.Option("--registry", envvar="CHRONIK_REGISTRY", help="Schema registry URL.")
+    ] = "http://127.0.0.1:8081",
 ) -> None:
     """Print records of TOPIC(s); follows new records until Ctrl-C unless -e or -n."""
     if count is not None and count < 0:
@@ -461,6 +480,9 @@ def consume(
         regex=regex,
         raw_values=raw_values,
         group_protocol=group_protocol,
+        key_format=check_format(key_format, "--key-format"),
+        value_format=check_format(value_format, "--value-format"),
+        registry=registry,
     )
     opts.keep = make_filter(grep, key_regex, header or [])
     if group_protocol not in ("classic", "consumer"):

@@ -54,6 +54,10 @@ class ProduceOptions:
     delimiter: bytes = b"\n"
     json_input: bool = False
     key_field: str | None = None
+    # --value-schema FILE / --value-schema-id N: JSON lines encoded with the registry framing
+    value_schema: Path | None = None
+    value_schema_id: int | None = None
+    registry: str = "http://127.0.0.1:8081"
 
 
 @dataclass
@@ -110,10 +114,18 @@ def make_record_builder(opts: ProduceOptions) -> Callable[[bytes], InputRecord]:
         def parse(line: bytes) -> InputRecord:
             return InputRecord(value=line)
 
+    encode = None
+    if opts.value_schema is not None or opts.value_schema_id is not None:
+        from chronik.cli.schemas import make_value_encoder
+
+        encode = make_value_encoder(opts.topic, opts.registry, opts.value_schema, opts.value_schema_id)
+
     def build(line: bytes) -> InputRecord:
         nonlocal lineno
         lineno += 1
         rec = parse(line)
+        if encode is not None and rec.value:
+            rec.value = encode(rec.value)
         if opts.key is not None and rec.key is None:
             rec.key = opts.key
         if opts.headers:
@@ -335,7 +347,7 @@ def use_fast_path() -> bool:
 
 def run_produce(opts: ProduceOptions, file: Path | None) -> ProduceResult:
     stream = _open_input(file)
-    if use_fast_path():
+    if use_fast_path() and opts.value_schema is None and opts.value_schema_id is None:
         result = _run_fast(opts, stream)
         if result is not None:
             return result
@@ -473,6 +485,17 @@ def produce(
     verbose: Annotated[
         bool, typer.Option("-v", "--verbose", help="Print topic/partition@offset per record.")
     ] = False,
+    value_schema: Annotated[
+        Path | None,
+        typer.Option("--value-schema", help="Register FILE (.avsc/.json/.proto) under TOPIC-value; "
+                     "encode JSON lines with it."),
+    ] = None,
+    value_schema_id: Annotated[
+        int | None, typer.Option("--value-schema-id", help="Encode JSON lines with registered schema N.")
+    ] = None,
+    registry: Annotated[
+        str, typer.Option("--registry", envvar="CHRONIK_REGISTRY", help="Schema registry URL.")
+    ] = "http://127.0.0.1:8081",
 ) -> None:
     """Write one record per line of FILE (or stdin) to TOPIC."""
     if sum(x is not None and x is not False for x in (key_delimiter, fmt, json_input or None)) > 1:
@@ -503,7 +526,12 @@ def produce(
         create=create,
         create_partitions=partitions,
         verbose=verbose,
+        value_schema=value_schema,
+        value_schema_id=value_schema_id,
+        registry=registry,
     )
+    if value_schema is not None and value_schema_id is not None:
+        raise UsageError("--value-schema and --value-schema-id cannot be used together")
     if fmt:
         make_line_parser(fmt)  # validate before connecting
     result = run_produce(opts, file)

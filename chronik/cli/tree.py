@@ -121,6 +121,7 @@ COMMANDS = {
     "users": "chronik.cli.users",
     "acls": "chronik.cli.acls",
     "certs": "chronik.cli.certs",
+    "schemas": "chronik.cli.schemas",
     "integrated": "chronik.cli.integrated",
     "stop": "chronik.cli.integrated",
 }

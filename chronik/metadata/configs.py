@@ -160,6 +160,11 @@ TOPIC_CONFIGS: dict[str, ConfigDef] = {
         ConfigDef("segment.jitter.ms", "0", _long(0)),
         ConfigDef("segment.ms", "604800000", _long(1), "long", "age at which a segment rolls"),
         ConfigDef("unclean.leader.election.enable", "false", _bool, "boolean"),
+        # Confluent Server's broker-side schema validation (chronik.registry.validation).
+        ConfigDef("confluent.key.schema.validation", "false", _bool, "boolean",
+                  "check every record key for a schema id registered under <topic>-key"),
+        ConfigDef("confluent.value.schema.validation", "false", _bool, "boolean",
+                  "check every record value for a schema id registered under <topic>-value"),
     ]
 }
 
@@ -316,6 +321,8 @@ class TopicConfig:
     segment_jitter_ms: int = 0
     segment_ms: int = 604_800_000
     unclean_leader_election_enable: bool = False
+    confluent_key_schema_validation: bool = False
+    confluent_value_schema_validation: bool = False
 
     @classmethod
     def parse(cls, overrides: Mapping[str, str | None]) -> TopicConfig:
