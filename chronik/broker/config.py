@@ -27,6 +27,8 @@ class BrokerConfig:
     housekeeping_interval_ms: int = 1000
     # Kafka's log.retention.check.interval.ms; tests use a short one.
     log_retention_check_interval_ms: int = 300_000
+    # Index every topic for search (else only topics with chronik.search.enable=true).
+    search: bool = False
 
     @property
     def advertised(self) -> str:

@@ -45,6 +45,7 @@ from chronik.broker.transactions import TransactionCoordinator
 from chronik.broker.types import AppendListener, AppendOutcome, Origin, ReadOutcome, TopicListener
 from chronik.metadata.offsets import OffsetStore
 from chronik.metadata.store import MetadataStore
+from chronik.search.indexer import SearchIndexer
 from chronik.storage.batch import BatchInfo, CorruptBatchError, scan_batches
 from chronik.storage.log import MessageTooLargeError, OffsetOutOfRangeError, PartitionLog
 from chronik.wire.errors import ErrorCode
@@ -81,6 +82,11 @@ class BrokerCore:
         self.append_listeners: list[AppendListener] = [self.transactions]
         self.topic_listeners: list[TopicListener] = [self.transactions, self.groups]
         self._closers: list[Callable[[], None]] = []
+        # Search (chronik.search): topics with chronik.search.enable=true, or all with --search.
+        self.search = SearchIndexer(self, search_all=config.search)
+        self.append_listeners.append(self.search)
+        self.topic_listeners.append(self.search)
+        self._closers.append(self.search.close)
 
     # -- life cycle ------------------------------------------------------------------
     def start(self) -> None:
@@ -92,6 +98,7 @@ class BrokerCore:
         self._every(max(self.config.housekeeping_interval_ms, 1000) / 1000.0, self.groups.expire_offsets)
         self._every(PRODUCER_SNAPSHOT_INTERVAL_S, self.snapshot_producers)
         self.log_manager.start()
+        self.search.start()
 
     def _every(self, interval: float, job: Callable[[], Any]) -> None:
         def run() -> None:

@@ -71,6 +71,11 @@ def integrated(
             help="Largest transaction.timeout.ms a transactional producer may ask for.",
         ),
     ] = 15 * 60 * 1000,
+    search: Annotated[
+        bool,
+        typer.Option("--search", help="Index every topic for search (else only topics with "
+                     "chronik.search.enable=true)."),
+    ] = False,
 ) -> None:
     """Run a single-node Kafka-compatible broker on PORT with data in DIR."""
     from chronik.broker.config import BrokerConfig
@@ -93,5 +98,6 @@ def integrated(
         group_initial_rebalance_delay_ms=group_initial_rebalance_delay_ms,
         offsets_retention_minutes=offsets_retention_minutes,
         transaction_max_timeout_ms=transaction_max_timeout_ms,
+        search=search,
     )
     raise typer.Exit(run_broker(config))

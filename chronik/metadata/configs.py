@@ -112,6 +112,8 @@ CONFIG_TYPE_IDS = {
 TOPIC_CONFIGS: dict[str, ConfigDef] = {
     c.name: c
     for c in [
+        ConfigDef("chronik.search.enable", "false", _bool, "boolean",
+                  "index the topic's records for search (chronik.search; off the produce path)"),
         ConfigDef("cleanup.policy", "delete", _choice("delete", "compact", multi=True), "list",
                   "delete old segments, compact by key, or both"),
         ConfigDef("compression.type", "producer",
@@ -181,6 +183,7 @@ def _typed(spec: ConfigDef, value: str) -> Any:
 class TopicConfig:
     """Every topic config, typed: one field per name in TOPIC_CONFIGS ('.' -> '_')."""
 
+    chronik_search_enable: bool = False
     cleanup_policy: tuple[str, ...] = ("delete",)
     compression_type: str = "producer"
     delete_retention_ms: int = 86_400_000
