@@ -4,7 +4,7 @@ Supported: ``match_all``, ``match_none``, ``query_string`` (tantivy's query
 language: terms, "phrases", AND/OR/NOT, +/-, field:value, ranges
 ``offset:[10 TO 20]``, ``timestamp:>=...``, JSON paths ``value.user.id:42``),
 ``match``, ``match_phrase``, ``term``, ``terms``, ``range`` (on timestamp,
-offset, partition and numeric JSON paths) and ``bool`` with
+offset and partition) and ``bool`` with
 must/should/must_not/filter. Anything else is a QueryError (HTTP 400).
 
 Field names as users write them: ``key``, ``value``, ``value.<json path>``,
@@ -221,23 +221,8 @@ def _range(schema: tantivy.Schema, body: Any) -> tantivy.Query:
             hi = int(hi) if hi is not None else None
         return Query.range_query(schema, f, ftype, lo, hi, include_lower=lo is None or "gte" in spec,
                                  include_upper=hi is None or "lte" in spec)
-    if f.startswith("value_json."):
-        # A JSON leaf may hold ints or floats: query both columns.
-        outs = []
-        for ftype, cast in ((tantivy.FieldType.Integer, int), (tantivy.FieldType.Float, float)):
-            try:
-                lo2 = cast(lo) if lo is not None else None
-                hi2 = cast(hi) if hi is not None else None
-                if ftype is tantivy.FieldType.Integer:
-                    if lo2 is not None and lo is not None and lo2 < lo and "gte" in spec:
-                        lo2 += 1
-                outs.append(Query.range_query(schema, f, ftype, lo2, hi2,
-                                              include_lower=lo2 is None or "gte" in spec or lo2 != lo,
-                                              include_upper=hi2 is None or "lte" in spec))
-            except ValueError as exc:
-                raise QueryError(f"[range] on {name}: {exc}") from None
-        return Query.boolean_query([(Occur.Should, q) for q in outs])
-    raise QueryError(f"[range] works on timestamp, offset, partition and value.<json path>, not {name}")
+    raise QueryError(f"[range] works on timestamp, offset and partition, not {name} "
+                     "(ranges on JSON paths need a fast JSON field: not indexed, to keep the index small)")
 
 
 def to_query(index: tantivy.Index, schema: tantivy.Schema, q: Any) -> tantivy.Query:
