@@ -67,6 +67,7 @@ def _register() -> None:
     import chronik.cli.consume  # noqa: F401
     import chronik.cli.groups  # noqa: F401
     import chronik.cli.produce  # noqa: F401
+    import chronik.cli.search  # noqa: F401
     import chronik.cli.segments  # noqa: F401
     import chronik.cli.topics  # noqa: F401
     from chronik.cli import integrated  # noqa: F401
