@@ -87,7 +87,7 @@ def test_segments_reindex_offline(search_factory):
     shutil.rmtree(b.data_dir / ".search")
     cp = chronik("-o", "json", "segments", "reindex", "-d", str(b.data_dir))
     assert cp.returncode == 0, cp.stderr
-    rows = json.loads(cp.stdout)
+    rows = [json.loads(x) for x in cp.stdout.splitlines() if x]
     assert rows[0]["topic"] == "ri" and rows[0]["documents"] == 30
     b.start()
     b.wait_docs("ri", 30)  # opened as is, no duplicates
