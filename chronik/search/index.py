@@ -19,6 +19,7 @@ import logging
 import os
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import tantivy
@@ -32,7 +33,7 @@ log = logging.getLogger("chronik.search")
 
 INDEX_ROOT = ".search"
 STATE_FILE = "chronik-search.json"
-WRITER_HEAP = 24_000_000
+WRITER_HEAP = 16_000_000
 
 
 def index_dir(data_dir: Path, topic: str) -> Path:
@@ -54,6 +55,7 @@ class TopicIndex:
         self._lock = threading.Lock()  # writer/commit vs readers' reload
         self._writer: tantivy.IndexWriter | None = None
         self.pending = 0
+        self._last_write = time.monotonic()
         self.index = self._open()
 
     # -- opening ------------------------------------------------------------------
@@ -128,6 +130,16 @@ class TopicIndex:
     def add(self, doc: tantivy.Document) -> None:
         self.writer.add_document(doc)
         self.pending += 1
+        self._last_write = time.monotonic()
+
+    def idle_for(self, now: float) -> float:
+        return now - self._last_write if self._writer is not None and not self.pending else 0.0
+
+    def close_writer(self) -> None:
+        """Free an idle writer's memory (after a commit); the next write opens one again."""
+        w, self._writer = self._writer, None
+        if w is not None:
+            w.wait_merging_threads()
 
     def delete_below(self, partition: int, offset: int) -> None:
         """Delete the partition's documents below `offset` (the log start moved)."""
