@@ -75,12 +75,13 @@ def post(url: str, body: dict[str, Any]) -> dict[str, Any]:
         with urllib.request.urlopen(req, timeout=30) as r:
             return json.loads(r.read())
     except urllib.error.HTTPError as e:
+        reason = None
         try:
             err = json.loads(e.read())["error"]
-            reason = err.get("reason") or err.get("type")
-        except (ValueError, KeyError, TypeError):
-            reason = f"HTTP {e.code}"
-        raise CliError(reason) from None
+            reason = err.get("reason") or err.get("type") if isinstance(err, dict) else str(err)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            pass
+        raise CliError(reason or f"HTTP {e.code} from {url} (is this Chronik's HTTP port?)") from None
     except (urllib.error.URLError, OSError) as e:
         why = getattr(e, "reason", e)
         raise CliError(f"cannot reach the search API at {url}: {why} "

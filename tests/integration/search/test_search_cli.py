@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, free_port
 from tests.integration.search.test_search import T0, create, produce
 
 pytestmark = [pytest.mark.integration]
@@ -60,9 +60,10 @@ def test_search_options(loaded):
     # a phrase and -f with key/value
     got = lines(chronik("search", "logs", '"request 7 done"', *http, "-f", "%k|%v\\n"))
     assert got == ['svc-1|{"level": "info", "msg": "request 7 done"}']
-    # default URL from -b: nothing listens on 9644 of that host here -> a clear message
-    cp = chronik("-b", "127.0.0.1:1", "search", "logs", "x")
-    assert cp.returncode != 0 and "cannot reach the search API at http://127.0.0.1:9644" in cp.stderr
+    # nothing listening -> a clear message (the default URL from -b is unit-tested)
+    dead = f"http://127.0.0.1:{free_port()}"
+    cp = chronik("search", "logs", "x", "--http", dead)
+    assert cp.returncode != 0 and f"cannot reach the search API at {dead}" in cp.stderr
     # bad query -> the server's reason, non-zero exit
     cp = chronik("search", "logs", "value:(", *http)
     assert cp.returncode != 0 and "parse" in cp.stderr.lower()
