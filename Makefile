@@ -1,5 +1,5 @@
 # Chronik build targets.
-#   make dist          one-file dist/chronik.pex (needs `pip install pex`)
+#   make dist          one-file dist/chronik.pex (installs pex into .build-venv/ itself)
 #   make completions   regenerate completions/ from the Typer app
 #   make install-completions [PREFIX=~/.local]
 
@@ -13,19 +13,28 @@ PEX_PYTHONS ?= $(shell for v in 3.11 3.12 3.13 3.14; do \
 	for p in $$(command -v python$$v) $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/$$v*/bin/python$$v 2>/dev/null | tail -1); do \
 	  if $$p -c 'import sys' >/dev/null 2>&1; then echo --python=$$p; break; fi; done; done)
 PREFIX ?= $(HOME)/.local
+# The build tools live in their own venv, made on first use: `make dist` works
+# on a fresh clone with nothing but python3.
+BUILD_VENV ?= .build-venv
+BUILD_PY = $(BUILD_VENV)/bin/python
 
 .PHONY: dist completions install-completions clean-dist
 
 dist: dist/chronik.pex
 
-dist/chronik.pex: pyproject.toml $(shell find chronik -name '*.py')
+$(BUILD_PY):
+	python3 -m venv $(BUILD_VENV)
+	$(BUILD_PY) -m pip install -q --upgrade pip
+	$(BUILD_PY) -m pip install -q 'pex>=2.20' wheel setuptools
+
+dist/chronik.pex: $(BUILD_PY) pyproject.toml $(shell find chronik -name '*.py' -o -name '*.json')
 	@mkdir -p dist
 	@rm -rf build dist/wheels
 	# Build our wheel once, in one process: letting pex build "." in-tree
 	# races its parallel pip jobs over the same build/ directory.
-	$(PYTHON) -m pip wheel --no-deps -q -w dist/wheels .
-	$(PYTHON) -m pex dist/wheels/chronik-*.whl -o $@ -e chronik.cli:main \
-		--pip-version 24.2 \
+	$(BUILD_PY) -m pip wheel --no-deps -q -w dist/wheels .
+	$(BUILD_PY) -m pex dist/wheels/chronik-*.whl -o $@ -e chronik.cli:main \
+		--pip-version 24.2 --venv prepend --sh-boot \
 		--python-shebang '/usr/bin/env python3' \
 		--interpreter-constraint '>=3.11' \
 		$(if $(strip $(PEX_PYTHONS)),$(PEX_PYTHONS),--python=$(PYTHON))
@@ -40,4 +49,4 @@ install-completions:
 	install -D -m 644 completions/chronik.fish $(PREFIX)/share/fish/vendor_completions.d/chronik.fish
 
 clean-dist:
-	rm -rf dist
+	rm -rf dist $(BUILD_VENV)

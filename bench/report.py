@@ -94,15 +94,15 @@ ROWS: list[Row] = [
     Row("consume_assign_s", "assignment in consume leg (s)", "{:.3f}"),
 ]
 
-TARGET_NAMES = ("chronik", "tansu", "sink")
+TARGET_NAMES = ("chronik", "kafka", "tansu", "sink")
 
 
 def cell(row: Row, value: float | None) -> str:
     return "—" if value is None else row.fmt.format(value)
 
 
-def ratio(figures: Figures, key: str) -> str:
-    mine, peer = get(figures, "chronik", key), get(figures, "tansu", key)
+def ratio(figures: Figures, key: str, peer_name: str = "tansu") -> str:
+    mine, peer = get(figures, "chronik", key), get(figures, peer_name, key)
     if mine is None or peer is None or peer == 0:
         return "—"
     return f"{mine / peer:.2f}×"
@@ -118,13 +118,14 @@ def verdicts(figures: Figures) -> dict[str, Verdict]:
 
 def render(figures: Figures, errors: dict[str, dict[str, str]], console: Console) -> None:
     table = Table(title="Chronik benchmark (sink = do-nothing ceiling, not a broker)")
-    for column in ("metric", *TARGET_NAMES, "chronik/tansu", "target", "status"):
+    for column in ("metric", *TARGET_NAMES, "chronik/kafka", "chronik/tansu", "target", "status"):
         table.add_column(column, justify="left" if column == "metric" else "right")
     judged = verdicts(figures)
     for row in ROWS:
         values = [cell(row, get(figures, name, row.key)) for name in TARGET_NAMES]
         status = verdict_text(judged[row.key]) if row.key in judged else ""
-        table.add_row(row.label, *values, ratio(figures, row.key), row.target, status)
+        table.add_row(row.label, *values, ratio(figures, row.key, "kafka"), ratio(figures, row.key), row.target,
+                      status)
     console.print(table)
     for name, legs in errors.items():
         for leg, message in legs.items():

@@ -1,6 +1,6 @@
-"""Chronik benchmark: Chronik vs Tansu vs a do-nothing sink, measured in one run.
+"""Chronik benchmark: Chronik vs Apache Kafka vs Tansu vs a do-nothing sink, measured in one run.
 
-Usage: python bench/run.py [--quick] [--only chronik,tansu,sink]
+Usage: python bench/run.py [--quick] [--only chronik,kafka,tansu,sink]
                            [--bootstrap HOST:PORT] [--json out.json]
 
 Workloads alternate across targets (workload A on every target, then B, ...) so
@@ -28,7 +28,7 @@ from typing import Any
 from report import ROWS, Figures, render, verdicts
 from rich.console import Console
 from rich.markup import escape
-from targets import Target, chronik_target, sink_target, tansu_target
+from targets import Target, chronik_target, kafka_target, sink_target, tansu_target
 from workloads import (
     SESSION_TIMEOUT_MS,
     consume_all,
@@ -238,17 +238,18 @@ class Bench:
 def build_targets(only: list[str], bootstrap: str | None, data_root: Path | None = None) -> list[Target]:
     factories = {
         "chronik": lambda: chronik_target(bootstrap, data_root),
+        "kafka": kafka_target,
         "tansu": tansu_target,
         "sink": sink_target,
     }
-    return [factories[name]() for name in ("chronik", "tansu", "sink") if name in only]
+    return [factories[name]() for name in ("chronik", "kafka", "tansu", "sink") if name in only]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1/10 sizes (~2 min)")
-    parser.add_argument("--only", default="chronik,tansu,sink",
-                        help="comma-separated subset of chronik,tansu,sink")
+    parser.add_argument("--only", default="chronik,kafka,tansu,sink",
+                        help="comma-separated subset of chronik,kafka,tansu,sink (kafka needs java and mvn)")
     parser.add_argument("--bootstrap", default=None,
                         help="use an already running Chronik at HOST:PORT (no CPU/RSS figures)")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write results")
@@ -257,7 +258,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "/dev/shm puts it in RAM like Tansu's memory storage")
     args = parser.parse_args(argv)
     args.only = [name.strip() for name in args.only.split(",") if name.strip()]
-    unknown = set(args.only) - {"chronik", "tansu", "sink"}
+    unknown = set(args.only) - {"chronik", "kafka", "tansu", "sink"}
     if unknown:
         parser.error(f"unknown target(s): {', '.join(sorted(unknown))}")
     return args

@@ -195,6 +195,21 @@ def tansu_target() -> Target:
     return _local("tansu", cmd, port, workdir)
 
 
+def kafka_target() -> Target:
+    """Apache Kafka 4.1, a KRaft single node (scripts/kafka-reference.sh; heap 512 MiB).
+
+    The script formats the log dir, then execs the JVM: the PID is the broker's.
+    Its start-up figure includes the format step (one short JVM run).
+    """
+    port, cport = free_port(), free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-kafka-"))
+    script = REPO / "scripts" / "kafka-reference.sh"
+    subprocess.run(["bash", str(script), "assemble"], check=True, stdout=subprocess.DEVNULL)
+    cmd = ["env", f"KAFKA_PORT={port}", f"KAFKA_CONTROLLER_PORT={cport}",
+           "bash", str(script), "broker", str(workdir / "kraft")]
+    return _local("kafka", cmd, port, workdir)
+
+
 def sink_target() -> Target:
     port, workdir = free_port(), Path(tempfile.mkdtemp(prefix="bench-sink-"))
     cmd = [sys.executable, str(REPO / "bench" / "sink.py"), "--port", str(port)]

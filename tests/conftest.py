@@ -151,3 +151,28 @@ def tansu() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def kafka_ref(tmp_path_factory) -> Iterator:
+    """The reference Apache Kafka (KRaft single node, tests/reference/kafka.py), one per session.
+
+    Tests must use their own topic and group names: the broker is shared.
+    """
+    from tests.reference.kafka import KafkaReference, libs
+
+    libs()  # skips loudly (fails in CI) without java/mvn
+    ref = KafkaReference(tmp_path_factory.mktemp("kafka-ref"))
+    ref.start()
+    try:
+        yield ref
+    finally:
+        ref.stop()
+
+
+@pytest.fixture(params=["kafka", "chronik"])
+def target(request) -> str:
+    """The same scenario against Apache Kafka and against Chronik: a bootstrap address."""
+    if request.param == "kafka":
+        return request.getfixturevalue("kafka_ref").bootstrap
+    return request.getfixturevalue("broker").bootstrap

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+DEFAULT_HTTP_PORT = 9644
 
 
 @dataclass
@@ -20,15 +22,45 @@ class BrokerConfig:
     max_connections_per_ip: int = 0
     log_level: str = "info"
     node_id: int = 0
-    # A dev broker answers a lone consumer at once; Kafka's default is 3 s.
-    group_initial_rebalance_delay_ms: int = 0
+    # Kafka's default is 3 s. A dev broker answers a lone consumer within a
+    # quarter second, yet consumers that start together (each join extends
+    # the delay, as in Kafka) still form one generation.
+    group_initial_rebalance_delay_ms: int = 200
     offsets_retention_minutes: int = 7 * 24 * 60
+    # The consumer group protocol (KIP-848), Kafka's group.consumer.* with Kafka's defaults;
+    # max size 0 is no limit (Kafka: Int.MaxValue); the first assignor is the default.
+    group_consumer_session_timeout_ms: int = 45_000
+    group_consumer_heartbeat_interval_ms: int = 5_000
+    group_consumer_assignors: str = "uniform,range"
+    group_consumer_max_size: int = 0
     transaction_max_timeout_ms: int = 15 * 60 * 1000
     housekeeping_interval_ms: int = 1000
-    # Kafka's log.retention.check.interval.ms; tests use a short one.
-    log_retention_check_interval_ms: int = 300_000
+    # Kafka's log.retention.check.interval.ms is 5 min; a dev broker shows a
+    # retention.ms try within seconds (Redpanda's housekeeping interval).
+    log_retention_check_interval_ms: int = 10_000
+    # The admin HTTP port (/metrics, /healthz, /readyz, /v1/status). None means
+    # the default, which is skipped with a warning when taken; an explicit
+    # port that is taken is a start-up error. 0 picks a free port.
     # Index every topic for search (else only topics with chronik.search.enable=true).
     search: bool = False
+    http_port: int | None = None
+    http_host: str | None = None  # default: host
+    http_enabled: bool = True
+    log_format: str = "text"  # text | json
+    # -- security (issue 15) --
+    # Kafka's listeners: (name, protocol, host, port); empty means one PLAINTEXT listener on host:port.
+    listeners: list[tuple[str, str, str, int]] = field(default_factory=list)
+    # name -> (host, port) advertised to clients of that listener (Kafka's advertised.listeners).
+    advertised_listeners: dict[str, tuple[str, int]] = field(default_factory=dict)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_ca: Path | None = None
+    tls_client_auth: str = "none"  # none | requested | required (Kafka's ssl.client.auth)
+    sasl_mechanisms: tuple[str, ...] = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER")
+    sasl_users: list[tuple[str, str]] = field(default_factory=list)
+    authorizer: bool = False
+    super_users: tuple[str, ...] = ()
+    allow_everyone_if_no_acl_found: bool = False
 
     @property
     def advertised(self) -> str:

@@ -1,58 +1,84 @@
-"""Config resources shared by DescribeConfigs, AlterConfigs and IncrementalAlterConfigs."""
+"""Config resources shared by DescribeConfigs, AlterConfigs and IncrementalAlterConfigs.
+
+Topic configs are per topic. Broker configs are either static (the command
+line of `chronik integrated`; read-only) or dynamic: the topic defaults Kafka
+lets AlterConfigs change at run time (`log.retention.ms`, `message.max.bytes`,
+...), set per broker (resource name "0") or cluster-wide (empty name),
+persisted in meta.json and applied to every topic at once.
+"""
 
 from __future__ import annotations
 
-from chronik.metadata.configs import TOPIC_CONFIGS, ConfigError, validate_topic_configs
+from collections.abc import Callable
+from typing import Any
+
+from chronik.metadata.configs import (
+    BROKER_TOPIC_SYNONYMS,
+    TOPIC_CONFIGS,
+    ConfigError,
+    validate_broker_configs,
+    validate_topic_configs,
+)
 from chronik.wire.errors import ErrorCode, KafkaApiError
 
 TOPIC, BROKER, BROKER_LOGGER = 2, 4, 8
 
 # DescribeConfigs ConfigSource values.
 DYNAMIC_TOPIC_CONFIG = 1
+DYNAMIC_BROKER_CONFIG = 2
+DYNAMIC_DEFAULT_BROKER_CONFIG = 3
 STATIC_BROKER_CONFIG = 4
 DEFAULT_CONFIG = 5
 
 SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3
 
+# (name, value, source, type, read only)
+ConfigRow = tuple[str, str, int, str, bool]
 
-def broker_configs(core) -> list[tuple[str, str, int, str]]:
-    """(name, value, source, type) of the broker's configs."""
+
+def static_broker_configs(core) -> list[ConfigRow]:
     c = core.config
     static = STATIC_BROKER_CONFIG
-    rows = [
-        ("node.id", str(c.node_id), static, "int"),
-        ("broker.id", str(c.node_id), static, "int"),
-        ("log.dirs", str(core.data_dir), static, "string"),
-        ("listeners", f"PLAINTEXT://{c.host}:{c.port}", static, "string"),
-        ("advertised.listeners", f"PLAINTEXT://{c.advertised}:{c.port}", static, "string"),
-        ("num.partitions", str(c.default_partitions), static, "int"),
-        ("auto.create.topics.enable", str(c.auto_create_topics).lower(), static, "boolean"),
-        ("socket.request.max.bytes", str(c.max_request_bytes), static, "int"),
-        ("default.replication.factor", "1", DEFAULT_CONFIG, "int"),
-        ("offsets.topic.replication.factor", "1", DEFAULT_CONFIG, "short"),
-        ("group.initial.rebalance.delay.ms", str(c.group_initial_rebalance_delay_ms), static, "int"),
-        ("offsets.retention.minutes", str(c.offsets_retention_minutes), static, "int"),
-        ("transaction.max.timeout.ms", str(c.transaction_max_timeout_ms), static, "int"),
-        ("delete.topic.enable", "true", DEFAULT_CONFIG, "boolean"),
+    return [
+        ("node.id", str(c.node_id), static, "int", True),
+        ("broker.id", str(c.node_id), static, "int", True),
+        ("log.dirs", str(core.data_dir), static, "string", True),
+        ("listeners", f"PLAINTEXT://{c.host}:{c.port}", static, "string", True),
+        ("advertised.listeners", f"PLAINTEXT://{c.advertised}:{c.port}", static, "string", True),
+        ("num.partitions", str(c.default_partitions), static, "int", True),
+        ("auto.create.topics.enable", str(c.auto_create_topics).lower(), static, "boolean", True),
+        ("socket.request.max.bytes", str(c.max_request_bytes), static, "int", True),
+        ("default.replication.factor", "1", DEFAULT_CONFIG, "int", True),
+        ("offsets.topic.replication.factor", "1", DEFAULT_CONFIG, "short", True),
+        ("group.initial.rebalance.delay.ms", str(c.group_initial_rebalance_delay_ms), static, "int", True),
+        ("offsets.retention.minutes", str(c.offsets_retention_minutes), static, "int", True),
+        ("transaction.max.timeout.ms", str(c.transaction_max_timeout_ms), static, "int", True),
+        ("log.retention.check.interval.ms", str(c.log_retention_check_interval_ms), static, "long", True),
+        ("delete.topic.enable", "true", DEFAULT_CONFIG, "boolean", True),
     ]
-    # Topic defaults as Kafka names their broker-level counterparts.
-    broker_names = {
-        "cleanup.policy": "log.cleanup.policy",
-        "retention.ms": "log.retention.ms",
-        "retention.bytes": "log.retention.bytes",
-        "segment.bytes": "log.segment.bytes",
-        "segment.ms": "log.roll.ms",
-        "max.message.bytes": "message.max.bytes",
-        "message.timestamp.type": "log.message.timestamp.type",
-        "compression.type": "compression.type",
-        "delete.retention.ms": "log.cleaner.delete.retention.ms",
-        "min.cleanable.dirty.ratio": "log.cleaner.min.cleanable.ratio",
-        "index.interval.bytes": "log.index.interval.bytes",
-        "min.insync.replicas": "min.insync.replicas",
-    }
-    for topic_name, bname in broker_names.items():
+
+
+def dynamic_source(core, broker_name: str) -> tuple[str, int] | None:
+    """(value, source) of a dynamic broker config that is set, the broker's own first."""
+    own = core.broker_configs.get(str(core.config.node_id), {})
+    if broker_name in own:
+        return own[broker_name], DYNAMIC_BROKER_CONFIG
+    cluster = core.broker_configs.get("", {})
+    if broker_name in cluster:
+        return cluster[broker_name], DYNAMIC_DEFAULT_BROKER_CONFIG
+    return None
+
+
+def broker_configs(core, scope: str) -> list[ConfigRow]:
+    """The configs of a broker resource: "" is the cluster-wide dynamic default alone."""
+    if scope == "":
+        return [(name, value, DYNAMIC_DEFAULT_BROKER_CONFIG, TOPIC_CONFIGS[BROKER_TOPIC_SYNONYMS[name]].type, False)
+                for name, value in sorted(core.broker_configs.get("", {}).items())]
+    rows = static_broker_configs(core)
+    for name, topic_name in BROKER_TOPIC_SYNONYMS.items():
         spec = TOPIC_CONFIGS[topic_name]
-        rows.append((bname, spec.default, DEFAULT_CONFIG, spec.type))
+        value, source = dynamic_source(core, name) or (spec.default, DEFAULT_CONFIG)
+        rows.append((name, value, source, spec.type, False))
     return rows
 
 
@@ -64,18 +90,31 @@ def topic_or_error(core, name: str):
     return topic
 
 
-def check_broker_resource(core, name: str) -> None:
+def check_broker_resource(core, name: str) -> str:
+    """The scope a broker resource name means: "" (cluster default) or this broker's id."""
     if name not in ("", str(core.config.node_id)):
         raise KafkaApiError(ErrorCode.INVALID_REQUEST, f"Unknown broker id {name!r}")
+    return name
 
 
-def apply_incremental(current: dict[str, str], ops) -> dict[str, str]:
+def _spec_of(name: str, broker: bool) -> Any:
+    if broker:
+        topic_name = BROKER_TOPIC_SYNONYMS.get(name)
+        return TOPIC_CONFIGS[topic_name] if topic_name else None
+    return TOPIC_CONFIGS.get(name)
+
+
+def apply_incremental(current: dict[str, str], ops, broker: bool = False,
+                      static: tuple[str, ...] = ()) -> dict[str, str]:
     """Return new overrides after SET/DELETE/APPEND/SUBTRACT operations."""
+    validate: Callable[..., dict[str, str]] = (
+        (lambda c: validate_broker_configs(c, static)) if broker else validate_topic_configs)
     new = dict(current)
     for name, op, value in ops:
-        spec = TOPIC_CONFIGS.get(name)
+        spec = _spec_of(name, broker)
         if spec is None:
-            raise ConfigError(f"Unknown topic config name: {name}")
+            validate({name: value})  # the right "unknown"/"not dynamic" error
+            raise ConfigError(f"Unknown config name: {name}")
         if op == SET:
             new[name] = value
         elif op == DELETE:
@@ -92,4 +131,8 @@ def apply_incremental(current: dict[str, str], ops) -> dict[str, str]:
             new[name] = ",".join(items)
         else:
             raise KafkaApiError(ErrorCode.INVALID_REQUEST, f"Unknown config operation {op}")
-    return validate_topic_configs(new)
+    return validate(new)
+
+
+def static_names(core) -> tuple[str, ...]:
+    return tuple(row[0] for row in static_broker_configs(core))

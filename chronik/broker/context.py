@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from chronik.broker.purgatory import Deferred, TryComplete
 from chronik.clock import wall_ms
+from chronik.security.principal import ANONYMOUS
 
 if TYPE_CHECKING:
     from chronik.broker.core import BrokerCore
@@ -22,6 +23,39 @@ class RequestContext:
     client_id: str | None
     conn_id: int
     peer: Any = None
+    # The connection's chronik.security.session.Session (listener, principal), if the server made one.
+    security: Any = None
+
+    @property
+    def principal(self) -> str:
+        return self.security.principal if self.security is not None else ANONYMOUS
+
+    @property
+    def host(self) -> str:
+        if self.security is not None:
+            return self.security.host
+        return self.peer[0] if isinstance(self.peer, tuple) else str(self.peer or "")
+
+    @property
+    def endpoint(self) -> tuple[str, int]:
+        """The advertised host and port of the listener this request came through."""
+        if self.security is not None:
+            return self.security.endpoint
+        c = self.core.config
+        return c.advertised, c.port
+
+    def allowed(self, operation: int, resource_type: int, name: str) -> bool:
+        """May this request's principal do `operation` on the resource? Always, without an authorizer."""
+        authz = self.core.authorizer
+        if authz is None:
+            return True
+        return authz.authorize(self.principal, self.host, operation, resource_type, name)
+
+    def allowed_any(self, operation: int, resource_type: int) -> bool:
+        authz = self.core.authorizer
+        if authz is None:
+            return True
+        return authz.authorize_any(self.principal, self.host, operation, resource_type)
 
     @property
     def now_ms(self) -> int:

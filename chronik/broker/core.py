@@ -7,9 +7,13 @@ built in one place (`BrokerCore.__init__`):
     producers     ProducerStateManager: producer ids, sequence dedupe
     offsets       OffsetStore: committed offsets (DIR/__consumer_offsets)
     groups        GroupCoordinator: classic consumer groups
+    consumer_groups  ConsumerGroupCoordinator: KIP-848 consumer groups
     transactions  TransactionCoordinator: transactional ids, markers, LSO
     log_manager   LogManager: segment rolls by age, retention, the cleaner
     purgatory     Purgatory: parked long-polls and joins
+    stats         BrokerStats: counters the metrics scrape reads
+    users         CredentialStore: SCRAM credentials (salted, hashed), persisted
+    authorizer    Authorizer | None: ACLs (None: no --authorizer, all allowed)
 
 and two pipelines that every writer and reader goes through:
 
@@ -34,19 +38,26 @@ from pathlib import Path
 from typing import Any
 
 from chronik.broker.config import BrokerConfig
+from chronik.broker.consumer_groups import ConsumerGroupCoordinator
 from chronik.broker.groups import GroupCoordinator
 from chronik.broker.log_manager import LogManager
 from chronik.broker.producers import ProducerStateManager
 from chronik.broker.purgatory import Purgatory
 from chronik.broker.scheduler import Scheduler
+from chronik.broker.stats import BrokerStats
 from chronik.broker.storage_health import StorageHealth
 from chronik.broker.topics import Topic, TopicTable
 from chronik.broker.transactions import TransactionCoordinator
 from chronik.broker.types import AppendListener, AppendOutcome, Origin, ReadOutcome, TopicListener
+from chronik.clock import wall_ms
+from chronik.metadata.configs import broker_topic_defaults
 from chronik.metadata.offsets import OffsetStore
 from chronik.metadata.store import MetadataStore
 from chronik.search.indexer import SearchIndexer
-from chronik.storage.batch import BatchInfo, CorruptBatchError, scan_batches
+from chronik.security import scram
+from chronik.security.acl import AclBinding, Authorizer
+from chronik.security.scram import MECHANISMS, CredentialStore
+from chronik.storage.batch import BatchInfo, CorruptBatchError, keyless_records, record_timestamps, scan_batches
 from chronik.storage.log import MessageTooLargeError, OffsetOutOfRangeError, PartitionLog
 from chronik.wire.errors import ErrorCode
 
@@ -68,6 +79,9 @@ class BrokerCore:
         self.storage = StorageHealth()
         self.producers = ProducerStateManager(self.store)
         self.topics = TopicTable(self.data_dir, self.store)
+        # Dynamic broker configs by scope: "" (cluster-wide default) and this broker's id.
+        self.broker_configs = self.store.load_broker_configs()
+        self.topics.defaults.update(self._topic_defaults())
         for name, p, plog in self.topics.load():
             self.producers.rebuild(name, p, plog)
         self.offsets = OffsetStore(self.data_dir)
@@ -77,11 +91,41 @@ class BrokerCore:
             initial_rebalance_delay_ms=config.group_initial_rebalance_delay_ms,
             offsets_retention_ms=config.offsets_retention_minutes * 60_000,
         )
+        self.consumer_groups = ConsumerGroupCoordinator(
+            self.offsets,
+            scheduler,
+            self.topic_partition_counts,
+            classic=self.groups,
+            session_timeout_ms=config.group_consumer_session_timeout_ms,
+            heartbeat_interval_ms=config.group_consumer_heartbeat_interval_ms,
+            assignors=tuple(a.strip() for a in config.group_consumer_assignors.split(",") if a.strip()),
+            max_size=config.group_consumer_max_size,
+        )
+        self.groups.other = self.consumer_groups
         self.transactions = TransactionCoordinator(self)
         self.log_manager = LogManager(self, scheduler)
-        self.append_listeners: list[AppendListener] = [self.transactions]
-        self.topic_listeners: list[TopicListener] = [self.transactions, self.groups]
+        self.stats = BrokerStats()
+        self.append_listeners: list[AppendListener] = [self.transactions, self.stats]
+        self.topic_listeners: list[TopicListener] = [self.transactions, self.groups, self.consumer_groups, self.stats]
+        # Set by start(): recovery done, the loop is serving (the /readyz probe).
+        self.ready = False
         self._closers: list[Callable[[], None]] = []
+        # Security: SCRAM credentials always (users can be made before ACLs are on); the
+        # authorizer only with --authorizer, so without it a request pays one attribute check.
+        self.users = CredentialStore(self.store.load_scram_credentials(), self.store.save_scram_credentials)
+        for name, password in config.sasl_users:
+            for mech in MECHANISMS:
+                self.users.put(name, mech, scram.from_password(mech, password), persist=False)
+        if config.sasl_users:
+            self.users.persist()
+        self.authorizer: Authorizer | None = None
+        if config.authorizer:
+            self.authorizer = Authorizer(
+                [AclBinding.from_json(row) for row in self.store.load_acls()],
+                super_users=tuple(config.super_users),
+                allow_everyone_if_no_acl_found=config.allow_everyone_if_no_acl_found,
+                save=self.store.save_acls,
+            )
         # Search (chronik.search): topics with chronik.search.enable=true, or all with --search.
         self.search = SearchIndexer(self, search_all=config.search)
         self.append_listeners.append(self.search)
@@ -93,12 +137,19 @@ class BrokerCore:
         """Recovery first (timers at 0 run before the first select), then housekeeping."""
         sched = self.scheduler
         sched.call_later(0, self.transactions.recover)
+        sched.call_later(0, self._set_ready)
         self._every(max(0.05, min(self.config.housekeeping_interval_ms, 1000) / 1000.0),
                     self.transactions.housekeeping)
         self._every(max(self.config.housekeeping_interval_ms, 1000) / 1000.0, self.groups.expire_offsets)
+        retention_ms = self.config.offsets_retention_minutes * 60_000
+        self._every(max(self.config.housekeeping_interval_ms, 1000) / 1000.0,
+                    lambda: self.consumer_groups.expire(retention_ms))
         self._every(PRODUCER_SNAPSHOT_INTERVAL_S, self.snapshot_producers)
         self.log_manager.start()
         self.search.start()
+
+    def _set_ready(self) -> None:
+        self.ready = True
 
     def _every(self, interval: float, job: Callable[[], Any]) -> None:
         def run() -> None:
@@ -131,6 +182,9 @@ class BrokerCore:
             log.exception("producer state snapshot failed")
 
     # -- topics --------------------------------------------------------------------
+    def topic_partition_counts(self) -> dict[str, int]:
+        return {t.name: len(t.partitions) for t in self.topics.values()}
+
     @property
     def topics_by_id(self):
         return self.topics.by_id
@@ -150,11 +204,28 @@ class BrokerCore:
     def set_topic_configs(self, name: str, overrides: dict[str, str]) -> None:
         self.topics.set_configs(name, overrides)
 
+    def _topic_defaults(self) -> dict[str, str]:
+        c = self.broker_configs
+        return broker_topic_defaults(c.get("", {}), c.get(str(self.config.node_id), {}))
+
+    def set_broker_configs(self, scope: str, overrides: dict[str, str]) -> None:
+        """Replace the dynamic broker configs of a scope; every topic follows at once."""
+        configs = {k: dict(v) for k, v in self.broker_configs.items()}
+        if overrides:
+            configs[scope] = dict(overrides)
+        else:
+            configs.pop(scope, None)
+        self.store.save_broker_configs(configs)
+        self.broker_configs = configs
+        self.topics.set_defaults(self._topic_defaults())
+        log.info("dynamic broker configs of %s now %s", f"broker {scope}" if scope else "the cluster", overrides)
+
     def auto_create(self, name: str) -> Topic:
         return self.topics.create(name, self.config.default_partitions)
 
     def delete_topic(self, name: str) -> None:
         topic = self.topics.remove(name)
+        self.stats.rolls_of_deleted_topics += sum(p.rolls for p in topic.partitions)
         for p in range(len(topic.partitions)):
             self.producers.drop_partition(name, p)
         for listener in self.topic_listeners:
@@ -163,7 +234,8 @@ class BrokerCore:
     # -- the append pipeline ----------------------------------------------------------
     def append(self, topic: str, partition: int, records: Any, origin: Origin = Origin.CLIENT) -> AppendOutcome:
         """Append a record set (v2 batches) to a partition; all-or-nothing per call."""
-        plog = self.topics.partition(topic, partition)
+        t = self.topics.get(topic)
+        plog = t.partition(partition) if t is not None else None
         if plog is None:
             return AppendOutcome(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
         if not records:
@@ -176,6 +248,16 @@ class BrokerCore:
         except CorruptBatchError as exc:
             return AppendOutcome(ErrorCode.CORRUPT_MESSAGE, message=str(exc))
         if origin is Origin.CLIENT:
+            cfg = t.config
+            if cfg.message_timestamp_type == "CreateTime":
+                refused = self._check_timestamps(cfg.message_timestamp_before_max_ms,
+                                                 cfg.message_timestamp_after_max_ms, data, batches)
+                if refused is not None:
+                    return refused
+            if cfg.compact:
+                refused = self._check_keys(topic, partition, data, batches)
+                if refused is not None:
+                    return refused
             code, dup = self._check_client_batches(topic, partition, batches)
             if code:
                 return AppendOutcome(code)
@@ -203,6 +285,41 @@ class BrokerCore:
         self.purgatory.notify((topic, partition))
         return AppendOutcome(ErrorCode.NONE, res.base_offset, res.log_append_time, res.log_start_offset,
                              batches=batches)
+
+    @staticmethod
+    def _check_timestamps(before_ms: int, after_ms: int, data: Any, batches: list[BatchInfo]) -> AppendOutcome | None:
+        """CreateTime timestamps too far from the broker's clock are refused (Kafka 4, KIP-937).
+
+        The batch headers tell whether any record can be out of range; only then
+        are records decoded to name them.
+        """
+        now = wall_ms()
+        low, high = now - before_ms, now + after_ms
+        suspects = [b for b in batches if not b.is_control and (b.max_timestamp > high or b.base_timestamp < low)]
+        errors = []
+        for b in suspects:
+            for i, ts in enumerate(record_timestamps(memoryview(data)[b.position:b.position + b.size])):
+                if not low <= ts <= high:
+                    errors.append((i, f"Timestamp {ts} of message with offset {i} is out of range. "
+                                      f"The timestamp should be within [{low}, {high}]"))
+        if not errors:
+            return None
+        return AppendOutcome(ErrorCode.INVALID_TIMESTAMP, record_errors=errors,
+                             message="One or more records have been rejected due to invalid timestamp")
+
+    @staticmethod
+    def _check_keys(topic: str, partition: int, data: Any, batches: list[BatchInfo]) -> AppendOutcome | None:
+        """A compacted topic refuses records without a key, one by one, as Kafka's LogValidator does."""
+        why = f"Compacted topic cannot accept message without key in topic partition {topic}-{partition}"
+        errors = [(i, why) for b in batches if not b.is_control
+                  for i in keyless_records(memoryview(data)[b.position:b.position + b.size])]
+        if not errors:
+            return None
+        shown = ", ".join(f"RecordError(batchIndex={i}, message='{m}')" for i, m in errors[:3])
+        return AppendOutcome(
+            ErrorCode.INVALID_RECORD, record_errors=errors,
+            message=f"One or more records have been rejected due to {len(errors)} record errors in total, "
+                    f"and only showing the first three errors at most: [{shown}]")
 
     def _check_client_batches(self, topic: str, partition: int,
                               batches: list[BatchInfo]) -> tuple[ErrorCode, int | None]:
@@ -238,7 +355,8 @@ class BrokerCore:
         start = plog.log_start_offset
         lso = self.transactions.last_stable_offset(topic.name, partition)
         if offset < start or offset > hw:
-            return ReadOutcome(ErrorCode.OFFSET_OUT_OF_RANGE, hw, lso, start)
+            # Kafka leaves the offsets unknown (-1) in an out-of-range answer.
+            return ReadOutcome(ErrorCode.OFFSET_OUT_OF_RANGE)
         limit = lso if read_committed else hw
         out = ReadOutcome(ErrorCode.NONE, hw, lso, start)
         if not want_data or offset >= limit:
@@ -246,7 +364,7 @@ class BrokerCore:
         try:
             data = plog.read(offset, max_bytes).data
         except OffsetOutOfRangeError:
-            return ReadOutcome(ErrorCode.OFFSET_OUT_OF_RANGE, hw, lso, start)
+            return ReadOutcome(ErrorCode.OFFSET_OUT_OF_RANGE)
         except CorruptBatchError:
             # Damaged on disk (logged once by the log): never served, never a silent stop.
             return ReadOutcome(ErrorCode.CORRUPT_MESSAGE, hw, lso, start)

@@ -5,21 +5,38 @@ unknown API or version, a body that does not decode) closes the connection,
 because Kafka's framing cannot be trusted past it; a handler that raises is
 our bug, so the request is answered with UNKNOWN_SERVER_ERROR (Kafka's
 getErrorResponse), one traceback is logged, and the connection goes on.
+
+Every answered request is timed from its dispatch to its encoding (so a
+long-poll's wait in the purgatory counts, as in Kafka's TotalTimeMs) into
+`core.stats` per API key and version, with its top-level error code.
+
+Security, when the connection has a session (chronik.security.session):
+until SASL authentication is done, `session.gate` decides what a request
+may do (its state table; anything out of place closes the connection);
+raw SASL tokens after a v0 handshake are answered here. With an
+authorizer on the core, `authz.check` runs before the handler, and a
+denied request is answered with the authorization error code, built like
+any error response. Without one, the cost is one attribute check.
 """
 
 from __future__ import annotations
 
 import logging
+import struct
+from time import perf_counter
 from typing import Any
 
 from kafka.protocol.metadata.api_versions import ApiVersionsResponse
 
+from chronik.broker import authz
 from chronik.broker.context import RequestContext
 from chronik.broker.core import BrokerCore
 from chronik.broker.handlers import HANDLERS
 from chronik.broker.handlers.api_versions import api_version_entries
 from chronik.broker.purgatory import Deferred
 from chronik.broker.storage_health import is_storage_error
+from chronik.security.mechanisms import AuthenticationFailed
+from chronik.security.session import Action, State
 from chronik.wire.apis import ALL_APIS
 from chronik.wire.error_response import build_error_response
 from chronik.wire.errors import ErrorCode
@@ -32,6 +49,7 @@ _install_zero_copy()
 log = logging.getLogger("chronik.dispatch")
 
 PRODUCE_KEY = 0
+_SIZE = struct.Struct(">i")
 
 
 def _flexible_of(api_key: int, version: int) -> bool:
@@ -46,9 +64,16 @@ class Dispatcher:
         self.core = core
 
     def __call__(self, conn: Any, frame: bytearray) -> Any:
+        started = perf_counter()
+        session = getattr(conn, "sec", None)
+        if session is not None and session.gate is not None and session.gate.state is State.RAW:
+            return self._raw_sasl_token(session, frame)
         view = memoryview(frame)
         header = parse_request_header(view, _flexible_of)
         key, version = header.api_key, header.api_version
+        if session is not None and session.gate is not None and session.gate.action(key) is Action.CLOSE:
+            raise MalformedFrame(f"request of api key {key} before SASL authentication completed "
+                                 f"(state {session.gate.state.value})")
         spec = ALL_APIS.get(key)
         handler = HANDLERS.get(key)
         if key == API_VERSIONS_KEY and spec is not None and not (
@@ -71,6 +96,9 @@ class Dispatcher:
             # Kafka's parser refuses these too (and closes the connection).
             raise MalformedFrame(f"{spec.name} v{version}: non-nullable field {null} was serialized as null")
 
+        def encode_plain(resp: Any) -> list:
+            return frame_response(key, header.correlation_id, spec.flexible(version), resp.encode(version=version))
+
         def failure() -> Any:
             return build_error_response(spec.response, request, version, ErrorCode.UNKNOWN_SERVER_ERROR)
 
@@ -82,7 +110,18 @@ class Dispatcher:
             client_id=header.client_id,
             conn_id=conn.conn_id if conn is not None else 0,
             peer=getattr(conn, "peer", None),
+            security=session,
         )
+        post = None
+        if self.core.authorizer is not None:
+            verdict = authz.check(ctx, key, request)
+            if isinstance(verdict, authz.Denied):
+                if key == PRODUCE_KEY and getattr(request, "acks", 1) == 0:
+                    # Kafka closes the connection: the producer gets no answer to learn it from.
+                    raise MalformedFrame("acks=0 produce not authorized")
+                return encode_plain(authz.denied_response(spec.response, request, version, key, verdict,
+                                                          build_error_response))
+            post = verdict
         try:
             response = handler(ctx, request)
         except Exception as exc:
@@ -94,10 +133,15 @@ class Dispatcher:
                 log.exception("%s v%d handler failed; answering UNKNOWN_SERVER_ERROR", spec.name, version)
                 code = ErrorCode.UNKNOWN_SERVER_ERROR
             if key == PRODUCE_KEY and getattr(request, "acks", 1) == 0:
+                self.core.stats.request_done(key, version, perf_counter() - started)
                 return None  # acks=0 gets no answer, whatever happened
             response = build_error_response(spec.response, request, version, code)
+        stats = self.core.stats
         if response is None:
+            stats.request_done(key, version, perf_counter() - started)
             return None
+        if post is not None and not isinstance(response, Deferred):
+            response = post(response)
 
         def encode(resp: Any) -> list:
             try:
@@ -106,6 +150,10 @@ class Dispatcher:
                 log.exception("%s v%d response does not encode; answering UNKNOWN_SERVER_ERROR",
                               spec.name, version)
                 body = failure().encode(version=version)
+            code = getattr(resp, "error_code", 0)
+            if code:
+                stats.error(key, code)
+            stats.request_done(key, version, perf_counter() - started)
             return frame_response(key, header.correlation_id, spec.flexible(version), body)
 
         if isinstance(response, Deferred):
@@ -115,6 +163,17 @@ class Dispatcher:
                 response.result = encode(response.result)
             return response
         return encode(response)
+
+    @staticmethod
+    def _raw_sasl_token(session: Any, frame: bytearray) -> list:
+        """After SaslHandshake v0 the client sends bare SASL tokens; a failure closes the connection."""
+        try:
+            out = session.gate.authenticate(bytes(frame))
+        except AuthenticationFailed as exc:
+            raise MalformedFrame(f"SASL authentication failed: {exc}") from None
+        if session.gate.state is State.AUTHENTICATED:
+            session.authenticated()
+        return [_SIZE.pack(len(out)), out]
 
     def _unsupported_api_versions(self, correlation_id: int) -> list:
         """KIP-511: answer an unknown ApiVersions version in v0 with our ranges."""

@@ -124,6 +124,10 @@ class Group:
         self.pending: dict[str, Any] = {}  # member ids handed out with MEMBER_ID_REQUIRED -> timer
         self.rebalance_timer: Any = None
         self.initial_delay = False
+        # Kafka's InitialDelayedJoin: a member that joins during the initial
+        # delay extends it by another delay, up to the rebalance timeout.
+        self.new_member_added = False
+        self.delay_remaining_ms = 0
         self.state_since_ms = now_ms
 
     def fire(self, event: Event, now_ms: int) -> GroupState:

@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from chronik import clock
 from chronik.broker.group_state import (
@@ -69,15 +70,21 @@ class GroupCoordinator:
         self.offsets_retention_ms = offsets_retention_ms
         self.wall_ms = wall_ms or clock.wall_ms
         self.groups: dict[str, Group] = {}
+        # The consumer-protocol (KIP-848) coordinator, set by the core: group ids it
+        # owns are not classic groups here (see chronik.broker.consumer_groups).
+        self.other: Any = None
         # Groups that only exist through committed offsets (after a restart,
         # or written by the transaction coordinator) show up as Empty.
         for gid in offsets.groups():
             self.groups[gid] = Group(gid, self.wall_ms())
 
     # -- helpers ------------------------------------------------------------
+    def _claimed(self, group_id: str) -> bool:
+        return self.other is not None and self.other.owns(group_id)
+
     def _group(self, group_id: str) -> Group | None:
         g = self.groups.get(group_id)
-        if g is None and self.offsets.has_group(group_id):
+        if g is None and self.offsets.has_group(group_id) and not self._claimed(group_id):
             g = self.groups[group_id] = Group(group_id, self.wall_ms())
         return g
 
@@ -128,7 +135,9 @@ class GroupCoordinator:
         log.info("group %s: preparing rebalance (%s), generation %d", group.group_id, reason, group.generation_id)
         if initial and self.initial_rebalance_delay_ms > 0:
             group.initial_delay = True
+            group.new_member_added = False
             delay_ms = min(self.initial_rebalance_delay_ms, max(group.max_rebalance_timeout_ms(), 1))
+            group.delay_remaining_ms = max(group.max_rebalance_timeout_ms() - delay_ms, 0)
         else:
             group.initial_delay = False
             delay_ms = group.max_rebalance_timeout_ms()
@@ -144,6 +153,13 @@ class GroupCoordinator:
             if not group.is_(S.PREPARING_REBALANCE):
                 return
             if group.initial_delay:
+                if group.new_member_added and group.delay_remaining_ms > 0:
+                    # Someone joined during the delay: wait one more, as Kafka does.
+                    group.new_member_added = False
+                    delay = min(self.initial_rebalance_delay_ms, group.delay_remaining_ms)
+                    group.delay_remaining_ms -= delay
+                    self._arm_rebalance_timer(group, delay)
+                    return
                 group.initial_delay = False
                 if not group.all_joined():
                     # The delay is over; give stragglers the rest of the rebalance timeout.
@@ -243,6 +259,11 @@ class GroupCoordinator:
 
         if not group_id:
             return fail(ErrorCode.INVALID_GROUP_ID)
+        if self.other is not None:
+            # An empty consumer group is converted; a live one refused (GROUP_ID_NOT_FOUND).
+            code = self.other.take_over_for_classic(group_id)
+            if code:
+                return fail(code)
         if not MIN_SESSION_TIMEOUT_MS <= session_timeout_ms <= MAX_SESSION_TIMEOUT_MS:
             return fail(ErrorCode.INVALID_SESSION_TIMEOUT)
         if rebalance_timeout_ms < 0:
@@ -293,6 +314,8 @@ class GroupCoordinator:
             group.static_members[instance_id] = member_id
         self._touch(group, m)
         if group.is_(S.PREPARING_REBALANCE):
+            if group.initial_delay:
+                group.new_member_added = True
             self._maybe_complete_join(group)
         else:
             self._prepare_rebalance(group, f"member {member_id} joined")
@@ -467,6 +490,8 @@ class GroupCoordinator:
         self, group_id: str, member_id: str, generation_id: int, group_instance_id: str | None = None
     ) -> int:
         """For TxnOffsetCommit: may this member write offsets for this generation?"""
+        if self._claimed(group_id):
+            return self.other.check_commit(group_id, member_id, generation_id)
         group = self._group(group_id)
         if group is None:
             return ErrorCode.NONE if generation_id < 0 and not member_id else ErrorCode.ILLEGAL_GENERATION
@@ -490,10 +515,13 @@ class GroupCoordinator:
             return ErrorCode.UNKNOWN_MEMBER_ID
         return ErrorCode.NONE
 
-    def check_commit(self, group_id: str, member_id: str, generation_id: int, instance_id: str | None) -> int:
+    def check_commit(self, group_id: str, member_id: str, generation_id: int, instance_id: str | None,
+                     api_version: int = 9) -> int:
         """OffsetCommit's group-level check; creates the group for simple commits."""
         if not group_id:
             return ErrorCode.INVALID_GROUP_ID
+        if self._claimed(group_id):
+            return self.other.check_commit(group_id, member_id, generation_id, api_version)
         group = self._group(group_id)
         if group is None:
             if generation_id >= 0:
@@ -507,7 +535,20 @@ class GroupCoordinator:
                 self._touch(group, m)
         return code
 
+    def check_fetch(self, group_id: str, member_id: str | None, member_epoch: int) -> int:
+        """OffsetFetch v9+: member epochs are only checked for consumer-protocol groups (as Kafka)."""
+        if self._claimed(group_id):
+            return self.other.check_fetch(group_id, member_id, member_epoch)
+        return ErrorCode.NONE
+
     def delete_offsets(self, group_id: str, partitions: list[tuple[str, int]]) -> tuple[int, list[int]]:
+        if self._claimed(group_id):
+            g = self.other.group(group_id)
+            subscribed = self.other.subscribed_topics(group_id) if g.members else set()
+            codes = [ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC if t in subscribed else ErrorCode.NONE
+                     for t, _ in partitions]
+            self.offsets.delete(group_id, [tp for tp, c in zip(partitions, codes, strict=True) if not c])
+            return ErrorCode.NONE, codes
         group = self._group(group_id)
         if group is None:
             return ErrorCode.GROUP_ID_NOT_FOUND, []
@@ -553,6 +594,8 @@ class GroupCoordinator:
     def delete_group(self, group_id: str) -> int:
         if not group_id:
             return ErrorCode.INVALID_GROUP_ID
+        if self._claimed(group_id):
+            return self.other.delete_group(group_id)
         group = self._group(group_id)
         if group is None or group.is_(S.DEAD):
             return ErrorCode.GROUP_ID_NOT_FOUND

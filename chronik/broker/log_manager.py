@@ -103,6 +103,9 @@ class LogManager:
                 if retention:
                     res = apply_retention(plog, retention_config, now)
                     if res.segments_deleted:
+                        stats = self.core.stats
+                        stats.retention_segments_deleted += res.segments_deleted
+                        stats.retention_bytes_deleted += res.bytes_deleted
                         log.info(
                             "%s-%d: deleted %d segment(s), %d bytes (%s); log start now %d",
                             topic.name, p, res.segments_deleted, res.bytes_deleted,
@@ -191,6 +194,11 @@ class LogManager:
         self._queued.discard(id(plog))
         if stats is None:
             return
+        if stats.skipped is None:
+            counters = self.core.stats
+            counters.cleaner_runs += 1
+            counters.cleaner_bytes_read += stats.bytes_read
+            counters.cleaner_bytes_written += stats.bytes_written
         if stats.tombstone_expiry_ms is not None:
             self._tombstone_due[id(plog)] = stats.tombstone_expiry_ms
         if stats.skipped is None:

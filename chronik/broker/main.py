@@ -2,44 +2,131 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import socket
+import ssl
 import sys
 import time
 from pathlib import Path
 
 from chronik.broker import log_safety
-from chronik.broker.config import BrokerConfig
+from chronik.broker.config import DEFAULT_HTTP_PORT, BrokerConfig
+from chronik.broker.connection import Listener
 from chronik.broker.core import BrokerCore
 from chronik.broker.dispatch import Dispatcher
 from chronik.broker.server import Server
 from chronik.metadata.store import MetadataError
 from chronik.offline.lock import DataDirLocked, lock_data_dir
+from chronik.security.session import Session, new_session
 
 log = logging.getLogger("chronik")
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for handler in logging.getLogger().handlers:
-        log_safety.install(handler)
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: ts (RFC 3339, UTC), level, logger, msg, and exc when there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=False)
+
+
+def _setup_logging(level: str, fmt: str = "text") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    log_safety.install(handler)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(getattr(logging, level.upper(), logging.INFO))
+
+
+def _start_http(config: BrokerConfig, server: Server, core: BrokerCore) -> tuple[str | None, str | None]:
+    """(URL, None) when the admin port serves, (None, error) when start-up must fail, (None, None) without."""
+    if not config.http_enabled:
+        return None, None
+    from chronik.http.app import AdminApp
+
+    host = config.http_host or config.host
+    explicit = config.http_port is not None
+    port = config.http_port if explicit else DEFAULT_HTTP_PORT
+    url_host = config.advertised if host in ("0.0.0.0", "::", "") else host
+    app: AdminApp | None = None
+
+    def factory():
+        assert app is not None
+        return app.connection()
+
+    try:
+        bound = server.add_stream_listener(host, port, factory)
+    except OSError as exc:
+        if explicit:
+            return None, f"cannot listen on {host}:{port} (--http-port): {exc.strerror}"
+        log.warning("admin HTTP port %s:%d is taken (%s); running without /metrics (use --http-port)",
+                    host, port, exc.strerror)
+        return None, None
+    fmt_host = f"[{url_host}]" if ":" in url_host else url_host
+    url = f"http://{fmt_host}:{bound}"
+    app = AdminApp(core, server, server, f"{config.advertised}:{config.port}", url)
+    return url, None
 
 
 def attach(core: BrokerCore, server: Server) -> None:
-    """Let `server` feed requests to `core`, and start the core's timers."""
+    """Let `server` feed requests to `core` (the caller then starts the core's timers)."""
     server.dispatch = Dispatcher(core)
+    mechanisms = tuple(core.config.sasl_mechanisms)
+
+    def session(listener: Listener, conn) -> Session:
+        return new_session(listener.name, listener.protocol, conn.ip, listener.endpoint, mechanisms, core.users)
+
+    server.new_session = session
     server.deadline_sources.append(core.purgatory)
     # A closed connection's parked fetches and joins have nobody to answer.
     server.on_close.append(lambda conn: core.purgatory.cancel_owner(conn.conn_id))
-    core.start()
+
+
+def tls_context(config: BrokerConfig) -> ssl.SSLContext:
+    """The server side of SSL and SASL_SSL listeners (Kafka's ssl.keystore / ssl.truststore / ssl.client.auth)."""
+    if not config.tls_cert or not config.tls_key:
+        raise ValueError("SSL and SASL_SSL listeners need --tls-cert and --tls-key")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(str(config.tls_cert), str(config.tls_key))
+    if config.tls_ca:
+        ctx.load_verify_locations(str(config.tls_ca))
+    ctx.verify_mode = {"none": ssl.CERT_NONE, "requested": ssl.CERT_OPTIONAL,
+                       "required": ssl.CERT_REQUIRED}[config.tls_client_auth]
+    if ctx.verify_mode != ssl.CERT_NONE and not config.tls_ca:
+        raise ValueError("--tls-client-auth requested|required needs --tls-ca to verify client certificates")
+    return ctx
+
+
+def make_listeners(config: BrokerConfig) -> list[Listener]:
+    specs = config.listeners or [("PLAINTEXT", "PLAINTEXT", config.host, config.port)]
+    ctx = None
+    if any(proto in ("SSL", "SASL_SSL") for _, proto, _, _ in specs):
+        ctx = tls_context(config)
+    out = []
+    for name, proto, host, port in specs:
+        adv = config.advertised_listeners.get(name)
+        if adv is None and config.advertised_host:
+            adv = (config.advertised_host, 0)
+        out.append(Listener(name, proto, host, port, ctx if proto in ("SSL", "SASL_SSL") else None, adv))
+    return out
 
 
 def run_broker(config: BrokerConfig) -> int:
-    _setup_logging(config.log_level)
+    _setup_logging(config.log_level, config.log_format)
     started = time.monotonic()
     data_dir = Path(config.data_dir)
     try:
@@ -48,16 +135,23 @@ def run_broker(config: BrokerConfig) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 
+    try:
+        listeners = make_listeners(config)
+    except (ValueError, OSError, ssl.SSLError) as exc:
+        print(f"error: TLS: {exc}", file=sys.stderr)
+        lock.close()
+        return 1
     server = Server(config.host, config.port, config.max_request_bytes,
                     max_connections=config.max_connections,
-                    max_connections_per_ip=config.max_connections_per_ip)
+                    max_connections_per_ip=config.max_connections_per_ip, listeners=listeners)
     try:
         server.listen()
     except OSError as exc:
-        print(f"error: cannot listen on {config.host}:{config.port}: {exc.strerror}", file=sys.stderr)
+        where = ", ".join(f"{lst.host}:{lst.port}" for lst in listeners)
+        print(f"error: cannot listen on {where}: {exc.strerror}", file=sys.stderr)
         lock.close()
         return 1
-    config.port = server.port
+    config.host, config.port = listeners[0].host, server.port
 
     try:
         core = BrokerCore(config, server)
@@ -67,6 +161,14 @@ def run_broker(config: BrokerConfig) -> int:
         lock.close()
         return 1
     attach(core, server)
+    http_url, http_error = _start_http(config, server, core)
+    if http_error:
+        print(f"error: {http_error}", file=sys.stderr)
+        server.shutdown()
+        core.close()
+        lock.close()
+        return 1
+    core.start()
 
     # Signals only set a flag; the wakeup socket gets the loop out of select().
     rsock, wsock = socket.socketpair()
@@ -90,10 +192,18 @@ def run_broker(config: BrokerConfig) -> int:
     server.add_wakeup(rsock, drain_wakeup)
 
     elapsed = (time.monotonic() - started) * 1000
+    if config.listeners:
+        where = ", ".join(f"{lst.name}={lst.protocol}://{lst.host}:{lst.port}"
+                          f" (advertised {lst.endpoint[0]}:{lst.endpoint[1]})" for lst in listeners) + " ("
+    else:
+        where = f"{config.host}:{server.port} (advertised {config.advertised}:{server.port}, "
+    security = ""
+    if core.authorizer is not None:
+        security = f", authorizer on ({len(core.authorizer.acls())} ACLs)"
     print(
-        f"chronik listening on {config.host}:{server.port} "
-        f"(advertised {config.advertised}:{server.port}, data {data_dir}, "
-        f"{len(core.topics)} topics, started in {elapsed:.0f} ms)",
+        f"chronik listening on {where}data {data_dir}, "
+        f"{len(core.topics)} topics{security}, started in {elapsed:.0f} ms)"
+        + (f"; admin {http_url} (/metrics /healthz /readyz /v1/status)" if http_url else ""),
         flush=True,
     )
     try:

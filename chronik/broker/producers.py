@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from chronik.storage.atomic import atomic_write
 from chronik.storage.batch import BatchInfo, iter_batches
+from chronik.storage.control import COORDINATOR_EPOCH
 from chronik.wire.errors import ErrorCode
 
 if TYPE_CHECKING:
@@ -51,6 +52,8 @@ class ProducerEntry:
     last_timestamp: int = -1
     # Offset of the first record of an open transaction on this partition (None: none open).
     txn_first_offset: int | None = None
+    # Coordinator epoch of the last transaction marker written for it here (-1: none yet).
+    coordinator_epoch: int = -1
 
 
 def _next_seq(seq: int, count: int) -> int:
@@ -107,11 +110,13 @@ class ProducerStateManager:
         entry = producers.get(b.producer_id)
         if entry is None or b.producer_epoch > entry.epoch:
             txn = entry.txn_first_offset if entry is not None else None
-            entry = ProducerEntry(epoch=b.producer_epoch, txn_first_offset=txn)
+            marker_epoch = entry.coordinator_epoch if entry is not None else -1
+            entry = ProducerEntry(epoch=b.producer_epoch, txn_first_offset=txn, coordinator_epoch=marker_epoch)
             producers[b.producer_id] = entry
         entry.last_timestamp = b.max_timestamp
         if b.is_control:
             entry.txn_first_offset = None
+            entry.coordinator_epoch = COORDINATOR_EPOCH  # one coordinator, whose epoch never moves
             return
         if b.is_transactional and entry.txn_first_offset is None:
             entry.txn_first_offset = base_offset
@@ -150,7 +155,7 @@ class ProducerStateManager:
         if snap is not None and snap.get("end_offset", -1) <= plog.log_end_offset:
             for pid, e in snap["producers"].items():
                 entry = ProducerEntry(epoch=e["epoch"], last_timestamp=e.get("ts", -1),
-                                      txn_first_offset=e.get("txn"))
+                                      txn_first_offset=e.get("txn"), coordinator_epoch=e.get("ce", -1))
                 for fs, ls, bo, lo in e["batches"]:
                     entry.batches.append(CachedBatch(fs, ls, bo, lo))
                 producers[int(pid)] = entry
@@ -178,6 +183,7 @@ class ProducerStateManager:
                         "epoch": e.epoch,
                         "ts": e.last_timestamp,
                         "txn": e.txn_first_offset,
+                        "ce": e.coordinator_epoch,
                         "batches": [[c.first_seq, c.last_seq, c.base_offset, c.last_offset]
                                     for c in e.batches],
                     }

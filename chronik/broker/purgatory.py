@@ -91,6 +91,10 @@ class Purgatory:
         if keep:
             self._watchers.setdefault(key, []).extend(keep)
 
+    def pending(self) -> int:
+        """Requests parked and not answered yet."""
+        return sum(1 for _, _, d in self._deadlines if not d.done)
+
     def next_deadline(self) -> float | None:
         while self._deadlines and self._deadlines[0][2].done:
             heapq.heappop(self._deadlines)

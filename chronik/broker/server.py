@@ -1,11 +1,31 @@
 """The selectors loop: accept, read frames, dispatch, write responses, timers.
 
+(About 650 lines: one event loop whose reading, TLS, request queueing and
+writing share per-connection state and its bounds; splitting it would
+spread those invariants over several files.)
+
 This is the only module that owns sockets. It knows nothing of what a
 request means: it hands each complete frame to the dispatcher and sends
 back whatever buffers come out, in request order per connection. A request
 answered later (a long-poll fetch, a group join) holds back the requests
 that follow it on that connection, as Kafka does, so answers never overtake
 each other.
+
+Listeners (Kafka's `listeners`): each has a name, a security protocol
+(PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL) and the endpoint its clients
+are told about. On SSL and SASL_SSL listeners every connection has a TLS
+layer: an `ssl.SSLObject` over two memory BIOs, so the handshake and the
+records run on this loop without ever blocking it (ciphertext in from the
+socket, plaintext out to the frame decoder; answers encrypted into a
+ciphertext buffer that is sent as the socket allows). A connection's
+security state (`conn.sec`, made by the `new_session` hook) is what the
+dispatcher consults; `sec.closing` asks for the connection to be closed
+once the current answer is sent (a failed SASL login).
+
+Besides the Kafka listener the loop can own extra listening sockets whose
+connections are driven by a sans-IO protocol object (`StreamProtocol`:
+bytes in, bytes out through a `StreamTransport`); the admin HTTP port is
+one. Such protocols never see a socket.
 """
 
 from __future__ import annotations
@@ -16,12 +36,14 @@ import itertools
 import logging
 import selectors
 import socket
+import ssl
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from chronik.broker.connection import Connection, Listener, Timer, TlsLayer
 from chronik.broker.purgatory import Deferred
+from chronik.broker.streams import StreamConnections, StreamListener, StreamProtocol, StreamTransport
 from chronik.wire.framing import FrameDecoder, MalformedFrame
 
 log = logging.getLogger("chronik.server")
@@ -44,46 +66,17 @@ FRAMES_PER_TURN = 32
 BYTES_PER_TURN = 4 * 1024 * 1024
 
 
-class Connection:
-    __slots__ = (
-        "sock", "peer", "fd", "decoder", "frames", "queued_bytes", "out", "out_bytes", "busy", "closed",
-        "reading", "writing", "conn_id", "ip",
-    )
-
-    def __init__(self, sock: socket.socket, peer: Any, conn_id: int, decoder: FrameDecoder) -> None:
-        self.sock = sock
-        self.peer = peer
-        self.ip = peer[0] if isinstance(peer, tuple) else str(peer)
-        self.fd = sock.fileno()
-        self.decoder = decoder
-        self.frames: deque[bytearray] = deque()
-        self.queued_bytes = 0
-        self.out: deque[memoryview] = deque()
-        self.out_bytes = 0
-        self.busy = False  # a deferred answer is outstanding
-        self.closed = False
-        self.reading = True
-        self.writing = False
-        self.conn_id = conn_id
-
-
-class Timer:
-    __slots__ = ("when", "callback", "cancelled")
-
-    def __init__(self, when: float, callback: Callable[[], None]) -> None:
-        self.when = when
-        self.callback = callback
-        self.cancelled = False
-
-    def cancel(self) -> None:
-        self.cancelled = True
+# Ciphertext produced ahead of the socket per TLS connection before plaintext answers wait.
+TLS_OUT_AHEAD = 1024 * 1024
+TLS_READ = 256 * 1024
 
 
 class Server:
     def __init__(self, host: str, port: int, max_request_bytes: int, max_connections: int = 0,
-                 max_connections_per_ip: int = 0) -> None:
-        self.host = host
-        self.port = port
+                 max_connections_per_ip: int = 0, listeners: list[Listener] | None = None) -> None:
+        self.listeners = listeners or [Listener("PLAINTEXT", "PLAINTEXT", host, port)]
+        self.host = self.listeners[0].host
+        self.port = self.listeners[0].port
         self.max_request_bytes = max_request_bytes
         # Kafka's max.connections / max.connections.per.ip (0: no limit).
         self.max_connections = max_connections
@@ -109,6 +102,16 @@ class Server:
         # Objects with next_deadline() -> float | None and expire(): the purgatory.
         self.deadline_sources: list[Any] = []
         self.on_close: list[Callable[[Connection], None]] = []
+        self.accepted_total = 0
+        self.closed_total = 0
+        # Seconds spent waiting in select(): the loop's idle time.
+        self.idle_seconds = 0.0
+        self.started = time.monotonic()
+        # Extra listeners (the admin HTTP port), driven by sans-IO protocol objects.
+        self.streams = StreamConnections(self.sel, self.call_later)
+        # Set by the broker: (listener, connection) -> the connection's security session.
+        self.new_session: Callable[[Listener, Connection], Any] | None = None
+        self._tls_input: set[Connection] = set()  # decrypted bytes left to read
 
     # -- timers -------------------------------------------------------------
     @staticmethod
@@ -138,18 +141,34 @@ class Server:
 
     # -- lifecycle ----------------------------------------------------------
     def listen(self) -> None:
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        s = socket.socket(family, socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind((self.host, self.port))
-        s.listen(512)
-        s.setblocking(False)
-        self.port = s.getsockname()[1]
-        self.listener = s
-        self.sel.register(s, selectors.EVENT_READ, None)
+        for lst in self.listeners:
+            family = socket.AF_INET6 if ":" in lst.host else socket.AF_INET
+            s = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind((lst.host, lst.port))
+                s.listen(512)
+            except OSError:
+                s.close()
+                for other in self.listeners:
+                    if other.sock is not None:
+                        self.sel.unregister(other.sock)
+                        other.sock.close()
+                        other.sock = None
+                raise
+            s.setblocking(False)
+            lst.port = s.getsockname()[1]
+            lst.sock = s
+            self.sel.register(s, selectors.EVENT_READ, lst)
+        self.port = self.listeners[0].port
+        self.listener = self.listeners[0].sock
 
     def stop(self) -> None:
         self._stopping = True
+
+    def add_stream_listener(self, host: str, port: int, factory: Callable[[], StreamProtocol]) -> int:
+        """Listen on host:port; each connection gets `factory()`. Returns the bound port (OSError if taken)."""
+        return self.streams.listen(host, port, factory)
 
     def add_wakeup(self, sock: socket.socket, callback: Callable[[], None]) -> None:
         self.sel.register(sock, selectors.EVENT_READ, callback)
@@ -170,17 +189,28 @@ class Server:
             timeout = None
             if next_timer is not None:
                 timeout = max(0.0, next_timer - self.clock())
-            if self._dirty or self._ready:
+            if self._tls_input:
+                for conn in [c for c in self._tls_input if c.reading and not c.closed]:
+                    self._tls_input.discard(conn)
+                    self._on_readable(conn)
+            if self._dirty or self._ready or any(c.reading for c in self._tls_input):
                 timeout = 0.0
-            for key, mask in self.sel.select(timeout):
+            waited = time.perf_counter()
+            events = self.sel.select(timeout)
+            self.idle_seconds += time.perf_counter() - waited
+            for key, mask in events:
                 data = key.data
-                if data is None:
-                    self._accept()
+                if isinstance(data, Listener):
+                    self._accept(data)
                 elif isinstance(data, Connection):
                     if mask & selectors.EVENT_READ:
                         self._on_readable(data)
                     if mask & selectors.EVENT_WRITE and not data.closed:
                         self._dirty.add(data)
+                elif isinstance(data, StreamTransport):
+                    self.streams.ready(data, mask)
+                elif isinstance(data, StreamListener):
+                    self.streams.accept(data)
                 else:
                     data()
             self._flush_dirty()
@@ -189,27 +219,30 @@ class Server:
         """Send what is already answered, then close every socket."""
         deadline = self.clock() + drain_seconds
         self._flush_dirty()
-        while any(c.out for c in self.conns.values()) and self.clock() < deadline:
+        while any(c.out or (c.tls is not None and c.tls.raw_out) for c in self.conns.values()) \
+                and self.clock() < deadline:
             for key, _mask in self.sel.select(0.05):
                 if isinstance(key.data, Connection):
                     self._dirty.add(key.data)
             self._flush_dirty()
         for c in list(self.conns.values()):
             self.close(c)
-        if self.listener is not None:
-            try:
-                self.sel.unregister(self.listener)
-            except KeyError:
-                pass  # accepts were paused
-            self.listener.close()
+        self.streams.close_all()
+        for lst in self.listeners:
+            if lst.sock is not None:
+                try:
+                    self.sel.unregister(lst.sock)
+                except KeyError:
+                    pass  # accepts were paused
+                lst.sock.close()
         self.sel.close()
 
     # -- connections ----------------------------------------------------------
-    def _accept(self) -> None:
-        assert self.listener is not None
+    def _accept(self, listener: Listener) -> None:
+        assert listener.sock is not None
         for _ in range(64):
             try:
-                sock, peer = self.listener.accept()
+                sock, peer = listener.sock.accept()
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
@@ -229,7 +262,12 @@ class Server:
             sock.setblocking(False)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             decoder = FrameDecoder(self.max_request_bytes, admit=self._admit, release=self._release)
-            conn = Connection(sock, peer, next(self._ids), decoder)
+            conn = Connection(sock, peer, next(self._ids), decoder, listener)
+            if listener.ssl_context is not None:
+                conn.tls = TlsLayer(listener.ssl_context)
+            if self.new_session is not None:
+                conn.sec = self.new_session(listener, conn)
+            self.accepted_total += 1
             self.conns[conn.fd] = conn
             self._per_ip[ip] = self._per_ip.get(ip, 0) + 1
             self.sel.register(sock, selectors.EVENT_READ, conn)
@@ -247,15 +285,19 @@ class Server:
             log.warning(message)
 
     def _pause_accepting(self) -> None:
-        if self._accepting and self.listener is not None:
-            self.sel.unregister(self.listener)
+        if self._accepting:
+            for lst in self.listeners:
+                if lst.sock is not None:
+                    self.sel.unregister(lst.sock)
             self._accepting = False
 
     def _resume_accepting(self) -> None:
-        if self.listener is not None and not self._stopping and not self._accepting:
+        if not self._stopping and not self._accepting:
             if self.max_connections and len(self.conns) >= self.max_connections:
                 return
-            self.sel.register(self.listener, selectors.EVENT_READ, None)
+            for lst in self.listeners:
+                if lst.sock is not None:
+                    self.sel.register(lst.sock, selectors.EVENT_READ, lst)
             self._accepting = True
 
     # -- the large-frame budget ----------------------------------------------------
@@ -283,12 +325,15 @@ class Server:
                 continue
             self._waiting_admission.discard(conn)
             self._enqueue(conn, frames)
+            if conn.tls is not None and conn.tls.has_input():
+                self._tls_input.add(conn)
             self._process(conn)
 
     def close(self, conn: Connection) -> None:
         if conn.closed:
             return
         conn.closed = True
+        self.closed_total += 1
         self._dirty.discard(conn)
         for cb in self.on_close:
             try:
@@ -312,7 +357,7 @@ class Server:
         conn.frames.clear()
         conn.queued_bytes = 0
         conn.decoder.close()
-        for pending in (self._waiting_admission, self._blocked, self._ready):
+        for pending in (self._waiting_admission, self._blocked, self._ready, self._tls_input):
             pending.discard(conn)
         if not self._accepting and not self._stopping:
             self._resume_accepting()
@@ -323,7 +368,9 @@ class Server:
             return
         want_read = (conn.out_bytes < MAX_PENDING_OUT and len(conn.frames) < MAX_QUEUED_FRAMES
                      and conn.queued_bytes < MAX_QUEUED_BYTES and not conn.decoder.waiting)
-        want_write = bool(conn.out)
+        want_write = bool(conn.out) or (conn.tls is not None and bool(conn.tls.raw_out))
+        if want_read and conn.tls is not None and not conn.reading and conn.tls.has_input():
+            self._tls_input.add(conn)  # decrypted bytes are waiting: no socket event will say so
         if want_read == conn.reading and want_write == conn.writing:
             return
         conn.reading, conn.writing = want_read, want_write
@@ -338,7 +385,11 @@ class Server:
 
     def _on_readable(self, conn: Connection) -> None:
         try:
-            got = self._read_frames(conn)
+            got = self._read_frames(conn) if conn.tls is None else self._read_tls(conn)
+        except ssl.SSLError as exc:
+            log.info("closing connection from %s: TLS: %s", conn.peer, exc.reason or exc)
+            self.close(conn)
+            return
         except MalformedFrame as exc:
             log.info("closing connection from %s: %s", conn.peer, exc)
             self.close(conn)
@@ -381,6 +432,65 @@ class Server:
                 return True
         return True
 
+    def _read_tls(self, conn: Connection) -> bool:
+        """Ciphertext from the socket into the TLS layer, plaintext from it into the decoder. False on EOF."""
+        tls = conn.tls
+        assert tls is not None
+        eof = False
+        for _ in range(16):
+            try:
+                data = conn.sock.recv(TLS_READ)
+            except (BlockingIOError, InterruptedError):
+                break
+            if not data:
+                eof = True
+                break
+            tls.inbio.write(data)
+            if len(data) < TLS_READ:
+                break
+        if not tls.established:
+            try:
+                tls.obj.do_handshake()
+            except ssl.SSLWantReadError:
+                self._push_tls(conn)
+                return not eof
+            tls.established = True
+            if conn.sec is not None:
+                conn.sec.tls_established(tls.obj.getpeercert())
+            self._push_tls(conn)
+        decoder = conn.decoder
+        while True:
+            buf = decoder.recv_buffer()
+            if not buf:
+                self._waiting_admission.add(conn)
+                return True
+            try:
+                n = tls.obj.read(len(buf), buf)
+            except ssl.SSLWantReadError:
+                break
+            except ssl.SSLZeroReturnError:
+                return False
+            if n == 0:
+                return False
+            frames = decoder.received(n)
+            if frames:
+                self._enqueue(conn, frames)
+                if conn.queued_bytes >= MAX_QUEUED_BYTES or len(conn.frames) >= MAX_QUEUED_FRAMES:
+                    self._tls_input.add(conn)
+                    return True
+            if decoder.waiting:
+                self._waiting_admission.add(conn)
+                return True
+        self._push_tls(conn)  # TLS 1.3 may answer (session tickets, key updates)
+        return not eof
+
+    def _push_tls(self, conn: Connection) -> None:
+        tls = conn.tls
+        assert tls is not None
+        if tls.outbio.pending:
+            tls.raw_out += tls.outbio.read()
+            self._dirty.add(conn)
+
     @staticmethod
     def _enqueue(conn: Connection, frames: list[bytearray]) -> None:
         conn.frames.extend(frames)
@@ -405,6 +515,15 @@ class Server:
             except MalformedFrame as exc:
                 log.info("closing connection from %s: %s", conn.peer, exc)
                 self.close(conn)
+                return
+            if conn.sec is not None and conn.sec.closing:
+                # Answer this one (a failed login), then close: nothing after it is read.
+                if isinstance(result, list):
+                    self._queue(conn, result)
+                conn.closing = True
+                conn.frames.clear()
+                conn.queued_bytes = 0
+                self._dirty.add(conn)
                 return
             if result is None:
                 continue
@@ -444,6 +563,9 @@ class Server:
     def _flush(self, conn: Connection) -> None:
         if conn.closed:
             return
+        if conn.tls is not None:
+            self._flush_tls(conn)
+            return
         out = conn.out
         while out:
             bufs = list(itertools.islice(out, _MAX_IOV))
@@ -471,6 +593,46 @@ class Server:
             if partial:
                 # The socket buffer is full; the selector says when to go on.
                 break
+        if conn.closing and not out:
+            self.close(conn)
+            return
+        self._set_events(conn)
+        if conn.frames and not conn.busy:
+            self._process(conn)
+        self._unblock()
+
+    def _flush_tls(self, conn: Connection) -> None:
+        tls = conn.tls
+        assert tls is not None
+        out = conn.out
+        while True:
+            if tls.established:
+                while out and len(tls.raw_out) < TLS_OUT_AHEAD:
+                    head = out.popleft()
+                    tls.obj.write(head)
+                    conn.out_bytes -= len(head)
+                    self.out_total -= len(head)
+                    tls.raw_out += tls.outbio.read()
+            if tls.outbio.pending:
+                tls.raw_out += tls.outbio.read()
+            if not tls.raw_out:
+                break
+            try:
+                sent = conn.sock.send(tls.raw_out)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EPIPE, errno.ECONNRESET):
+                    log.debug("send to %s failed: %s", conn.peer, exc)
+                self.close(conn)
+                return
+            partial = sent < len(tls.raw_out)
+            del tls.raw_out[:sent]
+            if partial:
+                break
+        if conn.closing and not out and not tls.raw_out:
+            self.close(conn)
+            return
         self._set_events(conn)
         if conn.frames and not conn.busy:
             self._process(conn)
@@ -483,3 +645,11 @@ class Server:
         for conn in [c for c in self._blocked if c.out_bytes < MAX_PENDING_OUT]:
             self._blocked.discard(conn)
             self._ready.add(conn)
+
+    @property
+    def connections_open(self) -> int:
+        return len(self.conns)
+
+    @property
+    def stream_connections(self) -> int:
+        return len(self.streams.transports)

@@ -50,15 +50,22 @@ class Topic:
     topic_id: uuid.UUID
     configs: dict[str, str]  # overrides only, as stored
     partitions: list[PartitionLog] = field(default_factory=list)
+    # Topic-level defaults set as dynamic broker configs (shared by every topic).
+    defaults: dict[str, str] = field(default_factory=dict, repr=False)
     config: TopicConfig = field(init=False)  # typed, parsed once per change
 
     def __post_init__(self) -> None:
-        self.config = TopicConfig.parse(self.configs)
+        self.reparse()
+
+    def reparse(self) -> None:
+        self.config = TopicConfig.parse({**self.defaults, **self.configs})
+        for plog in self.partitions:
+            plog.config = self.config.log_config()
 
     @property
     def effective_config(self) -> dict[str, str]:
         """Every config as a string, defaults included (DescribeConfigs)."""
-        return effective_topic_config(self.configs)
+        return effective_topic_config({**self.defaults, **self.configs})
 
     def partition(self, index: int) -> PartitionLog | None:
         return self.partitions[index] if 0 <= index < len(self.partitions) else None
@@ -72,6 +79,8 @@ class TopicTable:
         self.store = store
         self._by_name: dict[str, Topic] = {}
         self.by_id: dict[uuid.UUID, Topic] = {}
+        # Topic configs set as dynamic broker configs; one dict every Topic shares.
+        self.defaults: dict[str, str] = {}
 
     # -- the mapping ------------------------------------------------------------
     def get(self, name: str | None) -> Topic | None:
@@ -107,7 +116,8 @@ class TopicTable:
         """Open every partition log the store lists; returns them for the producer state."""
         opened = []
         for row in self.store.load_topics():
-            topic = Topic(row["name"], uuid.UUID(row["id"]), dict(row.get("configs") or {}))
+            topic = Topic(row["name"], uuid.UUID(row["id"]), dict(row.get("configs") or {}),
+                          defaults=self.defaults)
             cfg = topic.config.log_config()
             for p in range(row["partitions"]):
                 plog = PartitionLog(self.partition_dir(topic.name, p), cfg)
@@ -180,7 +190,7 @@ class TopicTable:
 
     def create(self, name: str, num_partitions: int, configs: dict[str, str | None] | None = None) -> Topic:
         overrides = self.check_new(name, num_partitions, configs or {})
-        topic = Topic(name, uuid.uuid4(), overrides)
+        topic = Topic(name, uuid.uuid4(), overrides, defaults=self.defaults)
         new = self._new_logs(name, 0, num_partitions, topic.config.log_config())
         self._save(topic, num_partitions, overrides, new)
         topic.partitions.extend(new)
@@ -206,11 +216,15 @@ class TopicTable:
     def set_configs(self, name: str, overrides: dict[str, str]) -> None:
         topic = self._by_name[name]
         topic.configs = overrides
-        topic.config = TopicConfig.parse(overrides)
-        cfg = topic.config.log_config()
-        for plog in topic.partitions:
-            plog.config = cfg
+        topic.reparse()
         self.store.save_topic(name, str(topic.topic_id), len(topic.partitions), overrides)
+
+    def set_defaults(self, defaults: dict[str, str]) -> None:
+        """New topic defaults from dynamic broker configs, applied to every topic now."""
+        self.defaults.clear()
+        self.defaults.update(defaults)
+        for topic in self._by_name.values():
+            topic.reparse()
 
     def close(self) -> None:
         for topic in self._by_name.values():

@@ -262,15 +262,17 @@ class TransactionCoordinator:
 
     def add_partitions(self, transactional_id: str, producer_id: int, producer_epoch: int,
                        partitions: list[TopicPartition]) -> dict[TopicPartition, ErrorCode]:
+        # Partitions that do not exist are answered first, before the transactional
+        # id is looked at, as Kafka's request handler does.
+        unknown = {tp for tp in partitions if self.core.partition(*tp) is None}
+        if unknown:
+            return {tp: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION if tp in unknown
+                    else ErrorCode.OPERATION_NOT_ATTEMPTED for tp in partitions}
         meta = self.txns.get(transactional_id)
         code = self._check_producer(meta, producer_id, producer_epoch)
         if code:
             return dict.fromkeys(partitions, code)
         assert meta is not None
-        unknown = {tp for tp in partitions if self.core.partition(*tp) is None}
-        if unknown:
-            return {tp: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION if tp in unknown
-                    else ErrorCode.OPERATION_NOT_ATTEMPTED for tp in partitions}
         if meta.state is TxnState.ONGOING and all(tp in meta.partitions for tp in partitions):
             return dict.fromkeys(partitions, ErrorCode.NONE)
         code = self._begin(meta)

@@ -35,6 +35,8 @@ class AppendOutcome:
     log_start_offset: int = -1
     message: str | None = None
     batches: list[BatchInfo] | None = None
+    # (record index in its batch, why) for records refused one by one (INVALID_RECORD)
+    record_errors: list[tuple[int, str]] | None = None
 
 
 @dataclass(slots=True)

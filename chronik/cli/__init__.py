@@ -1,114 +1,116 @@
-"""The `chronik` command tree.
+"""The `chronik` command: entry point, kept free of heavy imports.
 
-Each command group lives in its own module and registers itself on `app`
-(or as a sub-Typer). This module only wires them together and turns
-errors into one clear line on stderr with a non-zero exit.
+`main()` answers `--version` and shell completion without importing Typer,
+moves global options to the front (`chronik.cli.argv`), loads only the command
+module asked for (`chronik.cli.tree.load`) and turns every error into one line
+on stderr with a documented exit status (see `chronik.cli.state`).
 """
 
 from __future__ import annotations
 
+import os
 import sys
-from typing import Annotated
-
-import typer
-
-from chronik import __version__
-from chronik.cli.state import CliError, state
-
-app = typer.Typer(
-    name="chronik",
-    help="Chronik: a Kafka-compatible broker for the laptop, and a Kafka CLI.",
-    no_args_is_help=True,
-    add_completion=True,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+from typing import Any
 
 
-def _version_callback(value: bool) -> None:
-    if value:
-        typer.echo(f"chronik {__version__}")
-        raise typer.Exit()
+def __getattr__(name: str) -> Any:
+    # `from chronik.cli import app` in the command modules: the Typer app lives in
+    # chronik.cli.tree so that importing this package stays cheap.
+    if name == "app":
+        from chronik.cli.tree import app
+
+        return app
+    raise AttributeError(name)
 
 
-@app.callback()
-def root(
-    brokers: Annotated[
-        str,
-        typer.Option(
-            "-b",
-            "--brokers",
-            envvar="CHRONIK_BROKERS",
-            help="Bootstrap brokers, host:port[,host:port...].",
-        ),
-    ] = "localhost:9092",
-    output: Annotated[
-        str | None,
-        typer.Option(
-            "-o",
-            "--output",
-            help="Output for listing commands: table|json|yaml|text|wide "
-            "(default: table on a terminal, json when piped).",
-        ),
-    ] = None,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
-    version: Annotated[
-        bool,
-        typer.Option("--version", callback=_version_callback, is_eager=True, help="Show version."),
-    ] = False,
-) -> None:
-    state.brokers = brokers
-    state.output = output
-    state.debug = debug
+def _silence_stdout() -> None:
+    """The reader of our stdout went away (`| head`): drop further output quietly."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
-def _register() -> None:
-    # Imported here so each module can import `app` from this package.
-    import chronik.cli.consume  # noqa: F401
-    import chronik.cli.groups  # noqa: F401
-    import chronik.cli.produce  # noqa: F401
-    import chronik.cli.search  # noqa: F401
-    import chronik.cli.segments  # noqa: F401
-    import chronik.cli.topics  # noqa: F401
-    from chronik.cli import integrated  # noqa: F401
+def _err(line: str) -> None:
+    try:
+        color = sys.stderr.isatty() and "NO_COLOR" not in os.environ
+        sys.stderr.write(f"\x1b[31merror: {line}\x1b[0m\n" if color else f"error: {line}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
-_register()
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if os.environ.get("_CHRONIK_COMPLETE"):
+        from chronik.cli.complete import main as complete
+
+        sys.exit(complete())
+    from chronik.cli.argv import command_words, hoist
+
+    args = hoist(args)
+    words = command_words(args)
+    first = args.index(words[0]) if words else len(args)
+    if "--version" in args[:first]:
+        from chronik import __version__
+
+        sys.stdout.write(f"chronik {__version__}\n")
+        return
+    sys.exit(_run(args, words[0] if words else None, debug="--debug" in args[:first]))
 
 
-def _click_exception() -> type[Exception]:
-    # typer 0.2x carries its own copy of click; older releases use the package.
+def _run(args: list[str], command: str | None, debug: bool) -> int:
+    from chronik.cli.state import CliError, state
+
+    try:
+        from chronik.cli.tree import load
+
+        app = load(command)
+        import typer.main
+
+        # click's own main() turns a closed stdout (EPIPE) into exit status 1;
+        # `chronik consume t | head` must end with 0, so invoke the command ourselves.
+        cmd = typer.main.get_command(app)
+        with cmd.make_context("chronik", args) as ctx:
+            rc = cmd.invoke(ctx)
+        sys.stdout.flush()
+        return rc if isinstance(rc, int) else 0
+    except BrokenPipeError:
+        _silence_stdout()
+        return 0
+    except CliError as exc:
+        if state.debug or debug:
+            raise
+        _err(exc.line())
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except Exception as exc:  # noqa: BLE001 - last resort: one line, not a traceback
+        return _unexpected(exc, state.debug or debug)
+
+
+def _unexpected(exc: Exception, debug: bool) -> int:
+    import typer
+
+    from chronik.cli.state import EXIT_ERROR
+
+    Abort, Exit = typer.Abort, typer.Exit
     try:
         from typer._click.exceptions import ClickException
-    except ImportError:  # pragma: no cover - depends on the typer release
+    except ImportError:  # pragma: no cover - older typer releases use click itself
         from click.exceptions import ClickException
-    return ClickException
-
-
-def main() -> None:
-    try:
-        rc = app(standalone_mode=False)
-        if isinstance(rc, int) and rc:
-            sys.exit(rc)
-    except CliError as exc:
-        if state.debug:
-            raise
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        typer.secho("aborted", fg=typer.colors.RED, err=True)
-        sys.exit(1)
-    except SystemExit:
-        raise
-    except Exception as exc:  # noqa: BLE001 - last-resort: one line, not a traceback
-        if isinstance(exc, _click_exception()):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if state.debug:
-            raise
-        typer.secho(f"error: {type(exc).__name__}: {exc}", fg=typer.colors.RED, err=True)
-        sys.exit(1)
+    if isinstance(exc, Exit):
+        return exc.exit_code
+    if isinstance(exc, Abort):
+        _err("aborted")
+        return EXIT_ERROR
+    if isinstance(exc, ClickException):
+        exc.show()
+        return exc.exit_code
+    if debug:
+        raise exc
+    _err(f"{type(exc).__name__}: {exc} (this is a bug in chronik; --debug shows the traceback)")
+    return EXIT_ERROR

@@ -24,8 +24,16 @@ import typer
 from chronik.cli import app
 from chronik.cli.client import close_quietly, kafka_errors, make_consumer
 from chronik.cli.formats import Record, make_formatter
-from chronik.cli.offsets import OFFSET_HELP, OffsetSpec, parse_offset, resolve_start
-from chronik.cli.state import CliError
+from chronik.cli.offsets import (
+    OFFSET_HELP,
+    OffsetSpec,
+    parse_offset,
+    parse_partitions,
+    resolve_start,
+    resolve_stop,
+    with_times,
+)
+from chronik.cli.state import CliError, UsageError, secured, state
 
 POLL_MS = 200
 
@@ -43,13 +51,17 @@ class ConsumeOptions:
     grep: str | None = None
     key_regex: str | None = None
     header_filters: list[str] = field(default_factory=list)
+    regex: bool = False
+    raw_values: bool = False
+    keep: Callable[[Record], bool] | None = None
+    group_protocol: str = "classic"
 
 
 def compile_regex(pattern: str, what: str) -> re.Pattern[bytes]:
     try:
         return re.compile(pattern.encode())
     except re.error as exc:
-        raise CliError(f"bad {what} regex {pattern!r}: {exc}") from None
+        raise UsageError(f"bad {what} regex {pattern!r}: {exc}") from None
 
 
 def make_filter(
@@ -62,7 +74,7 @@ def make_filter(
     for spec in header_filters:
         name, sep, pattern = spec.partition("=")
         if not sep or not name:
-            raise CliError(f"bad --header filter {spec!r}: expected NAME=REGEX")
+            raise UsageError(f"bad --header filter {spec!r}: expected NAME=REGEX")
         header_res.append((name, compile_regex(pattern, "--header")))
     if value_re is None and key_re is None and not header_res:
         return None
@@ -106,6 +118,22 @@ def start_offsets(consumer: Any, tps: Sequence[Any], spec: OffsetSpec) -> dict[A
     return result
 
 
+def match_topics(available: Sequence[str], patterns: Sequence[str]) -> list[str]:
+    """Topics whose whole name matches one of the regexes (internal ones only if asked)."""
+    compiled = []
+    for pat in patterns:
+        try:
+            compiled.append(re.compile(pat))
+        except re.error as exc:
+            raise UsageError(f"bad topic regex {pat!r}: {exc}") from None
+    found = sorted(t for t in available if any(
+        p.fullmatch(t) and (not t.startswith("__") or p.pattern.startswith("_")) for p in compiled))
+    if not found:
+        raise CliError(f"no topic matches {' or '.join(patterns)}", name="UNKNOWN_TOPIC_OR_PARTITION",
+                       hint="see `chronik topics list`")
+    return found
+
+
 def topic_partitions(consumer: Any, topics: Sequence[str], only: Sequence[int]) -> list[Any]:
     from kafka import TopicPartition
 
@@ -113,10 +141,12 @@ def topic_partitions(consumer: Any, topics: Sequence[str], only: Sequence[int]) 
     for topic in topics:
         parts = consumer.partitions_for_topic(topic)
         if not parts:
-            raise CliError(f"unknown topic {topic!r}")
+            raise CliError(f"unknown topic {topic!r}", name="UNKNOWN_TOPIC_OR_PARTITION",
+                           hint="see `chronik topics list`")
         for p in only:
             if p not in parts:
-                raise CliError(f"topic {topic!r} has no partition {p} (has 0..{max(parts)})")
+                raise CliError(f"topic {topic!r} has no partition {p} (it has 0..{max(parts)})",
+                               name="UNKNOWN_TOPIC_OR_PARTITION")
         tps += [TopicPartition(topic, p) for p in sorted(parts) if not only or p in only]
     return tps
 
@@ -127,7 +157,7 @@ class Consumer:
     def __init__(self, opts: ConsumeOptions, out: Any) -> None:
         self.opts = opts
         self.out = out
-        self.format = make_formatter(opts.fmt)
+        self.format = make_formatter(opts.fmt, opts.raw_values)
         self.keep = make_filter(opts.grep, opts.key_regex, opts.header_filters)
         self.printed = 0
         self.ends: dict[Any, int] = {}
@@ -135,6 +165,7 @@ class Consumer:
         self.processed: dict[Any, int] = {}
         self.consumer: Any = None
         self.pending: list[Any] = []
+        self.member: Any = None  # a KIP-848 member (chronik.cli.group_member) with --group-protocol consumer
         spec = opts.offset
         self.stop_ms = spec.stop_ms if spec else None
         # A time range that is already over cannot gain records: stop at the end.
@@ -155,17 +186,31 @@ class Consumer:
         self.consumer = make_consumer(**config)
         c = self.consumer
         with kafka_errors():
+            if opts.regex:
+                opts.topics = match_topics(list(c.topics()), opts.topics)
             tps = topic_partitions(c, opts.topics, opts.partitions)
             if opts.group:
                 if opts.partitions:
-                    raise CliError("-p cannot be used with -g (the group assigns partitions)")
-                c.subscribe(opts.topics, listener=self._listener())
+                    raise UsageError("-p cannot be used with -g (the group assigns partitions)")
+                if opts.group_protocol == "consumer":
+                    from chronik.cli.group_member import GroupMember
+
+                    self.member = GroupMember(c, opts.group, opts.topics)
+                else:
+                    c.subscribe(opts.topics, listener=self._listener())
             else:
                 c.assign(tps)
                 spec = opts.offset or OffsetSpec("start")
-                for tp, off in start_offsets(c, tps, spec).items():
+                starts = start_offsets(c, tps, spec)
+                for tp, off in starts.items():
                     c.seek(tp, off)
                 self._note_ends(tps)
+                if spec.stop_kind is not None:
+                    high = c.end_offsets(list(tps))
+                    for tp in tps:
+                        stop = resolve_stop(spec, starts[tp], high[tp])
+                        self.ends[tp] = min(stop, self.ends.get(tp, stop))
+                    self.stop_at_end = True
 
     def _listener(self) -> Any:
         from kafka import ConsumerRebalanceListener
@@ -228,7 +273,12 @@ class Consumer:
         for tp, msgs in batch.items():
             if tp in self.done:
                 continue
+            end = self.ends.get(tp)
             for msg in msgs:
+                if end is not None and msg.offset >= end:
+                    self.done.add(tp)
+                    self.consumer.pause(tp)
+                    break
                 if self.stop_ms is not None and msg.timestamp > self.stop_ms:
                     self.done.add(tp)
                     self.consumer.pause(tp)
@@ -247,6 +297,10 @@ class Consumer:
             return
         from kafka.structs import OffsetAndMetadata
 
+        if self.member is not None:
+            self.member.commit(self.processed)
+            self.processed.clear()
+            return
         offsets = {tp: OffsetAndMetadata(off, "", -1) for tp, off in self.processed.items()}
         self.consumer.commit(offsets)
         self.processed.clear()
@@ -255,6 +309,10 @@ class Consumer:
         c = self.consumer
         with kafka_errors():
             while not self.finished():
+                if self.member is not None:
+                    before = set(self.member.owned)
+                    self.member.poll(self.processed)
+                    self.pending.extend(self.member.owned - before)
                 batch = c.poll(timeout_ms=POLL_MS)
                 if self.pending:
                     moved = self._apply_assignment()
@@ -268,11 +326,25 @@ class Consumer:
         return self.printed
 
     def close(self) -> None:
+        if self.member is not None:
+            self.member.leave()
         close_quietly(self.consumer)
+
+
+def use_fast_path(opts: ConsumeOptions) -> bool:
+    """The lean wire client (chronik.cli.fastconsume) unless a group, read_committed or -X needs kafka-python."""
+    import os
+
+    return (not opts.group and not opts.read_committed and not state.client_config and not secured()
+            and os.environ.get("CHRONIK_CLI_CLIENT", "") != "kafka-python")
 
 
 def run_consume(opts: ConsumeOptions) -> int:
     """Consume until the stop condition or Ctrl-C; returns the number of records printed."""
+    if use_fast_path(opts):
+        n = _run_fast(opts)
+        if n is not None:
+            return n
     cons = Consumer(opts, sys.stdout.buffer)
     try:
         cons.open()
@@ -282,13 +354,30 @@ def run_consume(opts: ConsumeOptions) -> int:
             cons.commit()
         except Exception:  # noqa: BLE001 - best effort on the way out
             pass
-    except BrokenPipeError:
-        # `consume ... | head`: the reader is gone, which is a normal way to stop.
-        sys.stderr.close()
-        return cons.printed
     finally:
         cons.close()
     return cons.printed
+
+
+def _run_fast(opts: ConsumeOptions) -> int | None:
+    from chronik.cli import fastconsume, kwire
+    from chronik.cli.client import wire_client, wire_errors
+
+    with wire_errors():
+        client = wire_client()
+    if client is None:
+        return None
+    cons = fastconsume.FastConsumer(opts, sys.stdout.buffer)
+    try:
+        with wire_errors():
+            cons.open(client)
+            return cons.run()
+    except kwire.Unsupported:
+        return None
+    except KeyboardInterrupt:
+        return cons.printed
+    finally:
+        client.close()
 
 
 @app.command()
@@ -299,7 +388,8 @@ def consume(
         typer.Option("-o", "--offset", help=f"Where to start: {OFFSET_HELP}."),
     ] = None,
     partition: Annotated[
-        list[int] | None, typer.Option("-p", "--partition", help="Only this partition (repeatable).")
+        list[str] | None,
+        typer.Option("-p", "--partition", help="Only these partitions: -p 0,2 or -p 0 -p 2."),
     ] = None,
     count: Annotated[
         int | None, typer.Option("-n", "--count", help="Stop after COUNT records.")
@@ -311,9 +401,9 @@ def consume(
         str | None, typer.Option("-g", "--group", help="Consume as this group, committing.")
     ] = None,
     fmt: Annotated[
-        str,
-        typer.Option("-f", "--format", help="%t %p %o %k %v %h %T %d, or json."),
-    ] = "%v\\n",
+        str | None,
+        typer.Option("-f", "--format", help="%t %p %o %k %v %h %T %d, or json (default %v\\n)."),
+    ] = None,
     read_committed: Annotated[
         bool, typer.Option("--read-committed", help="Skip records of aborted transactions.")
     ] = False,
@@ -321,18 +411,45 @@ def consume(
         str | None, typer.Option("--grep", help="Only values matching REGEX.")
     ] = None,
     key_regex: Annotated[str | None, typer.Option("--key", help="Only keys matching REGEX.")] = None,
+    group_protocol: Annotated[
+        str, typer.Option("--group-protocol", help="classic (JoinGroup) or consumer (KIP-848) for -g.")
+    ] = "classic",
     header: Annotated[
         list[str] | None,
         typer.Option("--header", help="Only records with header NAME matching REGEX: NAME=REGEX."),
     ] = None,
+    regex: Annotated[
+        bool, typer.Option("-r", "--regex", help="TOPICS are regular expressions (whole-name match).")
+    ] = False,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Start at this time (as in -o @T: -1h, 2026-11-01, ms).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Stop after this time (as in -o @T1:T2).")
+    ] = None,
+    raw_values: Annotated[
+        bool, typer.Option("--raw-values", help="With -f json: keep values as strings, even if they are JSON.")
+    ] = False,
 ) -> None:
     """Print records of TOPIC(s); follows new records until Ctrl-C unless -e or -n."""
     if count is not None and count < 0:
-        raise CliError(f"bad --count {count}: must be >= 0")
+        raise UsageError(f"bad --count {count}: must be >= 0")
+    if offset is not None and offset.lower() in ("json", "yaml", "text", "table", "wide"):
+        raise UsageError(
+            f"bad offset {offset!r}: in consume, -o is the start offset (as in kcat and rpk)",
+            hint="use -f json or --output json for JSON records",
+        )
+    if fmt is None:
+        fmt = "json" if (state.output or "").lower() == "json" else "%v\\n"
+    now = int(time.time() * 1000)
+    spec = parse_offset(offset, now) if offset is not None else None
+    spec = with_times(spec, since, until, now)
+    if group and spec is not None and spec.stop_kind is not None:
+        raise UsageError("offset ranges (A:B) work without -g only")
     opts = ConsumeOptions(
         topics=topics,
-        offset=parse_offset(offset, int(time.time() * 1000)) if offset is not None else None,
-        partitions=partition or [],
+        offset=spec,
+        partitions=parse_partitions(partition),
         count=count,
         exit_at_end=exit_at_end,
         group=group,
@@ -341,7 +458,13 @@ def consume(
         grep=grep,
         key_regex=key_regex,
         header_filters=header or [],
+        regex=regex,
+        raw_values=raw_values,
+        group_protocol=group_protocol,
     )
+    opts.keep = make_filter(grep, key_regex, header or [])
+    if group_protocol not in ("classic", "consumer"):
+        raise UsageError(f"bad --group-protocol {group_protocol!r}: classic or consumer")
     make_formatter(fmt)  # a bad format fails before connecting
     if count == 0:
         return

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from chronik.cli.state import CliError
+from chronik.cli.state import CliError, UsageError
 
 OUTPUT_FIELDS = frozenset("tpokvhTd")
 INPUT_FIELDS = frozenset("kvhpT")
@@ -64,11 +64,18 @@ class InputRecord:
 
 
 def unescape(text: str) -> str:
-    """Turn backslash escapes (\\n, \\t, \\r, \\\\, \\0) into their characters."""
+    """Turn kcat's backslash escapes (\\n, \\t, \\r, \\\\, \\0, \\xNN) into their characters."""
     out: list[str] = []
     i = 0
     while i < len(text):
         ch = text[i]
+        if ch == "\\" and text[i + 1:i + 2] == "x":
+            digits = text[i + 2:i + 4]
+            if len(digits) == 2 and all(c in "0123456789abcdefABCDEF" for c in digits):
+                out.append(chr(int(digits, 16)))
+                i += 4
+                continue
+            raise UsageError(f"bad escape {text[i:i + 4]!r} in {text!r}: \\x needs two hex digits")
         if ch == "\\" and i + 1 < len(text) and text[i + 1] in ESCAPES:
             out.append(ESCAPES[text[i + 1]])
             i += 2
@@ -81,7 +88,7 @@ def unescape(text: str) -> str:
 def parse_format(fmt: str, allowed: frozenset[str]) -> list[Token]:
     """Split a format string into literal and field tokens; reject unknown directives."""
     if not fmt:
-        raise CliError("empty format string")
+        raise UsageError("empty format string")
     text = unescape(fmt)
     tokens: list[Token] = []
     lit: list[str] = []
@@ -93,7 +100,7 @@ def parse_format(fmt: str, allowed: frozenset[str]) -> list[Token]:
             i += 1
             continue
         if i + 1 >= len(text):
-            raise CliError(f"bad format string {fmt!r}: dangling '%' at the end")
+            raise UsageError(f"bad format string {fmt!r}: dangling '%' at the end")
         nxt = text[i + 1]
         if nxt == "%":
             lit.append("%")
@@ -104,7 +111,7 @@ def parse_format(fmt: str, allowed: frozenset[str]) -> list[Token]:
             tokens.append(Token(field=nxt))
         else:
             known = " ".join(f"%{c}" for c in sorted(allowed))
-            raise CliError(f"bad format string {fmt!r}: unknown directive %{nxt} (known: {known})")
+            raise UsageError(f"bad format string {fmt!r}: unknown directive %{nxt} (known: {known})")
         i += 2
     if lit:
         tokens.append(Token(literal="".join(lit)))
@@ -154,10 +161,37 @@ def _text(data: bytes | None) -> tuple[str | None, bool]:
         return base64.b64encode(data).decode("ascii"), True
 
 
-def record_to_json(rec: Record) -> dict:
-    """The JSON-lines shape of a record (rpk-like). Non-UTF-8 bytes are base64 with a flag."""
+def unescape_bytes(text: str) -> bytes:
+    """unescape() as bytes: \\xNN is the byte NN (latin-1 keeps 0..255 as they are)."""
+    out = unescape(text)
+    try:
+        return out.encode("latin-1") if any(0x80 <= ord(c) <= 0xFF for c in out) else out.encode()
+    except UnicodeEncodeError:
+        return out.encode()
+
+
+def _embedded(data: bytes | None) -> object:
+    """A value that is a JSON object or array, parsed; anything else: a marker to keep text."""
+    if not data or data[:1] not in (b"{", b"[") and data.lstrip()[:1] not in (b"{", b"["):
+        return _KEEP
+    try:
+        return json.loads(data)
+    except ValueError:
+        return _KEEP
+
+
+_KEEP = object()
+
+
+def record_to_json(rec: Record, raw_values: bool = True) -> dict:
+    """The JSON-lines shape of a record (rpk-like). Non-UTF-8 bytes are base64 with a flag.
+
+    Unless `raw_values`, a value that is a JSON object or array is embedded as
+    such (so `jq .value.id` works); other values stay strings.
+    """
     key, key_b64 = _text(rec.key)
-    value, value_b64 = _text(rec.value)
+    embedded = _KEEP if raw_values else _embedded(rec.value)
+    value, value_b64 = _text(rec.value) if embedded is _KEEP else (embedded, False)
     doc: dict = {
         "topic": rec.topic,
         "partition": rec.partition,
@@ -177,10 +211,10 @@ def record_to_json(rec: Record) -> dict:
 Formatter = Callable[[Record], bytes]
 
 
-def make_formatter(fmt: str) -> Formatter:
+def make_formatter(fmt: str, raw_values: bool = False) -> Formatter:
     """Compile an output format (or `json`) into a function Record -> bytes."""
     if fmt == "json":
-        return lambda rec: json.dumps(record_to_json(rec), ensure_ascii=False).encode() + b"\n"
+        return lambda rec: json.dumps(record_to_json(rec, raw_values), ensure_ascii=False).encode() + b"\n"
     tokens = parse_format(fmt, OUTPUT_FIELDS)
     # Fast paths for the formats used most, so consuming big topics stays cheap.
     if tokens == [Token(field="v"), Token(literal="\n")]:
@@ -228,9 +262,16 @@ def make_line_parser(fmt: str) -> LineParser:
     if fmt == "json":
         return parse_json_line
     tokens = parse_format(fmt, INPUT_FIELDS)
+    # rpk writes the record terminator into the format (`%k %v\n`): lines are
+    # already split on newlines, so a trailing newline is dropped here.
+    if tokens and tokens[-1].literal.endswith("\n"):
+        rest = tokens[-1].literal.rstrip("\r\n")
+        tokens = tokens[:-1] + ([Token(literal=rest)] if rest else [])
+    if not tokens:
+        raise UsageError(f"bad format string {fmt!r}: no fields")
     for a, b in zip(tokens, tokens[1:], strict=False):
         if a.field and b.field:
-            raise CliError(
+            raise UsageError(
                 f"bad format string {fmt!r}: %{a.field}%{b.field} needs a separator between them"
             )
     enc = [(t.literal.encode(), t.field) for t in tokens]

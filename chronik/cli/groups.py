@@ -67,11 +67,41 @@ def _member_partitions(member: dict) -> list[tuple[str, int]]:
     return out
 
 
+def _consumer_describe(admin: Any, group: str) -> dict | None:
+    """ConsumerGroupDescribe (KIP-848; kafka-python's admin lacks it): a DescribeGroups-like dict, or
+    None for a classic or unknown group (or a broker without the API)."""
+    from chronik.wire.kip848 import ConsumerGroupDescribeRequest
+
+    async def ask() -> Any:
+        coordinator = (await admin._find_coordinator_ids([group]))[group]
+        return await admin._manager.send(
+            ConsumerGroupDescribeRequest(group_ids=[group], include_authorized_operations=False),
+            node_id=coordinator)
+
+    try:
+        g = admin._manager.run(ask).groups[0]
+    except Exception:
+        return None
+    if g.error_code:
+        return None
+
+    def parts(a: Any) -> list[dict]:
+        return [{"topic": tp.topic_name, "partitions": list(tp.partitions)} for tp in a.topic_partitions]
+
+    return {
+        "group_state": g.group_state, "protocol_data": g.assignor_name, "type": "consumer",
+        "group_epoch": g.group_epoch, "assignment_epoch": g.assignment_epoch,
+        "members": [{"member_id": m.member_id, "client_id": m.client_id, "client_host": m.client_host,
+                     "member_epoch": m.member_epoch, "assignment": {"topic_partitions": parts(m.assignment)},
+                     "target": {"topic_partitions": parts(m.target_assignment)}} for m in g.members],
+    }
+
+
 def _describe(admin: Any, group: str) -> dict:
     from kafka import TopicPartition
     from kafka.admin import OffsetSpec as KOffsetSpec
 
-    desc = admin.describe_groups([group]).get(group) or {}
+    desc = _consumer_describe(admin, group) or admin.describe_groups([group]).get(group) or {}
     state = desc.get("group_state") or desc.get("state") or ""
     committed_raw = admin.list_group_offsets(group).get(group, {})
     committed = {tp: om.offset for tp, om in committed_raw.items()}
@@ -87,6 +117,9 @@ def _describe(admin: Any, group: str) -> dict:
             "host": m.get("client_host"),
             "partitions": [f"{t}/{p}" for t, p in parts],
         })
+        if "member_epoch" in m:  # a consumer-protocol member: its epoch and target assignment
+            members[-1]["epoch"] = m["member_epoch"]
+            members[-1]["target"] = [f"{t}/{p}" for t, p in _member_partitions({"assignment": m["target"]})]
     tps = sorted(set(committed) | set(owners), key=lambda t: (t.topic, t.partition))
     ends: dict[Any, int] = {}
     if tps:
@@ -96,6 +129,8 @@ def _describe(admin: Any, group: str) -> dict:
     return {
         "group": group,
         "state": state,
+        "type": desc.get("type", "classic"),
+        **({k: desc[k] for k in ("group_epoch", "assignment_epoch") if k in desc}),
         "protocol": desc.get("protocol_data") or desc.get("protocol") or "",
         "members": members,
         "offsets": rows,
@@ -134,11 +169,16 @@ def describe(groups: Annotated[list[str], typer.Argument(help="Groups to describ
         if not d["members"] and not d["offsets"] and d["state"] in ("", "Dead"):
             raise CliError(f"unknown group {d['group']!r}")
         title = f"group {d['group']} ({d['state'] or 'unknown'}, total lag {d['total_lag']})"
+        if d["type"] == "consumer":
+            title = (f"group {d['group']} (consumer protocol, {d['state']}, epoch {d['group_epoch']}, "
+                     f"assignment epoch {d['assignment_epoch']}, {d['protocol']}, total lag {d['total_lag']})")
         tables.append(Table(["topic", "partition", "committed", "end", "lag", "member"],
                             d["offsets"], title=title))
         if d["members"]:
-            tables.append(Table(["member_id", "client_id", "host", "partitions"], d["members"],
-                                title="members"))
+            epochs = ["epoch"] if d["type"] == "consumer" else []
+            targets = ["target"] if d["type"] == "consumer" else []
+            tables.append(Table(["member_id", "client_id", "host", *epochs, "partitions", *targets],
+                                d["members"], title="members"))
     show(docs, tables)
 
 
@@ -169,7 +209,7 @@ def seek(
     admin = make_admin()
     try:
         with kafka_errors():
-            desc = admin.describe_groups([group]).get(group) or {}
+            desc = _consumer_describe(admin, group) or admin.describe_groups([group]).get(group) or {}
             members = desc.get("members") or []
             state = desc.get("group_state") or desc.get("state") or ""
             if members or state in ACTIVE_STATES:

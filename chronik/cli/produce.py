@@ -25,8 +25,8 @@ import typer
 
 from chronik.cli import app
 from chronik.cli.client import close_quietly, kafka_errors, make_admin, make_producer
-from chronik.cli.formats import Header, InputRecord, make_line_parser, parse_header
-from chronik.cli.state import CliError
+from chronik.cli.formats import Header, InputRecord, make_line_parser, parse_header, unescape_bytes
+from chronik.cli.state import CliError, UsageError, secured, state
 
 COMPRESSIONS = ("none", "gzip", "snappy", "lz4", "zstd")
 ACKS = {"all": -1, "-1": -1, "0": 0, "1": 1}
@@ -50,6 +50,10 @@ class ProduceOptions:
     create: bool = False
     create_partitions: int = 1
     verbose: bool = False
+    missing_key: str = "error"
+    delimiter: bytes = b"\n"
+    json_input: bool = False
+    key_field: str | None = None
 
 
 @dataclass
@@ -65,32 +69,50 @@ def parse_acks(text: str) -> int:
     try:
         return ACKS[text.lower()]
     except KeyError:
-        raise CliError(f"bad --acks {text!r}: expected all|-1|0|1") from None
+        raise UsageError(f"bad --acks {text!r}: expected all|-1|0|1") from None
 
 
 def parse_compression(text: str) -> str:
     if text.lower() not in COMPRESSIONS:
-        raise CliError(f"bad compression {text!r}: expected {'|'.join(COMPRESSIONS)}")
+        raise UsageError(f"bad compression {text!r}: expected {'|'.join(COMPRESSIONS)}")
     return text.lower()
 
 
 def make_record_builder(opts: ProduceOptions) -> Callable[[bytes], InputRecord]:
-    """line (without newline) -> InputRecord, combining -f / -K / -k / -H / --tombstone."""
+    """line (without newline) -> InputRecord, combining -f / -K / -k / -H / --tombstone / --json."""
+    lineno = 0
     if opts.fmt:
-        parse = make_line_parser(opts.fmt)
+        parse_fmt = make_line_parser(opts.fmt)
+
+        def parse(line: bytes) -> InputRecord:
+            try:
+                return parse_fmt(line)
+            except CliError as exc:
+                raise CliError(f"line {lineno}: {exc}") from None
+    elif opts.json_input:
+        parse = _json_value_parser(opts.key_field, lambda: lineno)
     elif opts.key_delimiter:
         delim = opts.key_delimiter
+        keyless = opts.missing_key == "null"
 
         def parse(line: bytes) -> InputRecord:
             key, sep, value = line.partition(delim)
-            # No delimiter on the line: the whole line is the value, without a key.
-            return InputRecord(value=value, key=key) if sep else InputRecord(value=line)
+            if sep:
+                return InputRecord(value=value, key=key)
+            if keyless:
+                return InputRecord(value=line)
+            raise CliError(
+                f"line {lineno} has no key delimiter {delim.decode('latin-1')!r}: {line[:60]!r}",
+                hint="--missing-key=null sends such lines without a key",
+            )
     else:
 
         def parse(line: bytes) -> InputRecord:
             return InputRecord(value=line)
 
     def build(line: bytes) -> InputRecord:
+        nonlocal lineno
+        lineno += 1
         rec = parse(line)
         if opts.key is not None and rec.key is None:
             rec.key = opts.key
@@ -105,14 +127,42 @@ def make_record_builder(opts: ProduceOptions) -> Callable[[bytes], InputRecord]:
     return build
 
 
-def read_lines(stream: BinaryIO) -> Iterator[bytes]:
-    """Lines without their line ending; reads in chunks, never the whole input."""
-    for line in stream:
-        if line.endswith(b"\n"):
-            line = line[:-1]
-            if line.endswith(b"\r"):
-                line = line[:-1]
-        yield line
+def _json_value_parser(key_field: str | None, lineno: Callable[[], int]) -> Callable[[bytes], InputRecord]:
+    """--json: each line is one JSON document, sent as the value; --key-field F keys it by doc[F]."""
+    import json
+
+    def parse(line: bytes) -> InputRecord:
+        try:
+            doc = json.loads(line)
+        except ValueError as exc:
+            raise CliError(f"line {lineno()} is not JSON ({exc}): {line[:60]!r}") from None
+        key = None
+        if key_field is not None:
+            if not isinstance(doc, dict) or key_field not in doc:
+                raise CliError(f"line {lineno()} has no field {key_field!r} for the key: {line[:60]!r}")
+            k = doc[key_field]
+            key = k.encode() if isinstance(k, str) else json.dumps(k).encode()
+        return InputRecord(value=line, key=key)
+
+    return parse
+
+
+def read_lines(stream: BinaryIO, delimiter: bytes = b"\n") -> Iterator[bytes]:
+    """Records without their delimiter (a line without \\r\\n by default); reads 1 MiB chunks.
+
+    Splitting whole chunks is several times faster than iterating the file line by line.
+    """
+    crlf = delimiter == b"\n"
+    rest = b""
+    read = getattr(stream, "read1", stream.read)
+    while chunk := read(1 << 20):
+        parts = (rest + chunk if rest else chunk).split(delimiter)
+        rest = parts.pop()
+        if crlf and b"\r" in chunk:
+            parts = [p[:-1] if p.endswith(b"\r") else p for p in parts]
+        yield from parts
+    if rest:
+        yield rest[:-1] if crlf and rest.endswith(b"\r") else rest
 
 
 def producer_config(opts: ProduceOptions) -> dict[str, Any]:
@@ -129,22 +179,46 @@ def producer_config(opts: ProduceOptions) -> dict[str, Any]:
     return config
 
 
-def ensure_topic(opts: ProduceOptions) -> None:
-    """Fail on an unknown topic (or create it with --create) before producing."""
+def ensure_topic(opts: ProduceOptions) -> int:
+    """Fail on an unknown topic (or create it with --create) before producing.
+
+    Returns the topic's partition count; a -p beyond it is an error here, not a
+    ValueError from deep inside the client.
+    """
+    from chronik.cli.client import error_from_code
+
     admin = make_admin()
     try:
         with kafka_errors():
-            known = set(admin.list_topics())
-            if opts.topic in known:
-                return
-            if not opts.create:
-                raise CliError(f"unknown topic {opts.topic!r} (use --create to create it)")
-            admin.create_topics(
-                {opts.topic: {"num_partitions": opts.create_partitions, "replication_factor": 1}}
-            )
-            admin.wait_for_topics([opts.topic], timeout_ms=10_000)
+            meta = admin.describe_topics([opts.topic])[0]
+            code = meta.get("error_code", 0)
+            if code == 3:
+                if not opts.create:
+                    raise CliError(
+                        f"unknown topic {opts.topic!r}", name="UNKNOWN_TOPIC_OR_PARTITION",
+                        hint="use --create to create it, or see `chronik topics list`",
+                    )
+                res = admin.create_topics(
+                    {opts.topic: {"num_partitions": opts.create_partitions, "replication_factor": 1}},
+                    raise_errors=False,
+                )
+                for t in res.get("topics", []):
+                    if t.get("error_code") and t["error_code"] != 36:  # exists: someone was faster
+                        raise error_from_code(t["error_code"], t.get("error_message"), opts.topic)
+                admin.wait_for_topics([opts.topic], timeout_ms=10_000)
+                count = opts.create_partitions
+            elif code:
+                raise error_from_code(code, meta.get("error_message"), f"topic {opts.topic}")
+            else:
+                count = len(meta.get("partitions") or [])
     finally:
         close_quietly(admin)
+    if opts.partition is not None and not 0 <= opts.partition < count:
+        raise CliError(
+            f"topic {opts.topic!r} has no partition {opts.partition} (it has 0..{count - 1})",
+            name="UNKNOWN_TOPIC_OR_PARTITION", hint="add partitions with `chronik topics add-partitions`",
+        )
+    return count
 
 
 def produce_lines(
@@ -225,6 +299,8 @@ def produce_lines(
 
 def _open_input(file: Path | None) -> BinaryIO:
     if file is None or str(file) == "-":
+        if sys.stdin is None:
+            raise UsageError("stdin is closed: give a FILE to read, or pipe records in")
         return sys.stdin.buffer
     try:
         return open(file, "rb", buffering=1 << 20)  # noqa: SIM115 - closed by the caller
@@ -252,9 +328,18 @@ def _progress_bar(stream: BinaryIO) -> tuple[Callable[[int], None] | None, Calla
     return (lambda _n: bar.update(task, completed=stream.tell())), bar.stop
 
 
+def use_fast_path() -> bool:
+    """The lean wire client, unless -X settings (kafka-python's) or the env var ask otherwise."""
+    return not state.client_config and not secured() and os.environ.get("CHRONIK_CLI_CLIENT", "") != "kafka-python"
+
+
 def run_produce(opts: ProduceOptions, file: Path | None) -> ProduceResult:
-    ensure_topic(opts)
     stream = _open_input(file)
+    if use_fast_path():
+        result = _run_fast(opts, stream)
+        if result is not None:
+            return result
+    ensure_topic(opts)
     producer = make_producer(**producer_config(opts))
     progress, stop_progress = _progress_bar(stream)
 
@@ -264,15 +349,66 @@ def run_produce(opts: ProduceOptions, file: Path | None) -> ProduceResult:
     try:
         with kafka_errors():
             result = produce_lines(
-                producer, opts, read_lines(stream),
+                producer, opts, read_lines(stream, opts.delimiter),
                 on_offset=print_offset if opts.verbose else None,
                 progress=progress,
             )
     finally:
         stop_progress()
         close_quietly(producer)
-        if stream is not sys.stdin.buffer:
-            stream.close()
+        _close_input(stream)
+    return result
+
+
+def _close_input(stream: BinaryIO) -> None:
+    if sys.stdin is None or stream is not sys.stdin.buffer:
+        stream.close()
+
+
+def _run_fast(opts: ProduceOptions, stream: BinaryIO) -> ProduceResult | None:
+    """Produce over chronik.cli.kwire; None when the broker needs the kafka-python path."""
+    from chronik.cli import fastproduce, kwire
+    from chronik.cli.client import wire_client, wire_errors
+
+    with wire_errors():
+        client = wire_client()
+    if client is None:
+        return None
+    result = ProduceResult()
+    progress, stop_progress = _progress_bar(stream)
+    start = time.perf_counter()
+    try:
+        with wire_errors():
+            parts = fastproduce.topic_partitions(client, opts.topic)
+            if parts is None:
+                ensure_topic(opts)  # creates it with --create, or fails with the right error
+                deadline = time.monotonic() + 10
+                while (parts := fastproduce.topic_partitions(client, opts.topic)) is None:
+                    if time.monotonic() > deadline:
+                        raise CliError(f"topic {opts.topic!r} was created but has no leader yet")
+                    time.sleep(0.05)
+            if opts.partition is not None and opts.partition not in parts:
+                raise CliError(
+                    f"topic {opts.topic!r} has no partition {opts.partition} (it has 0..{len(parts) - 1})",
+                    name="UNKNOWN_TOPIC_OR_PARTITION",
+                    hint="add partitions with `chronik topics add-partitions`",
+                )
+            on_offsets = None
+            if opts.verbose:
+                out = sys.stdout
+
+                def on_offsets(p: int, base: int, n: int) -> None:
+                    out.write("".join(f"{opts.topic}/{p}@{base + i}\n" for i in range(n)))
+
+            fastproduce.produce(client, opts, read_lines(stream, opts.delimiter), result, parts,
+                                on_offsets=on_offsets, progress=progress)
+    except kwire.Unsupported:
+        return None
+    finally:
+        stop_progress()
+        client.close()
+        _close_input(stream)
+    result.seconds = time.perf_counter() - start
     return result
 
 
@@ -294,7 +430,23 @@ def produce(
     key: Annotated[str | None, typer.Option("-k", "--key", help="Key for every record.")] = None,
     key_delimiter: Annotated[
         str | None,
-        typer.Option("-K", "--key-delimiter", help="Split each line into KEY<DELIM>VALUE."),
+        typer.Option("-K", "--key-delimiter",
+                     help="Split each line into KEY<DELIM>VALUE; escapes \\t \\n \\xNN work."),
+    ] = None,
+    missing_key: Annotated[
+        str,
+        typer.Option("--missing-key", help="A line without the -K delimiter: error (default) or null "
+                     "(send it without a key)."),
+    ] = "error",
+    delimiter: Annotated[
+        str,
+        typer.Option("-D", "--delimiter", help="Record delimiter (default newline); escapes work."),
+    ] = "\\n",
+    json_input: Annotated[
+        bool, typer.Option("--json", help="Each line is a JSON document, sent as the value.")
+    ] = False,
+    key_field: Annotated[
+        str | None, typer.Option("--key-field", help="With --json: the key is this field of the document.")
     ] = None,
     header: Annotated[
         list[str] | None, typer.Option("-H", "--header", help="Header k=v (repeatable).")
@@ -308,7 +460,8 @@ def produce(
     acks: Annotated[str, typer.Option("--acks", help="all|-1|0|1")] = "all",
     fmt: Annotated[
         str | None,
-        typer.Option("-f", "--format", help="Input format with %k %v %h %p %T, or json."),
+        typer.Option("-f", "--format", help="Input format with %k %v %h %p %T and escapes "
+                     "(rpk-style '%k %v\\n' too), or json (the `consume -f json` envelope)."),
     ] = None,
     tombstone: Annotated[
         bool, typer.Option("--tombstone", help="Send empty values as null (tombstones).")
@@ -322,14 +475,25 @@ def produce(
     ] = False,
 ) -> None:
     """Write one record per line of FILE (or stdin) to TOPIC."""
-    if key_delimiter is not None and fmt is not None:
-        raise CliError("-K and -f cannot be used together")
+    if sum(x is not None and x is not False for x in (key_delimiter, fmt, json_input or None)) > 1:
+        raise UsageError("-K, -f and --json cannot be used together")
     if key_delimiter == "":
-        raise CliError("-K needs a non-empty delimiter")
+        raise UsageError("-K needs a non-empty delimiter")
+    if missing_key not in ("error", "null"):
+        raise UsageError(f"bad --missing-key {missing_key!r}: expected error or null")
+    if key_field is not None and not json_input:
+        raise UsageError("--key-field needs --json")
+    delim = unescape_bytes(delimiter)
+    if not delim:
+        raise UsageError("-D needs a non-empty delimiter")
     opts = ProduceOptions(
         topic=topic,
         key=key.encode() if key is not None else None,
-        key_delimiter=key_delimiter.encode() if key_delimiter else None,
+        key_delimiter=unescape_bytes(key_delimiter) if key_delimiter else None,
+        missing_key=missing_key,
+        delimiter=delim,
+        json_input=json_input,
+        key_field=key_field,
         headers=[parse_header(h) for h in header or []],
         partition=partition,
         compression=parse_compression(compression),

@@ -1,4 +1,4 @@
-"""Output of listing commands: rich tables on a terminal, JSON lines when piped.
+"""Output of listing commands: rich tables on a terminal, plain text when piped.
 
 A command hands over both the machine-readable document (for json/yaml) and the
 tables a person wants to read (for table/wide/text), so each form is natural rather
@@ -6,8 +6,9 @@ than one being squeezed out of the other.
 
     table  rich tables (default on a TTY)
     wide   rich tables with extra columns
-    text   plain aligned columns, no colour (good for grep/awk)
-    json   one JSON object per line (default when stdout is not a TTY), so `jq` works
+    text   tab-separated values, one row per line, no header, no colour
+           (default when stdout is not a TTY, as `gh` does: good for grep/cut/awk)
+    json   one JSON object per line, so `jq` works (only when asked)
     yaml   one YAML document
 """
 
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from chronik.cli.state import CliError, state
+from chronik.cli.state import UsageError, state
 
 MODES = ("table", "json", "yaml", "text", "wide")
 
@@ -35,10 +36,10 @@ class Table:
 def output_mode(requested: str | None = None) -> str:
     mode = requested if requested is not None else state.output
     if mode is None:
-        return "table" if sys.stdout.isatty() else "json"
+        return "table" if sys.stdout.isatty() else "text"
     mode = mode.lower()
     if mode not in MODES:
-        raise CliError(f"bad output format {mode!r}: expected one of {'|'.join(MODES)}")
+        raise UsageError(f"bad output format {mode!r}: expected one of {'|'.join(MODES)}")
     return mode
 
 
@@ -65,20 +66,18 @@ def human_bytes(n: int | None) -> str:
     return str(n)
 
 
+def _tsv_cell(value: Any) -> str:
+    # A tab or newline inside a value would break the columns: escape them.
+    return _cell(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+
+
 def render_text(tables: Sequence[Table], wide: bool = False) -> str:
-    """Plain aligned columns: each table gets an upper-case header line."""
+    """Tab-separated rows, no header, no decoration; tables are separated by a blank line."""
     chunks: list[str] = []
     for t in tables:
         cols = list(t.columns) + (list(t.wide_columns) if wide else [])
-        cells = [[c.upper() for c in cols]] + [[_cell(r.get(c)) for c in cols] for r in t.rows]
-        widths = [max(len(row[i]) for row in cells) for i in range(len(cols))]
-        lines = []
-        if t.title:
-            lines.append(t.title)
-        for row in cells:
-            lines.append("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
-        chunks.append("\n".join(lines))
-    return "\n\n".join(chunks) + "\n" if chunks else ""
+        chunks.append("".join("\t".join(_tsv_cell(r.get(c)) for c in cols) + "\n" for r in t.rows))
+    return "\n".join(c for c in chunks if c)
 
 
 def _print_rich(tables: Sequence[Table], wide: bool) -> None:

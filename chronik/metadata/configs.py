@@ -13,7 +13,7 @@ package knows nothing of the wire, the broker translates.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,7 @@ __all__ = [
     "TOPIC_CONFIGS",
     "ConfigDef",
     "ConfigError",
+    "BROKER_TOPIC_SYNONYMS",
     "TopicConfig",
     "effective_topic_config",
     "validate_topic_configs",
@@ -60,6 +61,16 @@ def _long(lo: int | None = None) -> Callable[[str, str], str]:
             raise ConfigError(f"Invalid value {value!r} for {name}: not an integer") from None
         if lo is not None and v < lo:
             raise ConfigError(f"Invalid value {value} for {name}: must be at least {lo}")
+        return str(v)
+
+    return check
+
+
+def _level(lo: int, hi: int, *also: int) -> Callable[[str, str], str]:
+    def check(name: str, value: str) -> str:
+        v = int(_long()(name, value))
+        if not lo <= v <= hi and v not in also:
+            raise ConfigError(f"Invalid value {value} for {name}: must be between {lo} and {hi}")
         return str(v)
 
     return check
@@ -116,6 +127,11 @@ TOPIC_CONFIGS: dict[str, ConfigDef] = {
                   "index the topic's records for search (chronik.search; off the produce path)"),
         ConfigDef("cleanup.policy", "delete", _choice("delete", "compact", multi=True), "list",
                   "delete old segments, compact by key, or both"),
+        ConfigDef("compression.gzip.level", "-1", _level(1, 9, -1), "int",
+                  "gzip level when the broker compresses (-1: the codec's default)"),
+        ConfigDef("compression.lz4.level", "9", _level(1, 17), "int", "lz4 level when the broker compresses"),
+        ConfigDef("compression.zstd.level", "3", _level(-131072, 22), "int",
+                  "zstd level when the broker compresses"),
         ConfigDef("compression.type", "producer",
                   _choice("producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"), "string",
                   "codec the broker keeps; 'producer' keeps what the producer sent"),
@@ -131,7 +147,8 @@ TOPIC_CONFIGS: dict[str, ConfigDef] = {
         ConfigDef("message.timestamp.type", "CreateTime",
                   _choice("CreateTime", "LogAppendTime"), "string"),
         ConfigDef("message.timestamp.before.max.ms", "9223372036854775807", _long(0)),
-        ConfigDef("message.timestamp.after.max.ms", "9223372036854775807", _long(0)),
+        ConfigDef("message.timestamp.after.max.ms", "3600000", _long(0), "long",
+                  "how far ahead of the broker's clock a CreateTime timestamp may be (Kafka 4, KIP-937)"),
         ConfigDef("min.cleanable.dirty.ratio", "0.5", _ratio, "double"),
         ConfigDef("min.compaction.lag.ms", "0", _long(0)),
         ConfigDef("min.insync.replicas", "1", _long(1), "int"),
@@ -147,6 +164,64 @@ TOPIC_CONFIGS: dict[str, ConfigDef] = {
         ConfigDef("unclean.leader.election.enable", "false", _bool, "boolean"),
     ]
 }
+
+
+# Kafka's dynamic broker configs that are topic defaults (ServerTopicConfigSynonyms):
+# settable with AlterConfigs/IncrementalAlterConfigs on a BROKER resource, per
+# broker or cluster-wide (empty name), and applied to every topic at once.
+BROKER_TOPIC_SYNONYMS: dict[str, str] = {
+    "log.segment.bytes": "segment.bytes",
+    "log.roll.ms": "segment.ms",
+    "log.roll.jitter.ms": "segment.jitter.ms",
+    "log.index.size.max.bytes": "segment.index.bytes",
+    "log.flush.interval.messages": "flush.messages",
+    "log.flush.interval.ms": "flush.ms",
+    "log.retention.bytes": "retention.bytes",
+    "log.retention.ms": "retention.ms",
+    "message.max.bytes": "max.message.bytes",
+    "log.index.interval.bytes": "index.interval.bytes",
+    "log.cleaner.delete.retention.ms": "delete.retention.ms",
+    "log.cleaner.min.compaction.lag.ms": "min.compaction.lag.ms",
+    "log.cleaner.max.compaction.lag.ms": "max.compaction.lag.ms",
+    "log.segment.delete.delay.ms": "file.delete.delay.ms",
+    "log.cleaner.min.cleanable.ratio": "min.cleanable.dirty.ratio",
+    "log.cleanup.policy": "cleanup.policy",
+    "unclean.leader.election.enable": "unclean.leader.election.enable",
+    "min.insync.replicas": "min.insync.replicas",
+    "compression.type": "compression.type",
+    "log.preallocate": "preallocate",
+    "log.message.timestamp.type": "message.timestamp.type",
+    "log.message.timestamp.before.max.ms": "message.timestamp.before.max.ms",
+    "log.message.timestamp.after.max.ms": "message.timestamp.after.max.ms",
+}
+TOPIC_BROKER_SYNONYMS = {topic: broker for broker, topic in BROKER_TOPIC_SYNONYMS.items()}
+
+
+def validate_broker_configs(configs: Mapping[str, str | None], static: Iterable[str] = ()) -> dict[str, str]:
+    """Check dynamic broker config overrides; names Kafka cannot change at run time are refused."""
+    fixed = sorted(n for n in configs if n not in BROKER_TOPIC_SYNONYMS)
+    if fixed:
+        known = set(static)
+        unknown = [n for n in fixed if n not in known]
+        if unknown:
+            raise ConfigError(f"Unknown broker config: {', '.join(unknown)}")
+        raise ConfigError(f"Cannot update these configs dynamically: Set({', '.join(fixed)})")
+    out = {}
+    for name, value in configs.items():
+        if value is None:
+            continue
+        out[name] = TOPIC_CONFIGS[BROKER_TOPIC_SYNONYMS[name]].validate(name, value)
+    return out
+
+
+def broker_topic_defaults(*layers: Mapping[str, str]) -> dict[str, str]:
+    """Topic-level defaults from dynamic broker configs; later layers win."""
+    out: dict[str, str] = {}
+    for layer in layers:
+        for name, value in layer.items():
+            if name in BROKER_TOPIC_SYNONYMS:
+                out[BROKER_TOPIC_SYNONYMS[name]] = value
+    return out
 
 
 def validate_topic_configs(configs: Mapping[str, str | None]) -> dict[str, str]:
@@ -185,6 +260,9 @@ class TopicConfig:
 
     chronik_search_enable: bool = False
     cleanup_policy: tuple[str, ...] = ("delete",)
+    compression_gzip_level: int = -1
+    compression_lz4_level: int = 9
+    compression_zstd_level: int = 3
     compression_type: str = "producer"
     delete_retention_ms: int = 86_400_000
     file_delete_delay_ms: int = 60_000
@@ -195,7 +273,7 @@ class TopicConfig:
     max_message_bytes: int = 1_048_588
     message_timestamp_type: str = "CreateTime"
     message_timestamp_before_max_ms: int = 2**63 - 1
-    message_timestamp_after_max_ms: int = 2**63 - 1
+    message_timestamp_after_max_ms: int = 3_600_000
     min_cleanable_dirty_ratio: float = 0.5
     min_compaction_lag_ms: int = 0
     min_insync_replicas: int = 1

@@ -16,6 +16,8 @@ Record layout (big-endian):
     kind 2 DELETE  group, topic, i32 partition        (one partition dropped)
     kind 3 GROUP   group                              (every offset of a group dropped)
     kind 4 TOPIC   topic                              (a deleted topic, every group)
+    kind 5 STATE   group, i32 length (-1: none), bytes (a consumer group's state
+                   (KIP-848), opaque here; the latest record per group wins)
 
 Strings are u16 length + UTF-8. Replay at start-up stops at the first record
 that is short or fails its CRC (a write torn by a crash) and cuts the file
@@ -46,7 +48,7 @@ log = logging.getLogger("chronik.offsets")
 OFFSETS_DIR = "__consumer_offsets"
 LOG_FILE = "offsets.log"
 
-COMMIT, DELETE, GROUP, TOPIC = 1, 2, 3, 4
+COMMIT, DELETE, GROUP, TOPIC, STATE = 1, 2, 3, 4, 5
 
 _HEAD = struct.Struct(">II")
 _U16 = struct.Struct(">H")
@@ -82,6 +84,10 @@ def _commit_body(group: str, topic: str, partition: int, c: CommittedOffset) -> 
     ))
 
 
+def _state_body(group: str, data: bytes | None) -> bytes:
+    return b"\x05" + _str(group) + _I32.pack(-1 if data is None else len(data)) + (data or b"")
+
+
 def _frame(body: bytes) -> bytes:
     return _HEAD.pack(len(body), zlib.crc32(body)) + body
 
@@ -99,6 +105,7 @@ class OffsetStore:
         self.compact_bytes = compact_bytes
         self.clock_ms = clock_ms or wall_ms
         self._groups: dict[str, dict[TopicPartition, CommittedOffset]] = {}
+        self._states: dict[str, bytes] = {}
         self._size = 0
         self._live_bytes = 0  # what a rewrite would hold (estimate)
         self._fd = -1
@@ -133,7 +140,7 @@ class OffsetStore:
         self._live_bytes = sum(
             8 + len(_commit_body(g, t, p, c))
             for g, offs in self._groups.items() for (t, p), c in offs.items()
-        )
+        ) + sum(8 + len(_state_body(g, d)) for g, d in self._states.items())
 
     def _apply(self, body: memoryview) -> None:
         kind = body[0]
@@ -166,6 +173,16 @@ class OffsetStore:
             self._groups.pop(read_str(), None)
         elif kind == TOPIC:
             self._drop_topic_in_memory(read_str())
+        elif kind == STATE:
+            group = read_str()
+            (n,) = _I32.unpack_from(body, pos)
+            if n < 0:
+                self._states.pop(group, None)
+            else:
+                data = bytes(body[pos + 4 : pos + 4 + n])
+                if len(data) != n:
+                    raise struct.error("short state")
+                self._states[group] = data
         else:
             raise struct.error(f"unknown record kind {kind}")
 
@@ -241,6 +258,22 @@ class OffsetStore:
             self._append([_frame(b"\x03" + _str(group))])
             self._maybe_compact()
 
+    def put_group_state(self, group: str, data: bytes | None) -> None:
+        """A group's state blob (None drops it); durable on return like a commit."""
+        if data is None and group not in self._states:
+            return
+        self._append([_frame(_state_body(group, data))])
+        old = self._states.pop(group, None)
+        if old is not None:
+            self._live_bytes -= 8 + len(_state_body(group, old))
+        if data is not None:
+            self._states[group] = data
+            self._live_bytes += 8 + len(_state_body(group, data))
+        self._maybe_compact()
+
+    def group_states(self) -> dict[str, bytes]:
+        return dict(self._states)
+
     def delete_topic(self, topic: str) -> None:
         if self._drop_topic_in_memory(topic):
             self._append([_frame(b"\x04" + _str(topic))])
@@ -282,6 +315,7 @@ class OffsetStore:
             _frame(_commit_body(g, t, p, c))
             for g, offs in self._groups.items() for (t, p), c in offs.items()
         ]
+        records += [_frame(_state_body(g, d)) for g, d in self._states.items()]
         data = b"".join(records)
         atomic_write(self.path, data)
         if self._fd >= 0:

@@ -81,6 +81,30 @@ class MetadataStore:
     def delete_topic(self, name: str) -> None:
         self.topics_table.remove(Query().name == name)
 
+    # -- dynamic broker configs --------------------------------------------
+    def load_broker_configs(self) -> dict[str, dict[str, str]]:
+        """Scope ("" for the cluster-wide default, or a broker id) -> config overrides."""
+        row = self.meta_table.get(Query().key == "broker_configs")
+        return {scope: dict(cfg) for scope, cfg in (row["value"] if row else {}).items()}
+
+    def save_broker_configs(self, configs: dict[str, dict[str, str]]) -> None:
+        self.meta_table.upsert({"key": "broker_configs", "value": configs}, Query().key == "broker_configs")
+
+    # -- security: SCRAM credentials (salted and hashed) and ACLs ---------------
+    def load_scram_credentials(self) -> dict[str, dict[str, dict[str, Any]]]:
+        row = self.meta_table.get(Query().key == "scram_credentials")
+        return dict(row["value"]) if row else {}
+
+    def save_scram_credentials(self, users: dict[str, dict[str, dict[str, Any]]]) -> None:
+        self.meta_table.upsert({"key": "scram_credentials", "value": users}, Query().key == "scram_credentials")
+
+    def load_acls(self) -> list[list[Any]]:
+        row = self.meta_table.get(Query().key == "acls")
+        return list(row["value"]) if row else []
+
+    def save_acls(self, acls: list[list[Any]]) -> None:
+        self.meta_table.upsert({"key": "acls", "value": acls}, Query().key == "acls")
+
     # -- producer ids -----------------------------------------------------
     def next_producer_id(self) -> int:
         """Hand out producer ids, persisting only one block reservation per 1000."""

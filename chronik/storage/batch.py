@@ -292,6 +292,23 @@ def verify_batches(data: bytes | bytearray | memoryview, pos: int = 0) -> tuple[
     return pos, None
 
 
+def record_timestamps(batch: bytes | bytearray | memoryview) -> list[int]:
+    """The timestamp of every record of a batch, in order; decodes every codec."""
+    from kafka.record.default_records import DefaultRecordBatch
+
+    return [rec.timestamp for rec in DefaultRecordBatch(bytes(batch))]
+
+
+def keyless_records(batch: bytes | bytearray | memoryview) -> list[int]:
+    """Indexes (within the batch) of the records that have no key; decodes every codec.
+
+    Only compacted topics pay for this: it is the one check that reads records.
+    """
+    from kafka.record.default_records import DefaultRecordBatch
+
+    return [i for i, rec in enumerate(DefaultRecordBatch(bytes(batch))) if rec.key is None]
+
+
 def read_batch_header(buf: bytes | bytearray | memoryview, position: int = 0) -> BatchInfo:
     """Parse one batch header (no CRC check); the batch body need not be present."""
     if position < 0 or len(buf) - position < HEADER_SIZE:

@@ -115,6 +115,8 @@ class PartitionLog:
         self.leader_epoch = 0
         self._unflushed = 0
         self._closed = False
+        # Segment rolls since open (the broker's metrics sum them).
+        self.rolls = 0
         self._read_hints: dict[int, tuple[Segment, int]] = {}
         self._damage: set[tuple[int, int]] = set()  # (segment base, byte) already reported
         # What recovery repaired at open, one description per repair.
@@ -294,6 +296,7 @@ class PartitionLog:
     def _roll(self) -> Segment:
         old = self._segments[-1]
         old.seal()
+        self.rolls += 1
         if self.config.flush_messages is not None:
             old.flush()
         return self._new_segment(self._log_end)

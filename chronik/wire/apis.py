@@ -8,6 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kafka.protocol.admin.acl import (
+    CreateAclsRequest,
+    CreateAclsResponse,
+    DeleteAclsRequest,
+    DeleteAclsResponse,
+    DescribeAclsRequest,
+    DescribeAclsResponse,
+)
+from kafka.protocol.admin.client_quotas import DescribeClientQuotasRequest, DescribeClientQuotasResponse
 from kafka.protocol.admin.cluster import (
     DescribeClusterRequest,
     DescribeClusterResponse,
@@ -47,6 +56,12 @@ from kafka.protocol.admin.transactions import (
     DescribeTransactionsResponse,
     ListTransactionsRequest,
     ListTransactionsResponse,
+)
+from kafka.protocol.admin.users import (
+    AlterUserScramCredentialsRequest,
+    AlterUserScramCredentialsResponse,
+    DescribeUserScramCredentialsRequest,
+    DescribeUserScramCredentialsResponse,
 )
 from kafka.protocol.api_message import ApiMessage
 from kafka.protocol.consumer.fetch import FetchRequest, FetchResponse
@@ -90,6 +105,19 @@ from kafka.protocol.producer.transaction import (
     InitProducerIdResponse,
     TxnOffsetCommitRequest,
     TxnOffsetCommitResponse,
+)
+from kafka.protocol.sasl import (
+    SaslAuthenticateRequest,
+    SaslAuthenticateResponse,
+    SaslHandshakeRequest,
+    SaslHandshakeResponse,
+)
+
+from chronik.wire.kip848 import (
+    ConsumerGroupDescribeRequest,
+    ConsumerGroupDescribeResponse,
+    ConsumerGroupHeartbeatRequest,
+    ConsumerGroupHeartbeatResponse,
 )
 
 
@@ -159,5 +187,15 @@ ALL_APIS: dict[int, ApiSpec] = {
         _spec(DescribeProducersRequest, DescribeProducersResponse),
         _spec(DescribeTransactionsRequest, DescribeTransactionsResponse),
         _spec(ListTransactionsRequest, ListTransactionsResponse),
+        _spec(DescribeClientQuotasRequest, DescribeClientQuotasResponse),
+        _spec(SaslHandshakeRequest, SaslHandshakeResponse),
+        _spec(SaslAuthenticateRequest, SaslAuthenticateResponse),
+        _spec(DescribeAclsRequest, DescribeAclsResponse),
+        _spec(CreateAclsRequest, CreateAclsResponse),
+        _spec(DeleteAclsRequest, DeleteAclsResponse),
+        _spec(DescribeUserScramCredentialsRequest, DescribeUserScramCredentialsResponse),
+        _spec(AlterUserScramCredentialsRequest, AlterUserScramCredentialsResponse),
+        _spec(ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse),
+        _spec(ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse),
     ]
 }

@@ -38,9 +38,10 @@ _ANSWERS = {
 }
 
 
-def build_error_response(response_cls: Any, request: Any, version: int, code: int) -> Any:
+def build_error_response(response_cls: Any, request: Any, version: int, code: int,
+                         message: str = "Unexpected server error") -> Any:
     resp = response_cls(version=version)
-    _fill(resp, request, version, code)
+    _fill(resp, request, version, code, message)
     return resp
 
 
@@ -48,7 +49,7 @@ def _fields(obj: Any, version: int) -> list[tuple[str, Any]]:
     return [(name, f) for name, f in obj._struct.fields.items() if f.for_version_q(version)]
 
 
-def _fill(obj: Any, src: Any, version: int, code: int) -> None:
+def _fill(obj: Any, src: Any, version: int, code: int, message: str = "Unexpected server error") -> None:
     src_arrays = {}
     if src is not None and getattr(src, "_struct", None) is not None:
         src_arrays = {name: f for name, f in _fields(src, version) if f.is_struct_array()}
@@ -56,12 +57,12 @@ def _fill(obj: Any, src: Any, version: int, code: int) -> None:
         if name == "error_code":
             setattr(obj, name, code)
         elif name == "error_message":
-            setattr(obj, name, "Unexpected server error")
+            setattr(obj, name, message)
         elif field.is_struct_array():
-            setattr(obj, name, _mirror(field, _source_array(name, src, src_arrays), version, code))
+            setattr(obj, name, _mirror(field, _source_array(name, src, src_arrays), version, code, message))
         elif field.is_struct():
             sub = field.data_class(version=version)
-            _fill(sub, None, version, code)
+            _fill(sub, None, version, code, message)
             setattr(obj, name, sub)
         elif src is not None and name in _SAME:
             for candidate in _SAME[name]:
@@ -83,10 +84,10 @@ def _source_array(name: str, src: Any, src_arrays: dict[str, Any]) -> list:
     return []
 
 
-def _mirror(field: Any, items: list, version: int, code: int) -> list:
+def _mirror(field: Any, items: list, version: int, code: int, message: str) -> list:
     out = []
     for item in items:
         elem = field.data_class(version=version)
-        _fill(elem, item, version, code)
+        _fill(elem, item, version, code, message)
         out.append(elem)
     return out

@@ -123,7 +123,8 @@ def test_acks(broker, acks):
 def test_watermarks_and_offsets_for_times(broker):
     topic = "times"
     p = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 0})
-    base = 1_800_000_000_000
+    # A day ago: Kafka 4 refuses CreateTime stamps more than an hour ahead (message.timestamp.after.max.ms).
+    base = (int(time.time()) - 86_400) * 1000
     for i in range(50):
         p.produce(topic, value=str(i).encode(), timestamp=base + i * 1000)
         p.flush(10)
@@ -268,3 +269,130 @@ def test_broker_options_show_in_broker_configs(broker_factory):
     with pytest.raises(Exception) as err:
         p.init_transactions(10)
     assert err.value.args[0].code() == KafkaError.INVALID_TRANSACTION_TIMEOUT
+
+
+def test_compacted_topic_refuses_records_without_a_key_one_by_one(broker):
+    """librdkafka 0011 test_message_single_partition_record_fail; issue 21.1."""
+    from confluent_kafka import KafkaError, Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin.create_topics([NewTopic("keyed", 1, 1, config={"cleanup.policy": "compact"})])["keyed"].result(10)
+    results: dict[int, object] = {}
+    p = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 200, "batch.num.messages": 100,
+                  "enable.idempotence": False, "retries": 0})
+    for i in range(6):
+        key = None if i in (1, 4) else f"k{i}".encode()
+        p.produce("keyed", key=key, value=f"v{i}".encode(), partition=0,
+                  on_delivery=lambda err, msg, i=i: results.__setitem__(i, err))
+    assert p.flush(15) == 0
+    assert results[1].code() == results[4].code() == KafkaError.INVALID_RECORD
+    others = {results[i].code() for i in (0, 2, 3, 5)}
+    assert others == {KafkaError._INVALID_DIFFERENT_RECORD}
+    # Nothing of the refused batch was written; keyed records still go in.
+    p.produce("keyed", key=b"ok", value=b"v", partition=0)
+    assert p.flush(10) == 0
+    from confluent_kafka import Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "k", "enable.auto.commit": False})
+    c.assign([TopicPartition("keyed", 0, 0)])
+    m = c.poll(10)
+    c.close()
+    assert (m.offset(), m.key()) == (0, b"ok")
+
+
+def test_authorized_operations_without_an_authorizer(broker):
+    """As Kafka without an authorizer: every operation the resource type supports (issue 21.4)."""
+    from confluent_kafka import TopicCollection
+    from confluent_kafka.admin import AclOperation as Op
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin.create_topics([NewTopic("ops", 1, 1)])["ops"].result(10)
+    topic = admin.describe_topics(TopicCollection(["ops"]), include_authorized_operations=True)["ops"].result(10)
+    assert set(topic.authorized_operations) == {Op.READ, Op.WRITE, Op.CREATE, Op.DESCRIBE, Op.DELETE, Op.ALTER,
+                                                Op.DESCRIBE_CONFIGS, Op.ALTER_CONFIGS}
+    cluster = admin.describe_cluster(include_authorized_operations=True).result(10)
+    assert set(cluster.authorized_operations) == {Op.CREATE, Op.CLUSTER_ACTION, Op.DESCRIBE_CONFIGS,
+                                                  Op.ALTER_CONFIGS, Op.IDEMPOTENT_WRITE, Op.ALTER, Op.DESCRIBE}
+    plain = admin.describe_topics(TopicCollection(["ops"]))["ops"].result(10)
+    assert plain.authorized_operations is None
+
+
+def test_dynamic_broker_configs(broker):
+    """AlterConfigs/IncrementalAlterConfigs on brokers, as Kafka's dynamic broker configs (issue 21.2)."""
+    from confluent_kafka.admin import (
+        AdminClient,
+        AlterConfigOpType,
+        ConfigEntry,
+        ConfigResource,
+        ConfigSource,
+        NewTopic,
+        ResourceType,
+    )
+
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin.create_topics([NewTopic("dyn", 1, 1, config={"retention.bytes": "12345"})])["dyn"].result(10)
+    # The cluster-wide default (an empty broker name, which librdkafka cannot send) over the raw protocol.
+    from kafka.protocol.admin.configs import (
+        DescribeConfigsRequest,
+        DescribeConfigsResponse,
+        IncrementalAlterConfigsRequest,
+        IncrementalAlterConfigsResponse,
+    )
+
+    from tests.integration.raw import RawConn
+
+    inc = IncrementalAlterConfigsRequest.AlterConfigsResource
+    raw = RawConn(broker.port)
+    resp = raw.call(IncrementalAlterConfigsRequest(resources=[inc(resource_type=4, resource_name="", configs=[
+        inc.AlterableConfig(name="log.retention.ms", config_operation=0, value="3600000"),
+        inc.AlterableConfig(name="message.max.bytes", config_operation=0, value="2000000")])],
+        validate_only=False), IncrementalAlterConfigsResponse, 1)
+    assert resp.responses[0].error_code == 0
+    raw.close()
+    me = ConfigResource(ResourceType.BROKER, "0")
+    set_op = AlterConfigOpType.SET
+    me.add_incremental_config(ConfigEntry("log.retention.ms", "7200000", incremental_operation=set_op))
+    list(admin.incremental_alter_configs([me]).values())[0].result(10)
+
+    def describe(resource):
+        return list(admin.describe_configs([resource]).values())[0].result(10)
+
+    def check(restarted: bool):
+        topic = describe(ConfigResource(ResourceType.TOPIC, "dyn"))
+        assert (topic["retention.ms"].value, topic["retention.ms"].source) == (
+            "7200000", ConfigSource.DYNAMIC_BROKER_CONFIG.value), restarted
+        assert (topic["max.message.bytes"].value, topic["max.message.bytes"].source) == (
+            "2000000", ConfigSource.DYNAMIC_DEFAULT_BROKER_CONFIG.value)
+        assert topic["retention.bytes"].source == ConfigSource.DYNAMIC_TOPIC_CONFIG.value
+        broker_cfg = describe(ConfigResource(ResourceType.BROKER, "0"))
+        assert broker_cfg["log.retention.ms"].value == "7200000" and not broker_cfg["log.retention.ms"].is_read_only
+        assert broker_cfg["num.partitions"].is_read_only
+        conn = RawConn(broker.port)
+        res = DescribeConfigsRequest.DescribeConfigsResource
+        defaults = conn.call(DescribeConfigsRequest(resources=[res(resource_type=4, resource_name="",
+                                                                   configuration_keys=None)],
+                                                    include_synonyms=False, include_documentation=False),
+                             DescribeConfigsResponse, 4).results[0].configs
+        conn.close()
+        assert {(e.name, e.value, e.config_source) for e in defaults} == {
+            ("log.retention.ms", "3600000", 3), ("message.max.bytes", "2000000", 3)}
+
+    check(False)
+    broker.restart()
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    check(True)
+    # Applied: a 1.5 MB record fits the new message.max.bytes default.
+    from confluent_kafka import Producer
+
+    p = Producer({"bootstrap.servers": broker.bootstrap, "message.max.bytes": 3_000_000,
+                  "compression.type": "none"})
+    errors = []
+    p.produce("dyn", value=b"x" * 1_500_000, on_delivery=lambda err, _m: errors.append(err))
+    assert p.flush(10) == 0 and errors == [None]
+    # Static configs are refused the way Kafka refuses them.
+    bad = ConfigResource(ResourceType.BROKER, "0")
+    bad.add_incremental_config(ConfigEntry("num.partitions", "3", incremental_operation=set_op))
+    with pytest.raises(Exception, match="Cannot update these configs dynamically"):
+        list(admin.incremental_alter_configs([bad]).values())[0].result(10)

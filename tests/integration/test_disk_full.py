@@ -16,6 +16,7 @@ from kafka.protocol.consumer.group import OffsetCommitRequest, OffsetCommitRespo
 from tests.conftest import BrokerProcess, free_port
 from tests.integration.raw import RawConn, create_topics, produce, record_batch
 from tests.integration.test_bad_input import still_serving
+from tests.integration.test_http_metrics import http_get
 
 pytestmark = pytest.mark.integration
 
@@ -78,8 +79,11 @@ def _commit(conn: RawConn, offset: int) -> int:
 
 
 def test_full_disk_never_replaces_an_acknowledged_record(small_disk: Path):
-    broker = BrokerProcess(data_dir=small_disk / "data", port=free_port())
+    http_port = free_port()
+    broker = BrokerProcess(data_dir=small_disk / "data", port=free_port(),
+                           extra_args=["--http-port", str(http_port)])
     broker.start()
+    readyz = f"http://127.0.0.1:{http_port}/readyz"
     try:
         conn = RawConn(broker.port)
         create_topics(conn, "full")
@@ -103,6 +107,8 @@ def test_full_disk_never_replaces_an_acknowledged_record(small_disk: Path):
         assert out.count("writing partition logs failed") == 1, out
         assert out.count("writing committed offsets failed") == 1, out
         assert "Traceback" not in out
+        status, _ctype, body = http_get(readyz)
+        assert status == 503 and b"partition logs" in body, body
         # Space comes back: writes succeed again, with no restart and on the same connection.
         spare.unlink()
         (small_disk / "rest").unlink()
@@ -112,6 +118,7 @@ def test_full_disk_never_replaces_an_acknowledged_record(small_disk: Path):
         assert _commit(conn, 1) == 0
         conn.close()
         assert "writing partition logs works again" in broker.output()
+        assert http_get(readyz)[0] == 200
         # A crash, then every acknowledged record is read back at its offset, once.
         broker.kill()
         broker.start()

@@ -413,3 +413,34 @@ def test_every_version_of_the_group_apis(broker):
     for v in range(3):
         gres = call(DeleteGroupsRequest(groups_names=[f"rv-{v + 1}", "missing"]), DeleteGroupsResponse, v)
         assert [r.error_code for r in gres.results] == [0, 69]
+
+
+def test_consumers_started_together_form_one_generation(broker_factory):
+    """Two consumers 100 ms apart: one generation, no second rebalance (issue 21, 0102_static_group_rebalance)."""
+    b = broker_factory("--partitions", "4")
+    topic = "together"
+    create_topic(b.bootstrap, topic, 4)
+    group = new_group()
+    assigned: list[list[tuple[float, set[int]]]] = [[], []]
+
+    def on_assign(i):
+        def cb(_c, parts):
+            assigned[i].append((time.monotonic(), {p.partition for p in parts}))
+        return cb
+
+    started = time.monotonic()
+    first = consumer(b.bootstrap, group)
+    first.subscribe([topic], on_assign=on_assign(0))
+    first.poll(0.1)
+    second = consumer(b.bootstrap, group)
+    second.subscribe([topic], on_assign=on_assign(1))
+    try:
+        poll_until([first, second], lambda: assigned[0] and assigned[1], timeout=15)
+        poll_until([first, second], lambda: False if time.monotonic() - started < 3 else True, timeout=10)
+    finally:
+        first.close()
+        second.close()
+    assert len(assigned[0]) == len(assigned[1]) == 1, assigned  # one generation, no re-assignment
+    assert assigned[0][0][1] | assigned[1][0][1] == {0, 1, 2, 3}
+    assert not assigned[0][0][1] & assigned[1][0][1]
+

@@ -142,12 +142,13 @@ def test_produce_fetch_list_offsets_every_version(conn):
 
     L = ListOffsetsRequest
     for v in conn.versions(L):
-        parts = [L.ListOffsetsTopic.ListOffsetsPartition(partition_index=0, timestamp=ts)
-                 for ts in (-2, -1, 1_700_000_000_001)]
-        resp = conn.call(L(replica_id=-1, isolation_level=0,
-                           topics=[L.ListOffsetsTopic(name="pfv", partitions=parts)],
-                           timeout_ms=1000), ListOffsetsResponse, v)
-        got = [(p.error_code, p.offset) for p in resp.topics[0].partitions]
+        got = []
+        for ts in (-2, -1, 1_700_000_000_001):  # one request each: Kafka refuses a partition named twice
+            part = L.ListOffsetsTopic.ListOffsetsPartition(partition_index=0, timestamp=ts)
+            resp = conn.call(L(replica_id=-1, isolation_level=0,
+                               topics=[L.ListOffsetsTopic(name="pfv", partitions=[part])],
+                               timeout_ms=1000), ListOffsetsResponse, v)
+            got += [(p.error_code, p.offset) for p in resp.topics[0].partitions]
         # The first record at/after ts ...001 is the second record of the first batch.
         assert got == [(0, 0), (0, expected), (0, 1)], v
         if v >= 7:

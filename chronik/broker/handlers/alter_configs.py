@@ -1,14 +1,15 @@
-"""AlterConfigs (33), v0-2: replace a topic's config overrides with the given set.
+"""AlterConfigs (33), v0-2: replace a topic's or a broker scope's config overrides with the given set.
 
-Broker configs come from the command line and are read-only here.
+Broker resources take Kafka's dynamic broker configs (config_resources), per
+broker ("0") or cluster-wide (""); static ones are refused as Kafka refuses them.
 """
 
 from __future__ import annotations
 
 from kafka.protocol.admin.configs import AlterConfigsResponse
 
-from chronik.broker.config_resources import BROKER, TOPIC, check_broker_resource, topic_or_error
-from chronik.metadata.configs import ConfigError, validate_topic_configs
+from chronik.broker.config_resources import BROKER, TOPIC, check_broker_resource, static_names, topic_or_error
+from chronik.metadata.configs import ConfigError, validate_broker_configs, validate_topic_configs
 from chronik.wire.errors import ErrorCode, KafkaApiError
 
 API_KEY = 33
@@ -19,17 +20,14 @@ _Resp = AlterConfigsResponse.AlterConfigsResourceResponse
 def alter_resource(core, r, validate_only: bool, compute) -> None:
     if r.resource_type == TOPIC:
         topic = topic_or_error(core, r.resource_name)
-        new = compute(topic.configs, r.configs)
+        new = compute(topic.configs, r.configs, False, ())
         if not validate_only:
             core.set_topic_configs(topic.name, new)
     elif r.resource_type == BROKER:
-        check_broker_resource(core, r.resource_name)
-        if r.configs:
-            raise KafkaApiError(
-                ErrorCode.INVALID_REQUEST,
-                "Broker configs are set on the command line of `chronik integrated`; "
-                "they cannot be altered at run time.",
-            )
+        scope = check_broker_resource(core, r.resource_name)
+        new = compute(core.broker_configs.get(scope, {}), r.configs, True, static_names(core))
+        if not validate_only:
+            core.set_broker_configs(scope, new)
     else:
         raise KafkaApiError(ErrorCode.INVALID_REQUEST, f"Unsupported resource type {r.resource_type}")
 
@@ -52,5 +50,8 @@ def run(ctx, req, response_cls, compute):
 
 
 def handle(ctx, req):
-    return run(ctx, req, AlterConfigsResponse,
-               lambda _current, configs: validate_topic_configs({c.name: c.value for c in configs}))
+    def replace(_current, configs, broker: bool, static):
+        given = {c.name: c.value for c in configs}
+        return validate_broker_configs(given, static) if broker else validate_topic_configs(given)
+
+    return run(ctx, req, AlterConfigsResponse, replace)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from kafka.protocol.admin.cluster import DescribeClusterResponse
 
+from chronik.broker.acl_ops import ResourceType, authorized_operations
 from chronik.wire.errors import ErrorCode
 
 API_KEY = 60
@@ -29,8 +30,9 @@ def handle(ctx, req):
         controller_id=c.node_id,
         brokers=[
             DescribeClusterResponse.DescribeClusterBroker(
-                broker_id=c.node_id, host=c.advertised, port=c.port, rack=None, is_fenced=False
+                broker_id=c.node_id, host=ctx.endpoint[0], port=ctx.endpoint[1], rack=None, is_fenced=False
             )
         ],
-        authorized_operations=None,
+        authorized_operations=authorized_operations(
+            ResourceType.CLUSTER, bool(getattr(req, "include_cluster_authorized_operations", False)), ctx),
     )

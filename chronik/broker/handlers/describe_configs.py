@@ -1,4 +1,9 @@
-"""DescribeConfigs (32), v1-4: every topic or broker config with value, source, default."""
+"""DescribeConfigs (32), v1-4: every topic or broker config with value, source, default.
+
+A topic config not set on the topic shows where its value comes from: a
+dynamic broker config (this broker's, then the cluster-wide default), else
+Kafka's default; synonyms list that chain, most specific first, as Kafka does.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +13,15 @@ from chronik.broker.config_resources import (
     BROKER,
     BROKER_LOGGER,
     DEFAULT_CONFIG,
+    DYNAMIC_BROKER_CONFIG,
+    DYNAMIC_DEFAULT_BROKER_CONFIG,
     DYNAMIC_TOPIC_CONFIG,
     TOPIC,
     broker_configs,
     check_broker_resource,
     topic_or_error,
 )
-from chronik.metadata.configs import CONFIG_TYPE_IDS, TOPIC_CONFIGS
+from chronik.metadata.configs import CONFIG_TYPE_IDS, TOPIC_BROKER_SYNONYMS, TOPIC_CONFIGS
 from chronik.wire.errors import ErrorCode, KafkaApiError
 
 API_KEY = 32
@@ -24,11 +31,11 @@ _Entry = _Result.DescribeConfigsResourceResult
 _Synonym = _Entry.DescribeConfigsSynonym
 
 
-def _entry(name, value, source, ctype, doc, synonyms, include_docs):
+def _entry(name, value, source, ctype, doc, synonyms, include_docs, read_only=False):
     return _Entry(
         name=name,
         value=value,
-        read_only=False,
+        read_only=read_only,
         config_source=source,
         is_default=source == DEFAULT_CONFIG,
         is_sensitive=False,
@@ -44,27 +51,32 @@ def _topic_entries(core, name, keys, synonyms, docs):
     for cname, spec in TOPIC_CONFIGS.items():
         if keys is not None and cname not in keys:
             continue
-        syn = []
+        chain = []
         if cname in topic.configs:
-            value, source = topic.configs[cname], DYNAMIC_TOPIC_CONFIG
-            if synonyms:
-                syn.append(_Synonym(name=cname, value=value, source=DYNAMIC_TOPIC_CONFIG))
-        else:
-            value, source = spec.default, DEFAULT_CONFIG
-        if synonyms:
-            syn.append(_Synonym(name=cname, value=spec.default, source=DEFAULT_CONFIG))
+            chain.append((cname, topic.configs[cname], DYNAMIC_TOPIC_CONFIG))
+        broker_name = TOPIC_BROKER_SYNONYMS.get(cname)
+        if broker_name is not None:
+            own = core.broker_configs.get(str(core.config.node_id), {})
+            cluster = core.broker_configs.get("", {})
+            if broker_name in own:
+                chain.append((broker_name, own[broker_name], DYNAMIC_BROKER_CONFIG))
+            if broker_name in cluster:
+                chain.append((broker_name, cluster[broker_name], DYNAMIC_DEFAULT_BROKER_CONFIG))
+        chain.append((broker_name or cname, spec.default, DEFAULT_CONFIG))
+        _, value, source = chain[0]
+        syn = [_Synonym(name=n, value=val, source=src) for n, val, src in chain] if synonyms else []
         out.append(_entry(cname, value, source, spec.type, spec.doc, syn, docs))
     return out
 
 
 def _broker_entries(core, name, keys, synonyms, docs):
-    check_broker_resource(core, name)
+    scope = check_broker_resource(core, name)
     out = []
-    for cname, value, source, ctype in broker_configs(core):
+    for cname, value, source, ctype, read_only in broker_configs(core, scope):
         if keys is not None and cname not in keys:
             continue
         syn = [_Synonym(name=cname, value=value, source=source)] if synonyms else []
-        out.append(_entry(cname, value, source, ctype, "", syn, docs))
+        out.append(_entry(cname, value, source, ctype, "", syn, docs, read_only))
     return out
 
 

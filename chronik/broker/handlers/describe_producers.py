@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from kafka.protocol.admin.transactions import DescribeProducersResponse
 
-from chronik.storage.control import COORDINATOR_EPOCH
 from chronik.wire.errors import ErrorCode
 
 API_KEY = 61
@@ -25,15 +24,14 @@ def handle(ctx, req):
                 parts.append(_Part(partition_index=idx, error_code=ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
                                    error_message=None, active_producers=[]))
                 continue
-            coord = core.transactions
             active = []
             for pid, e in sorted(core.producers.producers_of(t.name, idx).items()):
                 active.append(_Producer(
                     producer_id=pid, producer_epoch=e.epoch,
                     last_sequence=e.batches[-1].last_seq if e.batches else -1,
                     last_timestamp=e.last_timestamp,
-                    # Only producers with a transactional id have a coordinator.
-                    coordinator_epoch=COORDINATOR_EPOCH if coord is not None and pid in coord.by_pid else -1,
+                    # Kafka's LatestCoordinatorEpoch: that of the last marker written for it.
+                    coordinator_epoch=e.coordinator_epoch,
                     current_txn_start_offset=-1 if e.txn_first_offset is None else e.txn_first_offset,
                 ))
             parts.append(_Part(partition_index=idx, error_code=0, error_message=None,

@@ -53,7 +53,8 @@ def _build(ctx, req):
     """Read every partition once.
 
     Returns (response topics, record sets to splice in, bytes gathered, any
-    error). Record sets stand in the response as markers (see wire.splice).
+    error, per-topic (name, failed, bytes) for the metrics). Record sets
+    stand in the response as markers (see wire.splice).
     """
     core = ctx.core
     v = ctx.api_version
@@ -62,22 +63,25 @@ def _build(ctx, req):
     total = 0
     errors = False
     topics = []
+    counts = []
     pieces: list[tuple[bytes, bytes]] = []
     for ft in req.topics:
         topic, missing = _resolve(core, v, ft)
         parts = []
+        topic_bytes = 0
+        topic_failed = False
         for fp in ft.partitions:
             idx = fp.partition
             if topic is None:
                 parts.append(_empty(idx, missing))
-                errors = True
+                topic_failed = True
                 continue
             budget = min(fp.partition_max_bytes, remaining)
             out = core.read(topic, idx, fp.fetch_offset, budget, read_committed, want_data=remaining > 0)
             if out.error:
                 parts.append(_empty(idx, out.error, out.high_watermark, out.last_stable_offset,
                                     out.log_start_offset))
-                errors = True
+                topic_failed = True
                 continue
             data = out.data
             if total and len(data) > budget:
@@ -86,6 +90,7 @@ def _build(ctx, req):
                 data = b""
             remaining -= len(data)
             total += len(data)
+            topic_bytes += len(data)
             aborted = None
             if read_committed and data:
                 aborted = [_Aborted(producer_id=e.producer_id, first_offset=e.first_offset)
@@ -105,6 +110,8 @@ def _build(ctx, req):
                 records=data,
             )
             parts.append(p)
+        counts.append((topic.name if topic is not None else None, topic_failed, topic_bytes, parts))
+        errors = errors or topic_failed
         topics.append(
             _TopicResp(
                 topic=ft.topic if v < 13 else "",
@@ -112,19 +119,30 @@ def _build(ctx, req):
                 partitions=parts,
             )
         )
-    return topics, pieces, total, errors
+    return topics, pieces, total, errors, counts
+
+
+def _count(stats, counts) -> None:
+    for name, failed, nbytes, parts in counts:
+        stats.fetch_request(name, failed, nbytes)
+        if failed:
+            for p in parts:
+                if p.error_code:
+                    stats.error(API_KEY, p.error_code)
 
 
 def handle(ctx, req):
     v = ctx.api_version
-    topics, pieces, total, errors = _build(ctx, req)
+    topics, pieces, total, errors, counts = _build(ctx, req)
+    stats = ctx.core.stats
 
-    def respond(topics, pieces):
+    def respond(topics, pieces, counts):
+        _count(stats, counts)
         resp = FetchResponse(version=v, throttle_time_ms=0, error_code=0, session_id=0, responses=topics)
         return SplicedResponse(resp, pieces)
 
     if total >= req.min_bytes or errors or req.max_wait_ms <= 0 or not req.topics:
-        return respond(topics, pieces)
+        return respond(topics, pieces, counts)
 
     keys = []
     for t in topics:
@@ -145,9 +163,9 @@ def handle(ctx, req):
             grown = sum(p.size_bytes() for p in logs) - parked_size
             if 0 <= grown and total + grown < req.min_bytes:
                 return None
-        topics2, pieces2, total2, errors2 = _build(ctx, req)
+        topics2, pieces2, total2, errors2, counts2 = _build(ctx, req)
         if expired or errors2 or total2 >= req.min_bytes:
-            return respond(topics2, pieces2)
+            return respond(topics2, pieces2, counts2)
         return None
 
     return ctx.defer(try_complete, min(req.max_wait_ms, MAX_WAIT_MS), keys)

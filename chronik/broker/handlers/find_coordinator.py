@@ -16,6 +16,7 @@ GROUP, TRANSACTION = 0, 1
 
 def handle(ctx, req):
     c = ctx.core.config
+    host, port = ctx.endpoint
     v = ctx.api_version
     key_type = req.key_type if v >= 1 else GROUP
     bad_type = key_type not in (GROUP, TRANSACTION)
@@ -24,14 +25,14 @@ def handle(ctx, req):
     if v >= 4:
         coords = [
             FindCoordinatorResponse.Coordinator(
-                key=k, node_id=c.node_id if not code else -1, host=c.advertised if not code else "",
-                port=c.port if not code else -1, error_code=code, error_message=msg,
+                key=k, node_id=c.node_id if not code else -1, host=host if not code else "",
+                port=port if not code else -1, error_code=code, error_message=msg,
             )
             for k in req.coordinator_keys
         ]
         return FindCoordinatorResponse(version=v, throttle_time_ms=0, coordinators=coords)
     return FindCoordinatorResponse(
         version=v, throttle_time_ms=0, error_code=code, error_message=msg,
-        node_id=c.node_id if not code else -1, host=c.advertised if not code else "",
-        port=c.port if not code else -1,
+        node_id=c.node_id if not code else -1, host=host if not code else "",
+        port=port if not code else -1,
     )

@@ -13,7 +13,7 @@ API_KEY = 44
 def handle(ctx, req):
     return run(
         ctx, req, IncrementalAlterConfigsResponse,
-        lambda current, configs: apply_incremental(
-            current, [(c.name, c.config_operation, c.value) for c in configs]
+        lambda current, configs, broker, static: apply_incremental(
+            current, [(c.name, c.config_operation, c.value) for c in configs], broker, static
         ),
     )

@@ -46,9 +46,19 @@ def handle(ctx, req):
     topics = []
     for rt in req.topics:
         parts = []
+        seen: dict[int, int] = {}
+        for rp in rt.partitions:
+            seen[rp.partition_index] = seen.get(rp.partition_index, 0) + 1
+        answered: set[int] = set()
         for rp in rt.partitions:
             plog = core.partition(rt.name, rp.partition_index)
-            if plog is None:
+            if seen[rp.partition_index] > 1:
+                # Kafka refuses a partition named twice in one request, with one answer for it.
+                if rp.partition_index in answered:
+                    continue
+                answered.add(rp.partition_index)
+                code, ts, off = ErrorCode.INVALID_REQUEST, -1, -1
+            elif plog is None:
                 code, ts, off = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1, -1
             else:
                 code, ts, off = _lookup(ctx, rt.name, plog, rp.partition_index, rp.timestamp,

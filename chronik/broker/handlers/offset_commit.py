@@ -27,10 +27,7 @@ def handle(ctx, req):
     v = ctx.api_version
     core = ctx.core
     coord = core.groups
-    code = coord.check_commit(
-        req.group_id, req.member_id, req.generation_id_or_member_epoch,
-        req.group_instance_id if v >= 7 else None,
-    )
+    code: int | None = None  # the group's answer, asked once a partition exists (Kafka's order)
     offsets: dict[tuple[str, int], tuple[int, str | None, int]] = {}
     topics = []
     for rt in req.topics:
@@ -45,12 +42,16 @@ def handle(ctx, req):
         parts = []
         for rp in rt.partitions:
             p = rp.partition_index
+            if topic is None or not 0 <= p < len(topic.partitions):
+                parts.append(_Part(partition_index=p, error_code=missing))
+                continue
+            if code is None:
+                code = coord.check_commit(req.group_id, req.member_id, req.generation_id_or_member_epoch,
+                                          req.group_instance_id if v >= 7 else None, api_version=v)
             pcode = code
             if pcode == ErrorCode.NONE:
                 meta = rp.committed_metadata
-                if topic is None or not 0 <= p < len(topic.partitions):
-                    pcode = missing
-                elif meta is not None and len(meta) > MAX_METADATA_BYTES:
+                if meta is not None and len(meta) > MAX_METADATA_BYTES:
                     pcode = ErrorCode.OFFSET_METADATA_TOO_LARGE
                 else:
                     epoch = rp.committed_leader_epoch if v >= 6 else -1

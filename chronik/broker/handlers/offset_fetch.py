@@ -1,7 +1,8 @@
 """OffsetFetch (9), v1-10: committed offsets of a group, for some or all partitions.
 
 v2+ a null topic list means every partition the group has offsets for;
-v8+ several groups per request; v10 topic ids. A partition without a
+v8+ several groups per request; v9+ a member id and epoch, checked for
+consumer-protocol groups (STALE_MEMBER_EPOCH, UNKNOWN_MEMBER_ID); v10 topic ids. A partition without a
 commit answers offset -1 and metadata "" (as Kafka does). With
 `require_stable` (v7+) a partition whose offset an open transaction is
 about to commit answers UNSTABLE_OFFSET_COMMIT, and the client retries.
@@ -67,6 +68,11 @@ def handle(ctx, req):
         return OffsetFetchResponse(version=v, throttle_time_ms=0, topics=topics, error_code=ErrorCode.NONE)
     groups = []
     for g in req.groups:
+        if v >= 9:
+            code = core.groups.check_fetch(g.group_id, g.member_id, g.member_epoch)
+            if code:
+                groups.append(_Group(group_id=g.group_id, topics=[], error_code=code))
+                continue
         unknown_ids = []
         if g.topics is None:
             wanted = None

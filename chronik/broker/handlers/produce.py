@@ -18,6 +18,7 @@ API_KEY = 0
 
 _TopicResp = ProduceResponse.TopicProduceResponse
 _PartResp = _TopicResp.PartitionProduceResponse
+_RecordError = _PartResp.BatchIndexAndErrorMessage
 _ZERO_UUID = uuid.UUID(int=0)
 
 
@@ -48,6 +49,7 @@ def handle(ctx, req):
             topic = core.topics.get(name)
             missing = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
         parts = []
+        failed = False
         for pd in td.partition_data:
             if v < 3:
                 parts.append(_part(pd.index, ErrorCode.UNSUPPORTED_VERSION,
@@ -58,8 +60,17 @@ def handle(ctx, req):
                 parts.append(_part(pd.index, missing))
             else:
                 out = core.append(name, pd.index, pd.records)
-                parts.append(_part(pd.index, out.error, out.base_offset, out.log_append_time,
-                                   out.log_start_offset, out.message))
+                part = _part(pd.index, out.error, out.base_offset, out.log_append_time,
+                             out.log_start_offset, out.message)
+                if out.record_errors:
+                    part.record_errors = [_RecordError(batch_index=i, batch_index_error_message=m)
+                                          for i, m in out.record_errors]
+                parts.append(part)
+        for part in parts:
+            if part.error_code:
+                failed = True
+                core.stats.error(API_KEY, part.error_code)
+        core.stats.produce_request(name if topic is not None else None, failed)
         responses.append(
             _TopicResp(name=td.name if v < 13 else "", topic_id=td.topic_id if v >= 13 else _ZERO_UUID,
                        partition_responses=parts)

@@ -26,7 +26,7 @@ def test_produce_file_then_consume_in_each_format(cli: Cli, tmp_path) -> None:
     assert cli.out("consume", topic, "-e", "-f", r"%t:%p:%o:%v\n") == (
         f"{topic}:0:0:one\n{topic}:0:1:two\n{topic}:0:2:three\n"
     )
-    recs = jsonl(cli.out("consume", topic, "-e", "-f", "json"))
+    recs = jsonl(cli.out("-o", "json", "consume", topic, "-e", "-f", "json"))
     assert [r["value"] for r in recs] == ["one", "two", "three"]
     assert [r["offset"] for r in recs] == [0, 1, 2]
     assert all(r["topic"] == topic and r["key"] is None and r["headers"] == [] for r in recs)
@@ -39,8 +39,9 @@ def test_produce_file_then_consume_in_each_format(cli: Cli, tmp_path) -> None:
 def test_keys_by_delimiter_headers_and_filters(cli: Cli) -> None:
     topic = new_topic()
     lines = "user-1:login ok\nadmin:login failed\nuser-2:logout\nnodelimiter\n"
-    cli.run("produce", topic, "--create", "-K", ":", "-H", "src=web", "-H", "v=1", input=lines)
-    recs = jsonl(cli.out("consume", topic, "-e", "-f", "json"))
+    cli.run("produce", topic, "--create", "-K", ":", "--missing-key=null", "-H", "src=web", "-H", "v=1",
+            input=lines)
+    recs = jsonl(cli.out("-o", "json", "consume", topic, "-e", "-f", "json"))
     assert [(r["key"], r["value"]) for r in recs] == [
         ("user-1", "login ok"), ("admin", "login failed"), ("user-2", "logout"),
         (None, "nodelimiter"),
@@ -59,7 +60,7 @@ def test_input_format_and_verbose_offsets(cli: Cli) -> None:
     out = cli.out("produce", topic, "--create", "-v", "-f", r"%k\t%h\t%v",
                   input="a\tx=1\tfirst\nb\t\tsecond\n")
     assert out.splitlines() == [f"{topic}/0@0", f"{topic}/0@1"]
-    recs = jsonl(cli.out("consume", topic, "-e", "-f", "json"))
+    recs = jsonl(cli.out("-o", "json", "consume", topic, "-e", "-f", "json"))
     assert [(r["key"], r["value"], r["headers"]) for r in recs] == [
         ("a", "first", [{"key": "x", "value": "1"}]), ("b", "second", []),
     ]
@@ -120,25 +121,25 @@ def test_group_consume_commits_resumes_and_group_commands(cli: Cli) -> None:
     assert cli.out("consume", topic, "-g", group, "-n", "4").split() == ["m0", "m1", "m2", "m3"]
     assert cli.out("consume", topic, "-g", group, "-e").split() == ["m4", "m5"]
 
-    groups = jsonl(cli.out("groups", "list"))
+    groups = jsonl(cli.out("-o", "json", "groups", "list"))
     assert group in [g["group"] for g in groups]
-    desc = jsonl(cli.out("groups", "describe", group))[0]
+    desc = jsonl(cli.out("-o", "json", "groups", "describe", group))[0]
     assert desc["group"] == group and desc["members"] == []
     assert [(o["topic"], o["partition"], o["committed"], o["end"], o["lag"])
             for o in desc["offsets"]] == [(topic, 0, 6, 6, 0)]
     table = cli.out("-o", "table", "groups", "describe", group)
     assert topic in table and "LAG" in table
 
-    seek = jsonl(cli.out("groups", "seek", group, "--to", "start"))
+    seek = jsonl(cli.out("-o", "json", "groups", "seek", group, "--to", "start"))
     assert [(s["partition"], s["offset"], s["result"]) for s in seek] == [(0, 0, "OK")]
-    assert jsonl(cli.out("groups", "describe", group))[0]["total_lag"] == 6
+    assert jsonl(cli.out("-o", "json", "groups", "describe", group))[0]["total_lag"] == 6
     cli.run("groups", "seek", group, "--to", "4")
     assert cli.out("consume", topic, "-g", group, "-e").split() == ["m4", "m5"]
     cli.run("groups", "seek", group, "--to", "@2000-01-01")
-    assert jsonl(cli.out("groups", "describe", group))[0]["offsets"][0]["committed"] == 0
+    assert jsonl(cli.out("-o", "json", "groups", "describe", group))[0]["offsets"][0]["committed"] == 0
 
     cli.run("groups", "delete", group)
-    assert group not in [g["group"] for g in jsonl(cli.out("groups", "list"))]
+    assert group not in [g["group"] for g in jsonl(cli.out("-o", "json", "groups", "list"))]
 
 
 def test_groups_seek_refused_while_members_are_active(cli: Cli) -> None:
@@ -158,7 +159,7 @@ def test_groups_seek_refused_while_members_are_active(cli: Cli) -> None:
         res = cli.run("groups", "seek", group, "--to", "start", check=False)
         assert res.returncode != 0
         assert "active member" in res.stderr.decode()
-        desc = jsonl(cli.out("groups", "describe", group))[0]
+        desc = jsonl(cli.out("-o", "json", "groups", "describe", group))[0]
         assert len(desc["members"]) == 1
         assert desc["offsets"][0]["member"] == desc["members"][0]["member_id"]
     finally:
@@ -168,15 +169,15 @@ def test_groups_seek_refused_while_members_are_active(cli: Cli) -> None:
 
 def test_topics_commands_table_and_json(cli: Cli) -> None:
     topic = new_topic()
-    created = jsonl(cli.out("topics", "create", topic, "-p", "3", "-c", "retention.ms=3600000"))
+    created = jsonl(cli.out("-o", "json", "topics", "create", topic, "-p", "3", "-c", "retention.ms=3600000"))
     assert created == [{"topic": topic, "result": "OK"}]
-    listed = {t["name"]: t for t in jsonl(cli.out("topics", "list"))}
+    listed = {t["name"]: t for t in jsonl(cli.out("-o", "json", "topics", "list"))}
     assert listed[topic]["partitions"] == 3
     assert topic in cli.out("-o", "table", "topics", "list")
     assert topic in cli.out("-o", "text", "topics", "list").split()
 
     cli.run("produce", topic, "-p", "1", input="a\nb\n")
-    desc = jsonl(cli.out("topics", "describe", topic))[0]
+    desc = jsonl(cli.out("-o", "json", "topics", "describe", topic))[0]
     parts = {p["partition"]: p for p in desc["partitions"]}
     assert sorted(parts) == [0, 1, 2]
     assert parts[0]["end"] == 0
@@ -185,11 +186,11 @@ def test_topics_commands_table_and_json(cli: Cli) -> None:
         assert desc["size"] > 0 and parts[1]["size"] > 0
         assert desc["configs"]["retention.ms"]["value"] == "3600000"
         assert desc["configs"]["retention.ms"]["source"] == "DYNAMIC_TOPIC_CONFIG"
-    text = cli.out("-o", "text", "topics", "describe", topic)
-    assert "PARTITION" in text and "START" in text and "END" in text
+    text = cli.out("topics", "describe", topic)  # piped: tab-separated, no header
+    assert text.splitlines()[1].split("\t")[:5] == ["1", "0", "0", "2", "2"]
 
     cli.run("topics", "alter-config", topic, "--set", "retention.ms=7200000")
-    desc = jsonl(cli.out("topics", "describe", topic))[0]
+    desc = jsonl(cli.out("-o", "json", "topics", "describe", topic))[0]
     if cli.kind == "chronik":
         assert desc["configs"]["retention.ms"]["value"] == "7200000"
     if cli.kind == "tansu":  # no CreatePartitions: the error must say so on one line
@@ -197,10 +198,10 @@ def test_topics_commands_table_and_json(cli: Cli) -> None:
         assert "does not support" in _one_line_error(res)
     else:
         cli.run("topics", "add-partitions", topic, "-n", "2")
-        assert len(jsonl(cli.out("topics", "describe", topic))[0]["partitions"]) == 5
+        assert len(jsonl(cli.out("-o", "json", "topics", "describe", topic))[0]["partitions"]) == 5
 
-    assert jsonl(cli.out("topics", "delete", topic)) == [{"topic": topic, "result": "OK"}]
-    assert topic not in {t["name"] for t in jsonl(cli.out("topics", "list"))}
+    assert jsonl(cli.out("-o", "json", "topics", "delete", topic)) == [{"topic": topic, "result": "OK"}]
+    assert topic not in {t["name"] for t in jsonl(cli.out("-o", "json", "topics", "list"))}
 
 
 def _one_line_error(res) -> str:
@@ -278,3 +279,18 @@ def test_follow_mode_stops_cleanly_on_ctrl_c(cli: Cli) -> None:
             follower.wait(5)
     assert follower.returncode == 0
     assert err.decode().strip() == "consumed 3 records"
+
+
+def test_group_consume_with_the_consumer_protocol(cli: Cli) -> None:
+    if cli.kind == "tansu":
+        pytest.skip("Tansu does not serve ConsumerGroupHeartbeat")
+    topic, group = new_topic(), f"g-{new_topic()}"
+    cli.run("produce", topic, "--create", input="".join(f"m{i}\n" for i in range(6)))
+    args = ("-g", group, "--group-protocol", "consumer")
+    assert cli.out("consume", topic, *args, "-n", "4").split() == ["m0", "m1", "m2", "m3"]
+    assert cli.out("consume", topic, *args, "-e").split() == ["m4", "m5"]
+    desc = jsonl(cli.out("groups", "describe", group))[0]
+    assert desc["type"] == "consumer" and desc["state"] == "Empty" and desc["group_epoch"] >= 2
+    assert [(o["partition"], o["committed"], o["lag"]) for o in desc["offsets"]] == [(0, 6, 0)]
+    assert group in [g["group"] for g in jsonl(cli.out("groups", "list"))]
+    cli.run("groups", "delete", group)

@@ -25,6 +25,7 @@ def served(tmp_path: Path):
     server.listen()
     core = BrokerCore(BrokerConfig(data_dir=tmp_path / "data", port=server.port), server)
     attach(core, server)
+    core.start()
     loop = threading.Thread(target=server.run, daemon=True)
     loop.start()
     yield server, core

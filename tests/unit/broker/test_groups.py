@@ -335,13 +335,31 @@ def test_offsets_expire_once_the_group_stays_empty(tmp_path, sched):
     assert "simple" not in coord.groups
 
 
-def test_initial_rebalance_delay(tmp_path, sched):
+def test_initial_rebalance_delay_extends_while_members_keep_joining(tmp_path, sched):
+    """Kafka's InitialDelayedJoin: each member that joins during the delay buys another one."""
     coord = make_coord(tmp_path, sched, initial_rebalance_delay_ms=3000)
     a = join_new(coord)
     b = join_new(coord)
     assert not a.done and not b.done
     sched.advance(3)
+    assert not a.done  # b joined during the first delay
+    sched.advance(3)
     assert a.value.generation_id == b.value.generation_id == 1 and len(a.value.members) == 2
+
+
+def test_a_lone_member_waits_one_delay_and_members_100ms_apart_share_a_generation(tmp_path, sched):
+    coord = make_coord(tmp_path, sched, initial_rebalance_delay_ms=200)
+    lone = join_new(coord, group="lone")
+    sched.advance(0.199)
+    assert not lone.done
+    sched.advance(0.002)
+    assert lone.value.generation_id == 1
+    first = join_new(coord)
+    sched.advance(0.1)
+    second = join_new(coord)
+    sched.advance(0.5)
+    assert first.value.generation_id == second.value.generation_id == 1
+    assert len(first.value.members or second.value.members) == 2
 
 
 def test_pending_member_id_expires(coord, sched):

@@ -21,8 +21,8 @@ def table(tmp_path: Path):
     store.close()
 
 
-@pytest.mark.parametrize("name,ok", [("a.b-c_1", True), ("", False), ("..", False), ("x" * 250, False),
-                                      ("sp ace", False)])
+@pytest.mark.parametrize("name,ok", [("orders", True), ("a.b-c_1", True), ("", False), (".", False),
+                                     ("..", False), ("x" * 250, False), ("sp ace", False), ("ü", False)])
 def test_names(name, ok):
     assert (topic_name_error(name) is None) == ok
 

@@ -25,11 +25,16 @@ TP = namedtuple("TP", "topic partition")
 
 
 def test_builder_key_delimiter_headers_tombstone() -> None:
-    opts = ProduceOptions("t", key_delimiter=b"\t", headers=[("a", b"1")], tombstone=True)
+    opts = ProduceOptions("t", key_delimiter=b"\t", headers=[("a", b"1")], tombstone=True,
+                          missing_key="null")
     build = make_record_builder(opts)
     rec = build(b"k\tv\tw")
     assert (rec.key, rec.value, rec.headers) == (b"k", b"v\tw", [("a", b"1")])
     assert build(b"nokey").key is None
+    strict = make_record_builder(ProduceOptions("t", key_delimiter=b":"))
+    strict(b"a:b")
+    with pytest.raises(CliError, match="line 2 has no key delimiter"):
+        strict(b"nokey")
     assert build(b"k\t").value is None  # empty value + --tombstone -> null
 
 
@@ -95,14 +100,14 @@ def test_render_modes(capsys) -> None:
     render.show(rows, tables, mode="json")
     assert [json.loads(x) for x in capsys.readouterr().out.splitlines()] == rows
     render.show(rows, tables, mode="text")
-    assert capsys.readouterr().out == "NAME  N\na     1\nbb\n"
+    assert capsys.readouterr().out == "a\t1\nbb\t\n"
     render.show(rows, tables, mode="yaml")
     assert "name: bb" in capsys.readouterr().out
     with pytest.raises(CliError, match="output"):
         render.show(rows, tables, mode="xml")
 
 
-def test_render_default_is_json_when_piped(capsys, monkeypatch) -> None:
+def test_render_default_is_text_when_piped(capsys, monkeypatch) -> None:
     monkeypatch.setattr(state, "output", None)
-    assert render.output_mode() == "json"  # pytest captures stdout: not a TTY
+    assert render.output_mode() == "text"  # pytest captures stdout: not a TTY
     assert render.human_bytes(2048) == "2.0 KiB"

@@ -6,14 +6,15 @@ from dataclasses import fields
 
 import pytest
 
-from chronik.broker.config_resources import APPEND, DELETE, SET, SUBTRACT, apply_incremental
-from chronik.broker.topics import topic_name_error
 from chronik.metadata.configs import (
+    BROKER_TOPIC_SYNONYMS,
     INVALID_CONFIG,
     TOPIC_CONFIGS,
     ConfigError,
     TopicConfig,
+    broker_topic_defaults,
     effective_topic_config,
+    validate_broker_configs,
     validate_topic_configs,
 )
 from chronik.storage.compaction import CleanerConfig
@@ -41,23 +42,6 @@ def test_invalid_configs(name, value):
 def test_effective_config_has_every_default():
     eff = effective_topic_config({"retention.ms": "5"})
     assert eff["retention.ms"] == "5" and eff["segment.bytes"] == "1073741824"
-
-
-def test_incremental_operations():
-    cur = {"retention.ms": "5"}
-    assert apply_incremental(cur, [("retention.ms", DELETE, None)]) == {}
-    assert apply_incremental(cur, [("segment.ms", SET, "1000")]) == {"retention.ms": "5", "segment.ms": "1000"}
-    assert apply_incremental({}, [("cleanup.policy", APPEND, "compact")])["cleanup.policy"] == "delete,compact"
-    assert apply_incremental({"cleanup.policy": "delete,compact"},
-                             [("cleanup.policy", SUBTRACT, "delete")])["cleanup.policy"] == "compact"
-    with pytest.raises(ConfigError):
-        apply_incremental(cur, [("retention.ms", APPEND, "1")])
-
-
-@pytest.mark.parametrize("name,ok", [("orders", True), ("a.b_c-1", True), ("", False), (".", False),
-                                     ("..", False), ("x" * 250, False), ("sp ace", False), ("ü", False)])
-def test_topic_names(name, ok):
-    assert (topic_name_error(name) is None) == ok
 
 
 # -- TopicConfig: typed, parsed once -----------------------------------------------------
@@ -110,3 +94,25 @@ def test_storage_configs():
         delete_retention_ms=7, min_cleanable_dirty_ratio=0.5, min_compaction_lag_ms=3,
         max_compaction_lag_ms=2**63 - 1, segment_bytes=2048,
     )
+
+
+# -- dynamic broker configs ----------------------------------------------------------------
+
+def test_broker_synonyms_name_real_topic_configs():
+    assert set(BROKER_TOPIC_SYNONYMS.values()) <= set(TOPIC_CONFIGS)
+
+
+def test_broker_configs_are_validated_and_static_ones_refused():
+    assert validate_broker_configs({"log.retention.ms": "1000", "log.cleanup.policy": None}) == {
+        "log.retention.ms": "1000"}
+    with pytest.raises(ConfigError, match="log.retention.ms"):
+        validate_broker_configs({"log.retention.ms": "soon"})
+    with pytest.raises(ConfigError, match=r"Cannot update these configs dynamically: Set\(num.partitions\)"):
+        validate_broker_configs({"num.partitions": "3"}, static=("num.partitions",))
+    with pytest.raises(ConfigError, match="Unknown broker config"):
+        validate_broker_configs({"no.such.config": "1"})
+
+
+def test_broker_topic_defaults_layer():
+    assert broker_topic_defaults({"log.retention.ms": "1", "message.max.bytes": "9"},
+                                 {"log.retention.ms": "2"}) == {"retention.ms": "2", "max.message.bytes": "9"}
