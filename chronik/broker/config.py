@@ -41,11 +41,11 @@ class BrokerConfig:
     # The admin HTTP port (/metrics, /healthz, /readyz, /v1/status). None means
     # the default, which is skipped with a warning when taken; an explicit
     # port that is taken is a start-up error. 0 picks a free port.
-    # Index every topic for search (else only topics with chronik.search.enable=true).
-    search: bool = False
     http_port: int | None = None
     http_host: str | None = None  # default: host
     http_enabled: bool = True
+    # Index every topic for search (else only topics with chronik.search.enable=true).
+    search: bool = False
     log_format: str = "text"  # text | json
     # -- security (issue 15) --
     # Kafka's listeners: (name, protocol, host, port); empty means one PLAINTEXT listener on host:port.
