@@ -17,11 +17,12 @@ from chronik.metadata.configs import (
     TOPIC_CONFIGS,
     ConfigError,
     validate_broker_configs,
+    validate_group_configs,
     validate_topic_configs,
 )
 from chronik.wire.errors import ErrorCode, KafkaApiError
 
-TOPIC, BROKER, BROKER_LOGGER = 2, 4, 8
+TOPIC, BROKER, BROKER_LOGGER, GROUP = 2, 4, 8, 32
 
 # DescribeConfigs ConfigSource values.
 DYNAMIC_TOPIC_CONFIG = 1
@@ -29,6 +30,7 @@ DYNAMIC_BROKER_CONFIG = 2
 DYNAMIC_DEFAULT_BROKER_CONFIG = 3
 STATIC_BROKER_CONFIG = 4
 DEFAULT_CONFIG = 5
+GROUP_CONFIG = 8
 
 SET, DELETE, APPEND, SUBTRACT = 0, 1, 2, 3
 
@@ -136,3 +138,28 @@ def apply_incremental(current: dict[str, str], ops, broker: bool = False,
 
 def static_names(core) -> tuple[str, ...]:
     return tuple(row[0] for row in static_broker_configs(core))
+
+
+def group_configs(core, group_id: str) -> list[ConfigRow]:
+    """A group's configs (they exist whether or not the group does, as in Kafka)."""
+    own = core.consumer_groups.group_configs.get(group_id, {})
+    defaults = core.group_config_defaults()
+    rows = []
+    for name, default in defaults.items():
+        if name in own:
+            rows.append((name, own[name], GROUP_CONFIG, "int", False))
+        else:
+            rows.append((name, str(default), DEFAULT_CONFIG, "int", False))
+    return rows
+
+
+def apply_group_incremental(core, current: dict[str, str], ops) -> dict[str, str]:
+    new = dict(current)
+    for name, op, value in ops:
+        if op == SET:
+            new[name] = value
+        elif op == DELETE:
+            new.pop(name, None)
+        else:
+            raise ConfigError(f"Config {name} is not a list; APPEND/SUBTRACT need a list config")
+    return validate_group_configs(new, core.group_config_defaults())

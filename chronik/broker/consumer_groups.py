@@ -81,6 +81,8 @@ class ConsumerGroupCoordinator:
         self.classic = classic
         self.session_timeout_ms = session_timeout_ms
         self.heartbeat_interval_ms = heartbeat_interval_ms
+        # Per-group configs (consumer.session.timeout.ms, ...), set by IncrementalAlterConfigs.
+        self.group_configs: dict[str, dict[str, str]] = {}
         unknown = [a for a in assignors if a not in ASSIGNORS]
         if unknown or not assignors:
             raise ValueError(f"unknown assignor(s) {unknown}; known: {', '.join(ASSIGNORS)}")
@@ -119,10 +121,15 @@ class ConsumerGroupCoordinator:
         self.offsets.put_group_state(g.group_id, json.dumps(g.to_json(), separators=(",", ":")).encode())
 
     # -- timers ---------------------------------------------------------------------
+    def _config(self, group_id: str, name: str, default: int) -> int:
+        value = self.group_configs.get(group_id, {}).get(name)
+        return int(value) if value is not None else default
+
     def _touch(self, g: ConsumerGroup, m: ConsumerMember) -> None:
-        m.deadline = self.sched.clock() + self.session_timeout_ms / 1000.0
+        session_s = self._config(g.group_id, "consumer.session.timeout.ms", self.session_timeout_ms) / 1000.0
+        m.deadline = self.sched.clock() + session_s
         if m.timer is None:
-            m.timer = self.sched.call_later(self.session_timeout_ms / 1000.0, lambda: self._session_check(g, m))
+            m.timer = self.sched.call_later(session_s, lambda: self._session_check(g, m))
 
     def _session_check(self, g: ConsumerGroup, m: ConsumerMember) -> None:
         m.timer = None
@@ -350,7 +357,8 @@ class ConsumerGroupCoordinator:
         changed = not tp_equal(old_assigned, m.assigned) or old_epoch != m.member_epoch
         return HeartbeatOut(
             ErrorCode.NONE, member_id=m.member_id, member_epoch=m.member_epoch,
-            heartbeat_interval_ms=self.heartbeat_interval_ms,
+            heartbeat_interval_ms=self._config(g.group_id, "consumer.heartbeat.interval.ms",
+                                               self.heartbeat_interval_ms),
             assignment={t: set(ps) for t, ps in m.assigned.items()} if full or changed else None,
         )
 

@@ -102,6 +102,7 @@ class BrokerCore:
             max_size=config.group_consumer_max_size,
         )
         self.groups.other = self.consumer_groups
+        self.consumer_groups.group_configs = self.store.load_group_configs()
         self.transactions = TransactionCoordinator(self)
         self.log_manager = LogManager(self, scheduler)
         self.stats = BrokerStats()
@@ -219,6 +220,20 @@ class BrokerCore:
         self.broker_configs = configs
         self.topics.set_defaults(self._topic_defaults())
         log.info("dynamic broker configs of %s now %s", f"broker {scope}" if scope else "the cluster", overrides)
+
+    def group_config_defaults(self) -> dict[str, int]:
+        return {"consumer.session.timeout.ms": self.config.group_consumer_session_timeout_ms,
+                "consumer.heartbeat.interval.ms": self.config.group_consumer_heartbeat_interval_ms}
+
+    def set_group_configs(self, group_id: str, overrides: dict[str, str]) -> None:
+        """A consumer group's configs (KIP-848); members get them at their next heartbeat."""
+        configs = {g: dict(c) for g, c in self.consumer_groups.group_configs.items()}
+        if overrides:
+            configs[group_id] = dict(overrides)
+        else:
+            configs.pop(group_id, None)
+        self.store.save_group_configs(configs)
+        self.consumer_groups.group_configs = configs
 
     def auto_create(self, name: str) -> Topic:
         return self.topics.create(name, self.config.default_partitions)

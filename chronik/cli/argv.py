@@ -26,6 +26,11 @@ GLOBAL_OPTIONS = {
 }
 # Commands in which `-o` is their own option (the offset), not the output format.
 OWN_DASH_O = {"consume"}
+# Global options a command also has as its own: after that command they are its
+# (the broker's own TLS and SASL settings, not the CLI's as a client).
+OWN_OPTIONS = {
+    "integrated": {"--tls-ca", "--tls-cert", "--tls-key", "--sasl-mechanism"},
+}
 
 
 def _split(tok: str) -> tuple[str, str | None]:
@@ -58,7 +63,8 @@ def hoist(argv: list[str]) -> list[str]:
             continue
         name, val = _split(tok)
         is_output = name == "-o" and command not in OWN_DASH_O
-        if name in GLOBAL_OPTIONS or is_output:
+        own = command is not None and name in OWN_OPTIONS.get(command, ())
+        if (name in GLOBAL_OPTIONS or is_output) and not own:
             takes = GLOBAL_OPTIONS.get(name, True)
             if name == "-o":
                 name = "--output"

@@ -224,6 +224,40 @@ def broker_topic_defaults(*layers: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
+# Kafka 4's group configs (KIP-848's GroupConfig) for consumer-protocol groups:
+# name -> (default broker config, lowest, highest), the bounds being Kafka's
+# group.consumer.{min,max}.{session.timeout,heartbeat.interval}.ms defaults.
+GROUP_CONFIGS: dict[str, tuple[str, int, int]] = {
+    "consumer.session.timeout.ms": ("group.consumer.session.timeout.ms", 45_000, 60_000),
+    "consumer.heartbeat.interval.ms": ("group.consumer.heartbeat.interval.ms", 5_000, 15_000),
+}
+
+
+def validate_group_configs(configs: Mapping[str, str | None],
+                           broker_defaults: Mapping[str, int] | None = None) -> dict[str, str]:
+    """Group config overrides within Kafka's min/max (widened to a broker default set outside them)."""
+    out = {}
+    for name, value in configs.items():
+        bounds = GROUP_CONFIGS.get(name)
+        if bounds is None:
+            raise ConfigError(f"Unknown group config name: {name}")
+        if value is None:
+            continue
+        v = int(_long()(name, value))
+        broker_name, lo, hi = bounds
+        default = (broker_defaults or {}).get(name)
+        if default is not None:
+            lo, hi = min(lo, default), max(hi, default)
+        if v < lo:
+            raise ConfigError(f"{name} must be greater than or equal to {broker_name.replace('.ms', '')}"
+                              f" minimum {lo}")
+        if v > hi:
+            raise ConfigError(f"{name} must be less than or equal to {broker_name.replace('.ms', '')}"
+                              f" maximum {hi}")
+        out[name] = str(v)
+    return out
+
+
 def validate_topic_configs(configs: Mapping[str, str | None]) -> dict[str, str]:
     """Check names and values; return the normalised overrides."""
     out: dict[str, str] = {}

@@ -105,6 +105,14 @@ class MetadataStore:
     def save_acls(self, acls: list[list[Any]]) -> None:
         self.meta_table.upsert({"key": "acls", "value": acls}, Query().key == "acls")
 
+    # -- group configs (KIP-848) -----------------------------------------------
+    def load_group_configs(self) -> dict[str, dict[str, str]]:
+        row = self.meta_table.get(Query().key == "group_configs")
+        return {g: dict(cfg) for g, cfg in (row["value"] if row else {}).items()}
+
+    def save_group_configs(self, configs: dict[str, dict[str, str]]) -> None:
+        self.meta_table.upsert({"key": "group_configs", "value": configs}, Query().key == "group_configs")
+
     # -- producer ids -----------------------------------------------------
     def next_producer_id(self) -> int:
         """Hand out producer ids, persisting only one block reservation per 1000."""

@@ -396,3 +396,31 @@ def test_dynamic_broker_configs(broker):
     bad.add_incremental_config(ConfigEntry("num.partitions", "3", incremental_operation=set_op))
     with pytest.raises(Exception, match="Cannot update these configs dynamically"):
         list(admin.incremental_alter_configs([bad]).values())[0].result(10)
+
+
+def test_group_configs(broker):
+    """Kafka 4's group configs (KIP-848), described and altered per group (issue 21.3, librdkafka 0081)."""
+    from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
+
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+
+    def describe(group):
+        return list(admin.describe_configs([ConfigResource(ResourceType.GROUP, group)]).values())[0].result(10)
+
+    before = describe("cfg-group")
+    assert before["consumer.session.timeout.ms"].value == "45000"
+    assert before["consumer.heartbeat.interval.ms"].value == "5000"
+    res = ConfigResource(ResourceType.GROUP, "cfg-group")
+    res.add_incremental_config(ConfigEntry("consumer.session.timeout.ms", "50000",
+                                           incremental_operation=AlterConfigOpType.SET))
+    list(admin.incremental_alter_configs([res]).values())[0].result(10)
+    broker.restart()
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    after = describe("cfg-group")
+    assert after["consumer.session.timeout.ms"].value == "50000"
+    assert after["consumer.session.timeout.ms"].source == 8  # GROUP_CONFIG
+    bad = ConfigResource(ResourceType.GROUP, "cfg-group")
+    bad.add_incremental_config(ConfigEntry("consumer.session.timeout.ms", "1000",
+                                           incremental_operation=AlterConfigOpType.SET))
+    with pytest.raises(Exception, match="consumer.session.timeout.ms"):
+        list(admin.incremental_alter_configs([bad]).values())[0].result(10)

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from kafka.protocol.admin.configs import AlterConfigsResponse
 
-from chronik.broker.config_resources import BROKER, TOPIC, check_broker_resource, static_names, topic_or_error
+from chronik.broker.config_resources import (
+    BROKER,
+    GROUP,
+    TOPIC,
+    apply_group_incremental,
+    check_broker_resource,
+    static_names,
+    topic_or_error,
+)
 from chronik.metadata.configs import ConfigError, validate_broker_configs, validate_topic_configs
 from chronik.wire.errors import ErrorCode, KafkaApiError
 
@@ -28,6 +36,16 @@ def alter_resource(core, r, validate_only: bool, compute) -> None:
         new = compute(core.broker_configs.get(scope, {}), r.configs, True, static_names(core))
         if not validate_only:
             core.set_broker_configs(scope, new)
+    elif r.resource_type == GROUP:
+        # Group configs (KIP-848) are altered incrementally only, as in Kafka.
+        if r.configs and not hasattr(r.configs[0], "config_operation"):
+            raise KafkaApiError(ErrorCode.INVALID_REQUEST, "Group configs are altered with IncrementalAlterConfigs")
+        if not r.resource_name:
+            raise KafkaApiError(ErrorCode.INVALID_REQUEST, "Group id must not be empty")
+        current = core.consumer_groups.group_configs.get(r.resource_name, {})
+        new = apply_group_incremental(core, current, [(c.name, c.config_operation, c.value) for c in r.configs])
+        if not validate_only:
+            core.set_group_configs(r.resource_name, new)
     else:
         raise KafkaApiError(ErrorCode.INVALID_REQUEST, f"Unsupported resource type {r.resource_type}")
 

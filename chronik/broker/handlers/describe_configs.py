@@ -16,9 +16,11 @@ from chronik.broker.config_resources import (
     DYNAMIC_BROKER_CONFIG,
     DYNAMIC_DEFAULT_BROKER_CONFIG,
     DYNAMIC_TOPIC_CONFIG,
+    GROUP,
     TOPIC,
     broker_configs,
     check_broker_resource,
+    group_configs,
     topic_or_error,
 )
 from chronik.metadata.configs import CONFIG_TYPE_IDS, TOPIC_BROKER_SYNONYMS, TOPIC_CONFIGS
@@ -93,6 +95,10 @@ def handle(ctx, req):
                 entries = _topic_entries(core, r.resource_name, keys, synonyms, docs)
             elif r.resource_type == BROKER:
                 entries = _broker_entries(core, r.resource_name, keys, synonyms, docs)
+            elif r.resource_type == GROUP:
+                entries = [_entry(n, val, src, ctype, "", [_Synonym(name=n, value=val, source=src)] if synonyms
+                                  else [], docs, ro) for n, val, src, ctype, ro in group_configs(core, r.resource_name)
+                           if keys is None or n in keys]
             elif r.resource_type == BROKER_LOGGER:
                 check_broker_resource(core, r.resource_name)
                 entries = []

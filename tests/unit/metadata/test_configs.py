@@ -116,3 +116,18 @@ def test_broker_configs_are_validated_and_static_ones_refused():
 def test_broker_topic_defaults_layer():
     assert broker_topic_defaults({"log.retention.ms": "1", "message.max.bytes": "9"},
                                  {"log.retention.ms": "2"}) == {"retention.ms": "2", "max.message.bytes": "9"}
+
+
+def test_group_configs_within_kafkas_bounds():
+    from chronik.metadata.configs import validate_group_configs
+
+    assert validate_group_configs({"consumer.session.timeout.ms": "50000"}) == {"consumer.session.timeout.ms": "50000"}
+    with pytest.raises(ConfigError, match="greater than or equal"):
+        validate_group_configs({"consumer.session.timeout.ms": "1000"})
+    with pytest.raises(ConfigError, match="less than or equal"):
+        validate_group_configs({"consumer.heartbeat.interval.ms": "20000"})
+    # A broker default set outside Kafka's bounds (tests use 3 s) widens them.
+    assert validate_group_configs({"consumer.session.timeout.ms": "3000"},
+                                  {"consumer.session.timeout.ms": 3000}) == {"consumer.session.timeout.ms": "3000"}
+    with pytest.raises(ConfigError, match="Unknown group config"):
+        validate_group_configs({"share.record.lock.duration.ms": "1"})
