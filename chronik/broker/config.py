@@ -44,6 +44,8 @@ class BrokerConfig:
     http_port: int | None = None
     http_host: str | None = None  # default: host
     http_enabled: bool = True
+    # Index every topic for search (else only topics with chronik.search.enable=true).
+    search: bool = False
     log_format: str = "text"  # text | json
     # -- security (issue 15) --
     # Kafka's listeners: (name, protocol, host, port); empty means one PLAINTEXT listener on host:port.

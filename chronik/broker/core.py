@@ -59,6 +59,7 @@ from chronik.registry import validation as schema_validation
 from chronik.registry.app import RegistryApp
 from chronik.registry.log import CoreSchemaLog
 from chronik.registry.store import SchemaRegistry
+from chronik.search.indexer import SearchIndexer
 from chronik.security import scram
 from chronik.security.acl import AclBinding, Authorizer
 from chronik.security.scram import MECHANISMS, CredentialStore
@@ -135,6 +136,11 @@ class BrokerCore:
         # The schema registry keeps its state in `_schemas`, through append() and read().
         self.registry = SchemaRegistry(CoreSchemaLog(self))
         self.registry_app = RegistryApp(self.registry)
+        # Search (chronik.search): topics with chronik.search.enable=true, or all with --search.
+        self.search = SearchIndexer(self, search_all=config.search)
+        self.append_listeners.append(self.search)
+        self.topic_listeners.append(self.search)
+        self._closers.append(self.search.close)
 
     # -- life cycle ------------------------------------------------------------------
     def start(self) -> None:
@@ -151,6 +157,7 @@ class BrokerCore:
                     lambda: self.consumer_groups.expire(retention_ms))
         self._every(PRODUCER_SNAPSHOT_INTERVAL_S, self.snapshot_producers)
         self.log_manager.start()
+        self.search.start()
 
     def _set_ready(self) -> None:
         self.ready = True

@@ -228,6 +228,11 @@ def integrated(
                            ),
     ] = False,
     remove_data_dir: Annotated[bool, typer.Option("--remove-data-dir-at-exit", hidden=True)] = False,
+    search: Annotated[
+        bool,
+        typer.Option("--search", help="Index every topic for search (else only topics with "
+                     "chronik.search.enable=true)."),
+    ] = False,
 ) -> None:
     """Run a single-node Kafka-compatible broker on PORT with data in DIR."""
     import shutil
@@ -314,6 +319,7 @@ def integrated(
         group_consumer_heartbeat_interval_ms=group_consumer_heartbeat_interval_ms,
         group_consumer_assignors=group_consumer_assignors,
         group_consumer_max_size=group_consumer_max_size,
+        search=search,
     )
     try:
         raise typer.Exit(_run(config))

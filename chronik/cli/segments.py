@@ -6,6 +6,7 @@
     compact   run the log cleaner now on compacted topics
     cleanup   apply retention (retention.ms / retention.bytes) now
     recover   run start-up recovery (torn tails, indexes, interrupted swaps)
+    reindex   rebuild search indexes (DIR/.search) from the log
 
 The directory lock is held while a command runs, so a broker cannot start
 on the directory halfway through.
@@ -252,3 +253,22 @@ def recover_cmd(data_dir: DataDir, topic: TopicArg = None, partition: PartitionO
         ["topic", "partition", "log_start_offset", "log_end_offset", "repaired", "actions"],
         [{**r, "actions": "; ".join(r["actions"])} for r in rows],
     )])
+
+
+@segments_app.command("reindex")
+def reindex_cmd(
+    data_dir: DataDir,
+    topic: TopicArg = None,
+    all_topics: Annotated[bool, typer.Option("--all", help="Every topic, not only those with "
+                                             "chronik.search.enable=true (as a broker run with --search).")] = False,
+) -> None:
+    """Rebuild search indexes from the log (DIR/.search/<topic>), replacing what is there."""
+    from chronik.search.offline import reindex
+
+    with _locked(data_dir):
+        results = reindex(data_dir, topic, every_topic=all_topics)
+    if topic is not None and not results:
+        raise CliError(f"no such topic in {data_dir}: {topic}")
+    rows = [{"topic": r.topic, "partitions": r.partitions, "documents": r.documents,
+             "index_bytes": r.index_bytes} for r in results]
+    show(rows, [Table(["topic", "partitions", "documents", "index_bytes"], rows)])

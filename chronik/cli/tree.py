@@ -117,6 +117,7 @@ COMMANDS = {
     "topics": "chronik.cli.topics",
     "groups": "chronik.cli.groups",
     "segments": "chronik.cli.segments",
+    "search": "chronik.cli.search",
     "top": "chronik.cli.top",
     "users": "chronik.cli.users",
     "acls": "chronik.cli.acls",

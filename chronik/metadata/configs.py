@@ -123,6 +123,8 @@ CONFIG_TYPE_IDS = {
 TOPIC_CONFIGS: dict[str, ConfigDef] = {
     c.name: c
     for c in [
+        ConfigDef("chronik.search.enable", "false", _bool, "boolean",
+                  "index the topic's records for search (chronik.search; off the produce path)"),
         ConfigDef("cleanup.policy", "delete", _choice("delete", "compact", multi=True), "list",
                   "delete old segments, compact by key, or both"),
         ConfigDef("compression.gzip.level", "-1", _level(1, 9, -1), "int",
@@ -295,6 +297,7 @@ def _typed(spec: ConfigDef, value: str) -> Any:
 class TopicConfig:
     """Every topic config, typed: one field per name in TOPIC_CONFIGS ('.' -> '_')."""
 
+    chronik_search_enable: bool = False
     cleanup_policy: tuple[str, ...] = ("delete",)
     compression_gzip_level: int = -1
     compression_lz4_level: int = 9
