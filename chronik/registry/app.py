@@ -8,14 +8,22 @@ pipeline (the same write a produce does) and, for a new `.proto` text,
 protoc's temporary files.
 
 How it is mounted: the broker's sans-IO HTTP layer (chronik.http, h11 in
-the selectors loop) hands every request under the registry's prefix to
-`core.registry_app.handle` — on the admin port under `/` paths the registry
-owns (`/subjects`, `/schemas`, `/config`, `/mode`, `/compatibility`) and on
-`--schema-registry-port` (default 8081) for everything. `path` is the
-request path without the query string and without any mount prefix;
-`query` is `urllib.parse.parse_qs(query_string, keep_blank_values=True)`;
-`headers` keys are lower-case. Until that layer lands, tests mount it with
-the stdlib scaffold in tests/integration/registry_http.py.
+the selectors loop) hands every request whose first path segment the
+registry owns (`subjects`, `schemas`, `config`, `mode`, `compatibility`) to
+`core.registry_app.handle` — on the admin port, and for every path on
+`--schema-registry-port` (default 8081). chronik.http's Router matches
+exact paths, so it needs a prefix fallback; the handler is then
+
+    def registry(req, respond):
+        status, headers, body = core.registry_app.handle(
+            req.method, req.path, req.query, dict(req.headers), req.body)
+        respond(Response(status, body, headers["Content-Type"]))
+
+`path` is the request path without the query string and without any mount
+prefix; `query` is `parse_qs(query_string, keep_blank_values=True)` (what
+chronik.http's Request.query holds); `headers` keys are lower-case. Until
+it is mounted, tests serve it with the stdlib scaffold in
+tests/integration/registry_http.py.
 """
 
 from __future__ import annotations
