@@ -211,8 +211,9 @@ def test_recovery_of_torn_and_corrupt_tails(broker_factory):
     b = broker_factory()
     for topic in ("torn", "flipped"):
         create(b.bootstrap, topic)
-        for i in range(5):  # five produce requests -> five batches
-            produce(b.bootstrap, topic, [(None, f"{topic}-{i}-{j}".encode()) for j in range(20)])
+        for i in range(5):  # five produce requests -> five batches (a long linger keeps each whole under load)
+            produce(b.bootstrap, topic, [(None, f"{topic}-{i}-{j}".encode()) for j in range(20)],
+                    **{"linger.ms": 500, "batch.size": 100_000})
     b.kill()
     torn = _segment_files(b, "torn")[-1]
     size = torn.stat().st_size

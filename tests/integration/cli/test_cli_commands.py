@@ -289,8 +289,8 @@ def test_group_consume_with_the_consumer_protocol(cli: Cli) -> None:
     args = ("-g", group, "--group-protocol", "consumer")
     assert cli.out("consume", topic, *args, "-n", "4").split() == ["m0", "m1", "m2", "m3"]
     assert cli.out("consume", topic, *args, "-e").split() == ["m4", "m5"]
-    desc = jsonl(cli.out("groups", "describe", group))[0]
+    desc = jsonl(cli.out("groups", "describe", group, "-o", "json"))[0]
     assert desc["type"] == "consumer" and desc["state"] == "Empty" and desc["group_epoch"] >= 2
     assert [(o["partition"], o["committed"], o["lag"]) for o in desc["offsets"]] == [(0, 6, 0)]
-    assert group in [g["group"] for g in jsonl(cli.out("groups", "list"))]
+    assert group in [g["group"] for g in jsonl(cli.out("groups", "list", "-o", "json"))]
     cli.run("groups", "delete", group)
