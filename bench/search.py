@@ -12,8 +12,7 @@
 4. produce p99 at 1,000 records/s and peak produce MB/s, search on vs off;
 5. index size vs log size; broker RSS.
 
-The broker runs through tests/search_http.py (the HTTP port is not on main
-yet). Prints a Markdown table.
+Queries go to the broker's admin HTTP port. Prints a Markdown table.
 """
 
 from __future__ import annotations

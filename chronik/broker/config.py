@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_HTTP_PORT = 9644
+DEFAULT_SCHEMA_REGISTRY_PORT = 8081  # Confluent Schema Registry's
 
 
 @dataclass
@@ -44,6 +45,9 @@ class BrokerConfig:
     http_port: int | None = None
     http_host: str | None = None  # default: host
     http_enabled: bool = True
+    # The schema registry's own port (it is on the admin port too); None: 8081 if free.
+    schema_registry_port: int | None = None
+    schema_registry_enabled: bool = True
     # Index every topic for search (else only topics with chronik.search.enable=true).
     search: bool = False
     log_format: str = "text"  # text | json

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from chronik.broker import log_safety
-from chronik.broker.config import DEFAULT_HTTP_PORT, BrokerConfig
+from chronik.broker.config import DEFAULT_HTTP_PORT, DEFAULT_SCHEMA_REGISTRY_PORT, BrokerConfig
 from chronik.broker.connection import Listener
 from chronik.broker.core import BrokerCore
 from chronik.broker.dispatch import Dispatcher
@@ -51,34 +51,47 @@ def _setup_logging(level: str, fmt: str = "text") -> None:
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
 
 
-def _start_http(config: BrokerConfig, server: Server, core: BrokerCore) -> tuple[str | None, str | None]:
-    """(URL, None) when the admin port serves, (None, error) when start-up must fail, (None, None) without."""
-    if not config.http_enabled:
+def _bind(server: Server, host: str, port: int | None, default: int, what: str, option: str,
+          factory) -> tuple[int | None, str | None]:
+    """(bound port, None), (None, error) for a taken explicit port, or (None, None) for a taken default."""
+    try:
+        return server.add_stream_listener(host, default if port is None else port, factory), None
+    except OSError as exc:
+        if port is not None:
+            return None, f"cannot listen on {host}:{port} ({option}): {exc.strerror}"
+        log.warning("%s port %s:%d is taken (%s); running without it (use %s)",
+                    what, host, default, exc.strerror, option)
         return None, None
+
+
+def _start_http(config: BrokerConfig, server: Server, core: BrokerCore) -> tuple[str | None, str | None, str | None]:
+    """(admin URL, registry URL, error): the admin port and the schema registry's own port.
+
+    A taken default port is a warning (that port is left out); a taken
+    explicit one is a start-up error. The registry is also on the admin port.
+    """
+    if not config.http_enabled:
+        return None, None, None
     from chronik.http.app import AdminApp
 
     host = config.http_host or config.host
-    explicit = config.http_port is not None
-    port = config.http_port if explicit else DEFAULT_HTTP_PORT
     url_host = config.advertised if host in ("0.0.0.0", "::", "") else host
-    app: AdminApp | None = None
-
-    def factory():
-        assert app is not None
-        return app.connection()
-
-    try:
-        bound = server.add_stream_listener(host, port, factory)
-    except OSError as exc:
-        if explicit:
-            return None, f"cannot listen on {host}:{port} (--http-port): {exc.strerror}"
-        log.warning("admin HTTP port %s:%d is taken (%s); running without /metrics (use --http-port)",
-                    host, port, exc.strerror)
-        return None, None
     fmt_host = f"[{url_host}]" if ":" in url_host else url_host
-    url = f"http://{fmt_host}:{bound}"
-    app = AdminApp(core, server, server, f"{config.advertised}:{config.port}", url)
-    return url, None
+    app = AdminApp(core, server, server, f"{config.advertised}:{config.port}", None)
+    admin, error = _bind(server, host, config.http_port, DEFAULT_HTTP_PORT, "admin HTTP", "--http-port",
+                         app.connection)
+    if error:
+        return None, None, error
+    admin_url = f"http://{fmt_host}:{admin}" if admin is not None else None
+    app.http_url = admin_url
+    registry_url = None
+    if config.schema_registry_enabled:
+        reg, error = _bind(server, host, config.schema_registry_port, DEFAULT_SCHEMA_REGISTRY_PORT,
+                           "schema registry", "--schema-registry-port", app.registry_connection)
+        if error:
+            return None, None, error
+        registry_url = f"http://{fmt_host}:{reg}" if reg is not None else None
+    return admin_url, registry_url, None
 
 
 def attach(core: BrokerCore, server: Server) -> None:
@@ -161,7 +174,7 @@ def run_broker(config: BrokerConfig) -> int:
         lock.close()
         return 1
     attach(core, server)
-    http_url, http_error = _start_http(config, server, core)
+    http_url, registry_url, http_error = _start_http(config, server, core)
     if http_error:
         print(f"error: {http_error}", file=sys.stderr)
         server.shutdown()
@@ -203,7 +216,8 @@ def run_broker(config: BrokerConfig) -> int:
     print(
         f"chronik listening on {where}data {data_dir}, "
         f"{len(core.topics)} topics{security}, started in {elapsed:.0f} ms)"
-        + (f"; admin {http_url} (/metrics /healthz /readyz /v1/status)" if http_url else ""),
+        + (f"; admin {http_url} (/metrics /healthz /readyz /v1/status)" if http_url else "")
+        + (f"; schema registry {registry_url}" if registry_url else ""),
         flush=True,
     )
     try:

@@ -334,6 +334,10 @@ SPEC = {'arguments': [],
                                          '--no-http': {'help': 'Do not serve the admin HTTP port.',
                                                        'kind': '',
                                                        'value': False},
+                                         '--no-schema-registry-port': {'help': 'Serve the registry on the '
+                                                                               'admin port only.',
+                                                                       'kind': '',
+                                                                       'value': False},
                                          '--offsets-retention-minutes': {'help': 'How long committed offsets '
                                                                                  'of an empty group are '
                                                                                  'kept.',
@@ -351,6 +355,11 @@ SPEC = {'arguments': [],
                                                                  'created at start; repeatable.',
                                                          'kind': '',
                                                          'value': True},
+                                         '--schema-registry-port': {'help': "The schema registry's own port "
+                                                                            '(it is on the admin port too); '
+                                                                            'default ',
+                                                                    'kind': '',
+                                                                    'value': True},
                                          '--search': {'help': 'Index every topic for search (else only '
                                                               'topics with chronik.search.ena',
                                                       'kind': '',

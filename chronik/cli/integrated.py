@@ -188,6 +188,15 @@ def integrated(
         str | None, typer.Option("--http-host", help="Address the admin HTTP port binds (default: --host).")
     ] = None,
     no_http: Annotated[bool, typer.Option("--no-http", help="Do not serve the admin HTTP port.")] = False,
+    schema_registry_port: Annotated[
+        int | None,
+        typer.Option("--schema-registry-port", min=0, max=65535,
+                     help="The schema registry's own port (it is on the admin port too); default 8081, "
+                     "skipped with a warning when taken. 0 picks a free port."),
+    ] = None,
+    no_schema_registry_port: Annotated[
+        bool, typer.Option("--no-schema-registry-port", help="Serve the registry on the admin port only."),
+    ] = False,
     log_format: Annotated[
         str, typer.Option("--log-format", help="Broker log lines: text|json (one JSON object a line).")
     ] = _D.log_format,
@@ -303,6 +312,8 @@ def integrated(
         http_port=http_port,
         http_host=http_host,
         http_enabled=not no_http,
+        schema_registry_port=schema_registry_port,
+        schema_registry_enabled=not no_schema_registry_port,
         log_format=log_format.lower(),
         listeners=listeners,
         advertised_listeners=advertised,

@@ -8,7 +8,11 @@
     GET /v1/status   JSON: version, uptime, topics, partitions, data dir
                      size, connections
 
-Later issues add routes (search, schema registry, console) with `route()`.
+Mounted apps, by path prefix (`mount()`): the schema registry
+(core.registry_app, Confluent's REST API: /subjects, /schemas, /config,
+/mode, /compatibility) and search (core.search's SearchApp: /_search,
+/{topic}/_search, /_cat/indices). Search runs in its worker threads; its
+answer is collected on the loop by a short timer, never waited for.
 Errors are JSON (`{"error": {"status": 404, "message": ...}}`). Nothing
 here blocks the loop: the data directory's size is walked in a worker
 thread at most every `DIR_SIZE_MAX_AGE` seconds and the last figure is
@@ -17,6 +21,7 @@ served with its age.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -32,14 +37,32 @@ if TYPE_CHECKING:
     from chronik.broker.core import BrokerCore
     from chronik.broker.scheduler import Scheduler
 
+log = logging.getLogger("chronik.http")
+
 Handler = Callable[[Request, Callable[[Response], None]], None]
 DIR_SIZE_MAX_AGE = 10.0
+SEARCH_POLL_S = 0.002
+REGISTRY_ROOTS = ("subjects", "schemas", "config", "mode", "compatibility")
+
+
+def owned_by_registry(path: str) -> bool:
+    return path.lstrip("/").split("/", 1)[0] in REGISTRY_ROOTS
+
+
+def owned_by_search(path: str) -> bool:
+    p = path.rstrip("/")
+    return p.endswith("/_search") or p.startswith("/_cat/indices")
 LOG_BYTES_MAX_AGE = 2.0
 
 
 class Router:
     def __init__(self) -> None:
         self.routes: dict[str, dict[str, Handler]] = {}
+        # (does this path belong to the app?, handler): apps mounted by prefix
+        self.mounts: list[tuple[Callable[[str], bool], Handler]] = []
+
+    def mount(self, owns: Callable[[str], bool], handler: Handler) -> None:
+        self.mounts.append((owns, handler))
 
     def route(self, path: str, methods: tuple[str, ...] = ("GET",)) -> Callable[[Handler], Handler]:
         def add(fn: Handler) -> Handler:
@@ -55,6 +78,10 @@ class Router:
     def __call__(self, req: Request, respond: Callable[[Response], None]) -> None:
         table = self.routes.get(req.path.rstrip("/") or "/")
         if table is None:
+            for owns, handler in self.mounts:
+                if owns(req.path):
+                    handler(req, respond)
+                    return
             respond(error_response(404, f"no route for {req.path}"))
             return
         fn = table.get(req.method)
@@ -113,7 +140,7 @@ class DirSize:
 
 class AdminApp:
     def __init__(self, core: BrokerCore, loop: LoopView, scheduler: Scheduler, kafka_address: str,
-                 http_url: str) -> None:
+                 http_url: str | None) -> None:
         self.core = core
         self.loop = loop
         self.scheduler = scheduler
@@ -122,16 +149,53 @@ class AdminApp:
         self.metrics = MetricsRenderer(core, loop, kafka_address)
         self.dir_size = DirSize(core.data_dir)
         self._log_bytes_cache: tuple[float, int] | None = None
+        self._search_app: Any = None  # made on the first search request (it starts worker threads)
         self.router = Router()
         r = self.router
         r.route("/metrics")(self.get_metrics)
         r.route("/healthz")(self.get_healthz)
         r.route("/readyz")(self.get_readyz)
         r.route("/v1/status")(self.get_status)
+        r.mount(owned_by_registry, self.registry)
+        r.mount(owned_by_search, self.search)
 
     def connection(self) -> HttpConnection:
         """A protocol object for one HTTP connection (the server's StreamProtocol factory)."""
         return HttpConnection(self.router)
+
+    def registry_connection(self) -> HttpConnection:
+        """A connection of the schema registry's own port: every path is the registry's."""
+        return HttpConnection(self.registry)
+
+    # -- mounted apps ------------------------------------------------------------------
+    def registry(self, req: Request, respond: Callable[[Response], None]) -> None:
+        status, headers, body = self.core.registry_app.handle(
+            req.method, req.path, req.query, dict(req.headers), req.body)
+        ctype = next((v for k, v in headers.items() if k.lower() == "content-type"), "application/json")
+        respond(Response(status, body, ctype))
+
+    def search(self, req: Request, respond: Callable[[Response], None]) -> None:
+        if self._search_app is None:
+            from chronik.search.api import SearchApp
+
+            self._search_app = SearchApp(self.core.search)
+        fut = self._search_app.submit(req.method, req.path, req.query, dict(req.headers), req.body)
+
+        def collect() -> None:
+            # The query runs in search's threads; the loop looks for the answer, never waits.
+            if not fut.done():
+                self.scheduler.call_later(SEARCH_POLL_S, collect)
+                return
+            try:
+                status, headers, body = fut.result()
+            except Exception:
+                log.exception("search request failed")
+                respond(error_response(500, "search failed"))
+                return
+            ctype = next((v for k, v in headers.items() if k.lower() == "content-type"), "application/json")
+            respond(Response(status, body, ctype))
+
+        collect()
 
     # -- routes ------------------------------------------------------------------
     def get_healthz(self, req: Request, respond: Callable[[Response], None]) -> None:

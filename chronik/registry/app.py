@@ -7,7 +7,7 @@ selectors loop. The only I/O is the `_schemas` append through the core's
 pipeline (the same write a produce does) and, for a new `.proto` text,
 protoc's temporary files.
 
-How it is mounted: the broker's sans-IO HTTP layer (chronik.http, h11 in
+How it is mounted (chronik.http.app): the broker's sans-IO HTTP layer (chronik.http, h11 in
 the selectors loop) hands every request whose first path segment the
 registry owns (`subjects`, `schemas`, `config`, `mode`, `compatibility`) to
 `core.registry_app.handle` — on the admin port, and for every path on
@@ -21,9 +21,7 @@ exact paths, so it needs a prefix fallback; the handler is then
 
 `path` is the request path without the query string and without any mount
 prefix; `query` is `parse_qs(query_string, keep_blank_values=True)` (what
-chronik.http's Request.query holds); `headers` keys are lower-case. Until
-it is mounted, tests serve it with the stdlib scaffold in
-tests/integration/registry_http.py.
+chronik.http's Request.query holds); `headers` keys are lower-case.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from tests.conftest import REPO, free_port
-from tests.integration.registry_http import RegistryBroker
+from tests.integration.registry_broker import RegistryBroker
 
 pytestmark = pytest.mark.integration
 

@@ -1,7 +1,7 @@
 """The built-in schema registry driven by confluent-kafka's own SchemaRegistryClient and serializers.
 
-The registry URL points at the test scaffold (tests/integration/registry_http.py)
-that serves the broker's RegistryApp from inside the broker process; data goes
+The registry URL is the broker's own registry port (`--schema-registry-port`,
+tests/integration/registry_broker.py), served by its selectors loop; data goes
 through the same broker.
 """
 
@@ -25,7 +25,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 
 from tests.conftest import free_port
 from tests.integration.raw import RawConn, create_topics, produce, record_batch
-from tests.integration.registry_http import RegistryBroker
+from tests.integration.registry_broker import RegistryBroker
 from tests.integration.test_clients_confluent import consume_all
 
 pytestmark = pytest.mark.integration

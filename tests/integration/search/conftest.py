@@ -1,11 +1,8 @@
-"""Brokers with the search API served by the test-only adapter (tests/search_http.py)."""
+"""Brokers with the search API on their admin HTTP port."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -15,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, BrokerProcess, free_port
+from tests.conftest import BrokerProcess, free_port
 
 
 @dataclass
@@ -23,21 +20,11 @@ class SearchBroker(BrokerProcess):
     http_port: int = 0
 
     def start(self, timeout: float = 20.0) -> SearchBroker:
-        self.log_path = self.data_dir.parent / f"broker-{self.port}-{time.time_ns()}.log"
-        log = open(self.log_path, "wb")
-        cmd = [sys.executable, "-m", "tests.search_http", "--http-port", str(self.http_port),
-               "integrated", "-p", str(self.port), "-d", str(self.data_dir), *self.extra_args]
-        self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
-                                     env=dict(os.environ, PYTHONUNBUFFERED="1"))
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"broker exited early:\n{self.output()}")
-            if "listening on" in self.output():
-                return self
-            time.sleep(0.02)
-        self.kill()
-        raise RuntimeError(f"broker did not start:\n{self.output()}")
+        if "--http-port" not in self.extra_args:
+            self.extra_args = [*self.extra_args, "--http-port", str(self.http_port), "--no-schema-registry-port"]
+        super().start(timeout)
+        assert f"admin http://127.0.0.1:{self.http_port}" in self.output(), self.output()
+        return self
 
     @property
     def http(self) -> str:
