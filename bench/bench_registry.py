@@ -3,10 +3,8 @@
 Two measurements:
   in-process  RegistryApp.handle on a real BrokerCore (temp data dir): what one
               request costs the broker's loop, the `_schemas` append included
-  http        the same calls over HTTP/1.1 keep-alive to a broker process, through
-              the test scaffold (tests/integration/registry_http.py: stdlib
-              http.server thread + hand-off to the loop) until the broker's own
-              HTTP port mounts the app
+  http        the same calls over HTTP/1.1 keep-alive to a broker process's
+              --schema-registry-port (h11 on the broker's selectors loop)
 
     python bench/bench_registry.py [-n 500] [--json out.json]
 """
@@ -26,7 +24,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tests.conftest import free_port  # noqa: E402
-from tests.integration.registry_http import RegistryBroker  # noqa: E402
+from tests.integration.registry_broker import RegistryBroker  # noqa: E402
 
 CT = "application/vnd.schemaregistry.v1+json"
 
