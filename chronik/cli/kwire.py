@@ -1,5 +1,8 @@
 """A lean Kafka client for the CLI's hot commands: produce, consume, completion.
 
+(About 650 lines: the request and record-batch codecs of the lean client are
+one fixed protocol surface; they are read and changed together.)
+
 Why not kafka-python here (DESIGN.md §2 says to use its protocol classes): just
 importing the `kafka` package costs 115-220 ms on this class of machine, more
 than the whole budget of `chronik consume -e` on a small topic or of a Tab

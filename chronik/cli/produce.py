@@ -1,5 +1,8 @@
 """`chronik produce TOPIC [FILE]`: one record per input line.
 
+(About 540 lines: input parsing, both clients' send paths and their bounded queues
+belong to one command; they share its option handling.)
+
 Throughput and memory: kafka-python's producer has no memory bound of its own
 (no buffer.memory), so reading a 1 GB file faster than the broker takes it would
 pile the whole file up in the accumulator. We keep a short queue of futures, one

@@ -1,5 +1,8 @@
 """/metrics: the broker's state and counters in the Prometheus text format, computed at scrape time.
 
+(About 600 lines: one renderer for three dashboards' naming schemes, computed
+from one snapshot of the core; split by scheme it would walk the core three times.)
+
 Three groups of names, so existing dashboards work unchanged:
 
 * kafka_exporter's (danielqsj/kafka_exporter, Strimzi's "Kafka Exporter"
