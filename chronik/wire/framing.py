@@ -28,6 +28,9 @@ API_VERSIONS_KEY = 18
 # its bytes arrive: a claimed size is never allocated up front.
 INITIAL_BUFFER_SIZE = 8 * 1024
 READ_BUFFER_SIZE = 256 * 1024
+# A large frame's buffer starts at most this big and doubles as its bytes
+# arrive (bytes are received straight into it: no copy for frames up to here).
+LARGE_FRAME_START = 1024 * 1024
 
 
 class MalformedFrame(Exception):
@@ -55,8 +58,8 @@ class FrameDecoder:
     `release(size)` is told when such a frame is complete or dropped.
     """
 
-    __slots__ = ("max_frame", "_buf", "_start", "_end", "_big", "_big_size", "admit", "release", "waiting",
-                 "_max_buffer")
+    __slots__ = ("max_frame", "_buf", "_start", "_end", "_big", "_big_pos", "_big_size", "admit", "release",
+                 "waiting", "_max_buffer")
 
     def __init__(self, max_frame: int, buffer_size: int = INITIAL_BUFFER_SIZE,
                  max_buffer: int = READ_BUFFER_SIZE, admit: Callable[[int], bool] = _always,
@@ -67,7 +70,8 @@ class FrameDecoder:
         self._start = 0
         self._end = 0
         self._big: bytearray | None = None  # a frame larger than the buffer, being collected
-        self._big_size = 0
+        self._big_pos = 0  # bytes of it received
+        self._big_size = 0  # its claimed size
         self.admit = admit
         self.release = release
         self.waiting = False  # a large frame waits for admission
@@ -75,7 +79,7 @@ class FrameDecoder:
     @property
     def buffered(self) -> int:
         """Bytes held that do not yet make a whole frame."""
-        return (len(self._big) if self._big is not None else 0) + self._end - self._start
+        return (self._big_pos if self._big is not None else 0) + self._end - self._start
 
     @property
     def capacity(self) -> int:
@@ -87,7 +91,12 @@ class FrameDecoder:
         if self.waiting:
             return memoryview(self._buf)[:0]
         if self._big is not None:
-            return memoryview(self._buf)[:min(len(self._buf), self._big_size - len(self._big))]
+            if self._big_pos == len(self._big):
+                # Full but not complete: double it (the claimed size was not allocated up front).
+                grown = bytearray(min(self._big_size, 2 * len(self._big)))
+                grown[:self._big_pos] = self._big
+                self._big = grown
+            return memoryview(self._big)[self._big_pos:]
         if self._end == len(self._buf):
             if self._start:
                 # Full of the start of a frame: move it to the front.
@@ -109,10 +118,8 @@ class FrameDecoder:
     def received(self, n: int) -> list[bytearray]:
         """`n` bytes were written into the last `recv_buffer()`."""
         if self._big is not None:
-            self._big += memoryview(self._buf)[:n]
-            if n == len(self._buf):
-                self._grow()
-            if len(self._big) < self._big_size:
+            self._big_pos += n
+            if self._big_pos < self._big_size:
                 return []
             frame, self._big = self._big, None
             if self.release is not None:
@@ -170,7 +177,10 @@ class FrameDecoder:
                     self.waiting = True
                     break
                 # Too big for the read buffer: collected on its own as it arrives.
-                self._big = bytearray(buf[start + 4:end])
+                have = end - start - 4
+                self._big = bytearray(max(have, min(size, LARGE_FRAME_START)))
+                self._big[:have] = buf[start + 4:end]
+                self._big_pos = have
                 self._big_size = size
                 start = end = 0
             break
