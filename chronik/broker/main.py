@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from chronik.broker import log_safety
+from chronik.broker.allocator import tune_allocator
 from chronik.broker.config import DEFAULT_HTTP_PORT, DEFAULT_SCHEMA_REGISTRY_PORT, BrokerConfig
 from chronik.broker.connection import Listener
 from chronik.broker.core import BrokerCore
@@ -140,6 +141,7 @@ def make_listeners(config: BrokerConfig) -> list[Listener]:
 
 def run_broker(config: BrokerConfig) -> int:
     _setup_logging(config.log_level, config.log_format)
+    tune_allocator()
     started = time.monotonic()
     data_dir = Path(config.data_dir)
     try:
