@@ -117,6 +117,9 @@ class StreamConnections:
                 log.warning("accept failed: %s", exc)
                 return
             sock.setblocking(False)
+            if sock.family in (socket.AF_INET, socket.AF_INET6):
+                # Answers are small and request/response: never hold one back for an ACK.
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             t = StreamTransport(self, sock, peer)
             self.transports.add(t)
             self.sel.register(sock, selectors.EVENT_READ, t)

@@ -13,9 +13,11 @@ class FakeTransport:
         self.out = b""
         self.closed = False
         self.reading = True
+        self.writes: list[bytes] = []
 
     def write(self, data: bytes) -> None:
         self.out += data
+        self.writes.append(data)
 
     def close(self) -> None:
         self.closed = True
@@ -54,6 +56,14 @@ def test_get_and_keep_alive_pipelined():
     assert not t.closed
     first = t.out.split(b"HTTP/1.1 200 OK")[1]
     assert b'"q":{"a":["1"]}' in first
+
+
+def test_a_response_is_one_write():
+    # Head and body written apart meet Nagle and delayed ACK: 40 ms per keep-alive call.
+    conn, t = make()
+    conn.data_received(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello")
+    assert len(t.writes) == 1
+    assert t.writes[0].startswith(b"HTTP/1.1 200 OK") and t.writes[0].endswith(b"hello")
 
 
 def test_unknown_path_404_json_and_wrong_method_405():
