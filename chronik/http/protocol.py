@@ -34,6 +34,7 @@ log = logging.getLogger("chronik.http")
 MAX_HEAD_BYTES = 16 * 1024
 MAX_BODY_BYTES = 1024 * 1024
 SERVER_HEADER = b"chronik"
+JOIN_LIMIT = 64 * 1024
 
 
 @dataclass
@@ -200,8 +201,14 @@ class HttpConnection:
             log.debug("cannot answer %d in state %s", resp.status, self.h11.our_state)
             self._close()
             return
-        # One write: a head and body sent apart meet Nagle and delayed ACK (40 ms a response).
-        self.transport.write(b"".join(out))
+        # A small answer goes in one write (head and body sent apart meet Nagle and
+        # delayed ACK: 40 ms); a large one (a /metrics scrape) is not copied again.
+        if sum(map(len, out)) <= JOIN_LIMIT:
+            self.transport.write(b"".join(out))
+        else:
+            for data in out:
+                if data:
+                    self.transport.write(data)
         if self.h11.our_state is h11.MUST_CLOSE:
             self._close()
 
