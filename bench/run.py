@@ -1,7 +1,7 @@
 """Chronik benchmark: Chronik vs Apache Kafka vs Tansu vs a do-nothing sink, measured in one run.
 
-Usage: python bench/run.py [--quick] [--only chronik,kafka,tansu,sink]
-                           [--bootstrap HOST:PORT] [--json out.json]
+Usage: python bench/run.py [--quick] [--only chronik,kafka,tansu,sink] [--legs LEG,...]
+                           [--partitions] [--bootstrap HOST:PORT] [--json out.json]
 
 Workloads alternate across targets (workload A on every target, then B, ...) so
 that drift on this shared machine hits every target alike. See bench/README.md.
@@ -10,6 +10,7 @@ that drift on this shared machine hits every target alike. See bench/README.md.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import faulthandler
 import json
@@ -25,10 +26,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from report import ROWS, Figures, render, verdicts
+from legs_idle import IdleConnections, raise_nofile
+from legs_small import VARIANTS, run_small
+from report import Figures, goals, ratios, render
 from rich.console import Console
 from rich.markup import escape
-from targets import Target, chronik_target, kafka_target, sink_target, tansu_target
+from targets import Target, chronik_supports, chronik_target, kafka_target, sink_target, tansu_target
 from workloads import (
     SESSION_TIMEOUT_MS,
     consume_all,
@@ -43,6 +46,12 @@ BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_JSON = BENCH_DIR / "results" / "latest.json"
 KIB = 1024
 ABANDON_AFTER_S = 60.0
+TARGETS = ("chronik", "kafka", "tansu", "sink")
+# In run order. "memory" is the produce repeats that show RSS growth; "partitions"
+# (bench/bench_partitions.py, minutes per target) only runs when asked for.
+LEGS = ("startup", "produce", "consume", "latency", "assign", "memory", "small", "idle", "fsync",
+        "partitions")
+DEFAULT_LEGS = tuple(leg for leg in LEGS if leg != "partitions")
 
 
 @dataclass(frozen=True)
@@ -57,18 +66,40 @@ class Plan:
     # Throughput and CPU legs run this many times (alternating) and report the
     # median: on 2 shared cores a single sample swings by tens of percent.
     samples: int = 5
+    # Start-up: fresh start and restart on an empty data dir, this many times per target,
+    # with no other target running.
+    startup_runs: int = 5
+    # Small requests: producers (separate processes: more broker load than threads in one
+    # process, see legs_small), seconds per sample, samples per variant.
+    small_producers: int = 4
+    small_seconds: float = 5.0
+    small_samples: int = 3
+    small_mode: str = "processes"
+    # Idle connections: pairs of (without, with) produce+consume samples.
+    idle_connections: int = 1_000
+    idle_samples: int = 3
+    # Many partitions (bench_partitions.measure).
+    partition_topics: int = 1_000
+    partitions_per_topic: int = 10
 
     @staticmethod
     def quick() -> Plan:
         return Plan(big_count=20_000, small_count=50_000, latency_seconds=2.0,
-                    produce_repeats=1, samples=2)
+                    produce_repeats=1, samples=2, startup_runs=3, small_seconds=2.0,
+                    small_samples=1, idle_samples=1, partition_topics=100)
 
 
 class Bench:
-    def __init__(self, targets: list[Target], plan: Plan, console: Console) -> None:
+    def __init__(self, targets: list[Target], plan: Plan, console: Console,
+                 legs: tuple[str, ...] = DEFAULT_LEGS,
+                 factories: dict[str, Callable[[], Target]] | None = None) -> None:
         self.targets = targets
         self.plan = plan
         self.console = console
+        self.legs = legs
+        # Fresh, unstarted targets for legs that need their own broker (start-up, partitions).
+        self.factories = factories or {}
+        self.notes: list[str] = []
         self.figures: Figures = {t.name: {} for t in targets}
         self.errors: dict[str, dict[str, str]] = {t.name: {} for t in targets}
         self.extra: dict[str, dict[str, Any]] = {t.name: {} for t in targets}
@@ -90,7 +121,11 @@ class Bench:
         for name, by_key in self.samples.items():
             for key, values in by_key.items():
                 self.figures[name][key] = statistics.median(values)
-                self.extra[name][f"{key}_samples"] = [round(v, 3) for v in values]
+                self.extra[name][f"{key}_samples"] = [round(v, 4) for v in values]
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+        self.console.print(f"  [dim]{escape(text)}[/]")
 
     def attempt(self, target: Target, leg: str, fn: Callable[[], None]) -> None:
         """Run one leg on one target; a failure is recorded, never fatal to the run."""
@@ -133,11 +168,42 @@ class Bench:
         for target in self.targets:
             try:
                 target.start()
-                self.record(target, "startup_s", target.startup_s)
+                if "startup" in self.legs and not target.external:
+                    # Other targets already run here: the start-up leg's figures are cleaner
+                    # (and the sink's start-up is no broker's).
+                    self.extra[target.name]["startup_in_run_s"] = target.startup_s
+                else:
+                    self.record(target, "startup_s", target.startup_s)
                 self.console.print(f"  started {target.name} on {target.bootstrap}")
             except Exception as exc:  # noqa: BLE001
                 self.errors[target.name]["start"] = str(exc)
                 self.console.print(f"  [red]{target.name} failed to start[/]: {escape(str(exc))}")
+
+    def startup_runs(self) -> None:
+        """Spawn → first ApiVersions answer on an empty data dir, then a restart on it.
+
+        Targets alternate, and only one runs at a time. A restart of Kafka skips
+        formatting its log dir, so it is the JVM broker's own start-up.
+        """
+        names = [t.name for t in self.targets if not t.external and not t.produce_only
+                 and t.name in self.factories]
+        for i in range(self.plan.startup_runs):
+            for name in names:
+                self.console.print(f"  start-up #{i + 1:<13} {name:<8}", end="")
+                target = self.factories[name]()
+                try:
+                    target.start()
+                    fresh = target.startup_s
+                    target.terminate()
+                    target.start()
+                    self.samples[name].setdefault("startup_s", []).append(fresh)
+                    self.samples[name].setdefault("startup_restart_s", []).append(target.startup_s)
+                    self.console.print(f" {fresh:.3f} s, restart {target.startup_s:.3f} s")
+                except Exception as exc:  # noqa: BLE001
+                    self.errors[name][f"start-up #{i + 1}"] = f"{type(exc).__name__}: {exc}"
+                    self.console.print(f" [red]failed[/]: {escape(str(exc))}")
+                finally:
+                    target.stop()
 
     def produce_big(self, target: Target) -> None:
         topic = fresh_name("bench-1k")
@@ -160,6 +226,11 @@ class Bench:
 
     def consume(self, target: Target) -> None:
         topic = self.big_topic.get(target.name)
+        if topic is None and "produce" not in self.legs:
+            topic = fresh_name("bench-1k")  # consume chosen alone: fill a topic, unmeasured
+            create_topic(target.bootstrap, topic)
+            produce_throughput(target.bootstrap, topic, self.plan.big_count, KIB)
+            self.big_topic[target.name] = topic
         if topic is None:
             raise RuntimeError("nothing to consume: the 1 KiB produce leg failed")
         cpu0 = target.cpu()
@@ -196,6 +267,139 @@ class Bench:
         self.extra[target.name].setdefault("repeat_produce_1k_mb_s", []).append(
             round(result.mb_per_s, 2))
 
+    def small(self, target: Target, variant: str) -> None:
+        plan = self.plan
+        topics = [fresh_name(f"bench-small-{variant}") for _ in range(plan.small_producers)]
+        for topic in topics:
+            create_topic(target.bootstrap, topic)
+        result = run_small(target.bootstrap, topics, variant, plan.small_seconds, target.cpu,
+                           plan.small_mode)
+        self.sample(target, f"small_{variant}_req_s", result.requests_per_s)
+        self.sample(target, f"small_{variant}_us_per_req", result.broker_us_per_request)
+        self.sample(target, f"small_{variant}_client_us_per_req", result.client_us_per_request)
+        self.extra[target.name].setdefault(f"small_{variant}_runs", []).append({
+            "requests": result.requests, "seconds": round(result.seconds, 3),
+            "broker_cpu_s": result.broker_cpu_s, "client_cpu_s": round(result.client_cpu_s, 3)})
+
+    def produce_consume(self, target: Target) -> tuple[float, float | None, float]:
+        """Produce 1 KiB × big_count to a fresh topic, then read it: (MB/s, CPU s/GB, MB/s)."""
+        topic = fresh_name("bench-idle")
+        create_topic(target.bootstrap, topic)
+        cpu0 = target.cpu()
+        produced = produce_throughput(target.bootstrap, topic, self.plan.big_count, KIB)
+        cpu1 = target.cpu()
+        consumed = consume_all(target.bootstrap, topic, self.plan.big_count)
+        self.bytes_through[target.name] += produced.bytes + consumed.bytes
+        cpu_per_gb = None if cpu0 is None or cpu1 is None else (cpu1 - cpu0) / (produced.bytes / 1e9)
+        return produced.mb_per_s, cpu_per_gb, consumed.mb_per_s
+
+    def idle_pair(self, target: Target, first_with: bool) -> None:
+        """One sample without and one with the idle connections open, in alternating order."""
+        port = int(target.bootstrap.rsplit(":", 1)[1])
+        figures: dict[bool, tuple[float, float | None, float]] = {}
+        for with_idle in (first_with, not first_with):
+            if not with_idle:
+                figures[False] = self.produce_consume(target)
+                continue
+            with IdleConnections(port, self.plan.idle_connections) as idle:
+                rss = target.rss_mb()
+                figures[True] = self.produce_consume(target)
+                still_open = idle.still_open()
+            if rss is not None:
+                self.record(target, "idle_rss_mb", max(rss, self.figures[target.name].get("idle_rss_mb") or 0))
+            self.extra[target.name].setdefault("idle_still_open", []).append(still_open)
+            self.extra[target.name]["idle_api_versions_errors"] = idle.error_codes
+        (p0, c0, r0), (p1, c1, r1) = figures[False], figures[True]
+        self.sample(target, "idle_base_produce_mb_s", p0)
+        self.sample(target, "idle_produce_mb_s", p1)
+        self.sample(target, "idle_base_consume_mb_s", r0)
+        self.sample(target, "idle_consume_mb_s", r1)
+        self.sample(target, "idle_produce_ratio", p1 / p0)
+        self.sample(target, "idle_consume_ratio", r1 / r0)
+        if c0 and c1:
+            self.sample(target, "idle_cpu_ratio", c1 / c0)
+
+    def fsync(self) -> None:
+        """`--fsync always` vs the normal broker: paired 1 KiB produce samples, then latency."""
+        normal = next((t for t in self.targets if t.name == "chronik" and not t.external), None)
+        if normal is None or "start" in self.errors["chronik"]:
+            self.note("fsync: n/a (needs a Chronik started by the bench)")
+            return
+        if not chronik_supports("--fsync"):
+            self.note("fsync: n/a (unsupported: `chronik integrated --help` has no --fsync)")
+            return
+        # Always on disk: in /dev/shm an fsync costs nothing.
+        synced = chronik_target(extra_args=("--fsync", "always"), name="chronik-fsync")
+        self.extra["chronik"]["fsync_data_dir"] = str(synced.workdir)
+        try:
+            synced.start()
+            self.extra["chronik"]["fsync_startup_s"] = synced.startup_s
+            for i in range(self.plan.samples):
+                self.console.print(f"  fsync pair #{i + 1:<11} chronik ", end="")
+                # Alternating order: neither side always runs on a warmer machine.
+                order = (normal, synced) if i % 2 == 0 else (synced, normal)
+                results: dict[str, float] = {}
+                for target in order:
+                    topic = fresh_name("bench-fsync")
+                    create_topic(target.bootstrap, topic)
+                    results[target.name] = produce_throughput(target.bootstrap, topic, self.plan.big_count,
+                                                              KIB).mb_per_s
+                self.bytes_through["chronik"] += self.plan.big_count * KIB
+                self.sample(normal, "fsync_base_produce_mb_s", results["chronik"])
+                self.sample(normal, "fsync_produce_mb_s", results["chronik-fsync"])
+                self.sample(normal, "fsync_ratio", results["chronik-fsync"] / results["chronik"])
+                self.console.print(f" {results['chronik-fsync']:.1f} vs {results['chronik']:.1f} MB/s")
+            topic = fresh_name("bench-fsync-latency")
+            create_topic(synced.bootstrap, topic)
+            latency = produce_latency(synced.bootstrap, topic, self.plan.latency_rate,
+                                      self.plan.latency_seconds, KIB)
+            self.record(normal, "fsync_latency_p50_ms", latency.p50_ms)
+            self.record(normal, "fsync_latency_p99_ms", latency.p99_ms)
+            self.extra["chronik"]["fsync_latency_max_ms"] = latency.max_ms
+        except Exception as exc:  # noqa: BLE001
+            self.errors["chronik"]["fsync"] = f"{type(exc).__name__}: {exc} {synced.log_tail(3)}"
+        finally:
+            synced.stop(keep_log_in=None)
+
+    def partitions(self) -> None:
+        """bench/bench_partitions.py's measure() on a fresh broker per target."""
+        try:
+            from bench_partitions import measure
+        except ImportError:
+            self.note("partitions: n/a (bench/bench_partitions.py is not in this checkout)")
+            return
+        plan = self.plan
+        for target in self.targets:
+            if target.produce_only or target.external or target.name not in self.factories:
+                continue
+            self.console.print(f"  partitions {plan.partition_topics}×{plan.partitions_per_topic} "
+                               f"{target.name:<8}", end="")
+            fresh = self.factories[target.name]()
+            t0 = time.perf_counter()
+            try:
+                fresh.start()
+                result = measure(fresh, plan.partition_topics, plan.partitions_per_topic)
+                self.extra[target.name]["partitions"] = result
+                self.record_partitions(target, result)
+                self.console.print(f" ok ({time.perf_counter() - t0:.0f}s)")
+            except Exception as exc:  # noqa: BLE001
+                self.errors[target.name]["partitions"] = f"{type(exc).__name__}: {exc}"
+                self.console.print(f" [red]failed[/]: {escape(str(exc))}")
+            finally:
+                fresh.stop()
+
+    def record_partitions(self, target: Target, result: dict[str, Any]) -> None:
+        for key in ("create_topics_per_s", "restart_accept_s", "restart_all_offsets_s", "fds",
+                    "fds_after_restart"):
+            value = result.get(key)
+            self.record(target, f"partitions_{key}", None if value is None else float(value))
+        rss = [v for v in (result.get("rss_mb"), result.get("rss_after_restart_mb")) if v is not None]
+        self.record(target, "partitions_rss_mb", max(rss) if rss else None)
+        for i, message in enumerate(result.get("errors") or []):
+            self.errors[target.name][f"partitions error {i + 1}"] = message
+            if i >= 4:
+                break
+
     def record_cpu(self, target: Target, key: str, cpu_before: float | None,
                    nbytes: int) -> None:
         cpu_after = target.cpu()
@@ -218,38 +422,78 @@ class Bench:
             self.record(target, "mb_through", moved / 1e6 if moved else None)
 
     def run(self) -> None:
-        self.console.rule("start-up")
+        plan, legs = self.plan, self.legs
+        if "startup" in legs:
+            self.console.rule(f"start-up: {plan.startup_runs} runs per target, one target at a time")
+            self.startup_runs()
+        self.console.rule("start")
         self.start_all()
         self.console.rule("round 1 (workloads alternate across targets)")
-        self.sampled("produce 1 KiB", self.produce_big)
-        self.sampled("produce 100 B", self.produce_small)
-        self.sampled("consume 1 KiB", self.consume, produce_only_ok=False)
-        self.each("produce latency", self.latency)
-        self.each("first assignment", self.assignment, produce_only_ok=False)
+        if "produce" in legs:
+            self.sampled("produce 1 KiB", self.produce_big)
+            self.sampled("produce 100 B", self.produce_small)
+        if "consume" in legs:
+            self.sampled("consume 1 KiB", self.consume, produce_only_ok=False)
+        if "latency" in legs:
+            self.each("produce latency", self.latency)
+        if "assign" in legs:
+            self.each("first assignment", self.assignment, produce_only_ok=False)
         self.snapshot_rss("rss_after_round1_mb")
-        self.console.rule(f"memory: {self.plan.produce_repeats} repeats of produce 1 KiB")
-        for i in range(self.plan.produce_repeats):
-            self.each(f"repeat produce #{i + 1}", self.repeat_produce)
-        self.snapshot_rss("rss_after_repeat_mb")
+        if "memory" in legs:
+            self.console.rule(f"memory: {plan.produce_repeats} repeats of produce 1 KiB")
+            for i in range(plan.produce_repeats):
+                self.each(f"repeat produce #{i + 1}", self.repeat_produce)
+            self.snapshot_rss("rss_after_repeat_mb")
+        # Peak RSS before the legs below: 1,000 idle connections are a figure of their own.
         self.finish_memory()
+        if "small" in legs:
+            self.console.rule(f"small requests: {plan.small_producers} producers ({plan.small_mode}), "
+                              "one 100 B record per request")
+            for i in range(plan.small_samples):
+                for variant in VARIANTS:
+                    self.each(f"small {variant} #{i + 1}", lambda t, v=variant: self.small(t, v))
+        if "idle" in legs:
+            self.console.rule(f"{plan.idle_connections:,} idle connections: produce + consume "
+                              "without / with, paired")
+            for i in range(plan.idle_samples):
+                self.each(f"idle pair #{i + 1}", lambda t, w=i % 2 == 1: self.idle_pair(t, w),
+                          produce_only_ok=False)
+        if "fsync" in legs:
+            self.console.rule("--fsync always vs normal (Chronik)")
+            self.fsync()
+        if "partitions" in legs:
+            self.console.rule(f"many partitions: {plan.partition_topics:,} topics × "
+                              f"{plan.partitions_per_topic} (bench_partitions)")
+            self.partitions()
         self.summarise_samples()
 
 
-def build_targets(only: list[str], bootstrap: str | None, data_root: Path | None = None) -> list[Target]:
-    factories = {
+def target_factories(only: list[str], bootstrap: str | None,
+                     data_root: Path | None = None) -> dict[str, Callable[[], Target]]:
+    factories: dict[str, Callable[[], Target]] = {
         "chronik": lambda: chronik_target(bootstrap, data_root),
         "kafka": kafka_target,
         "tansu": tansu_target,
         "sink": sink_target,
     }
-    return [factories[name]() for name in ("chronik", "kafka", "tansu", "sink") if name in only]
+    return {name: factories[name] for name in TARGETS if name in only}
+
+
+def build_targets(only: list[str], bootstrap: str | None, data_root: Path | None = None) -> list[Target]:
+    return [factory() for factory in target_factories(only, bootstrap, data_root).values()]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1/10 sizes (~2 min)")
+    parser.add_argument("--quick", action="store_true", help="1/10 sizes (< 2 min for chronik alone)")
     parser.add_argument("--only", default="chronik,kafka,tansu,sink",
                         help="comma-separated subset of chronik,kafka,tansu,sink (kafka needs java and mvn)")
+    parser.add_argument("--legs", default=",".join(DEFAULT_LEGS),
+                        help=f"comma-separated subset of {','.join(LEGS)} (default: all but partitions)")
+    parser.add_argument("--partitions", action="store_true",
+                        help="add the many-partitions leg (bench/bench_partitions.py; minutes per target)")
+    parser.add_argument("--small-mode", choices=("processes", "threads"), default="processes",
+                        help="run the small-request producers as processes (default) or threads")
     parser.add_argument("--bootstrap", default=None,
                         help="use an already running Chronik at HOST:PORT (no CPU/RSS figures)")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write results")
@@ -258,14 +502,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "/dev/shm puts it in RAM like Tansu's memory storage")
     args = parser.parse_args(argv)
     args.only = [name.strip() for name in args.only.split(",") if name.strip()]
-    unknown = set(args.only) - {"chronik", "kafka", "tansu", "sink"}
+    unknown = set(args.only) - set(TARGETS)
     if unknown:
         parser.error(f"unknown target(s): {', '.join(sorted(unknown))}")
+    legs = {leg.strip() for leg in args.legs.split(",") if leg.strip()}
+    if args.partitions:
+        legs.add("partitions")
+    unknown = legs - set(LEGS)
+    if unknown:
+        parser.error(f"unknown leg(s): {', '.join(sorted(unknown))} (choose from {', '.join(LEGS)})")
+    args.legs = tuple(leg for leg in LEGS if leg in legs)
     return args
 
 
 def results_document(bench: Bench, plan: Plan, started: float) -> dict[str, Any]:
-    judged = verdicts(bench.figures)
     return {
         "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "duration_s": round(time.time() - started, 1),
@@ -273,17 +523,30 @@ def results_document(bench: Bench, plan: Plan, started: float) -> dict[str, Any]
             "nproc": os.cpu_count(),
             "python": platform.python_version(),
             "platform": platform.platform(),
+            "loadavg_start": bench.extra.get("_machine", {}).get("loadavg_start"),
+            "loadavg_end": _loadavg(),
         },
         "plan": asdict(plan),
+        "legs": list(bench.legs),
         "client": {"library": "confluent-kafka", "session_timeout_ms": SESSION_TIMEOUT_MS},
         "targets": {t.name: {"bootstrap": t.bootstrap, "external": t.external,
                              "command": t.command} for t in bench.targets},
         "figures": bench.figures,
-        "extra": bench.extra,
+        "samples": {name: {key: [round(v, 4) for v in values] for key, values in by_key.items()}
+                    for name, by_key in bench.samples.items()},
+        "ratios": ratios(bench.figures),
+        "extra": {name: extra for name, extra in bench.extra.items() if not name.startswith("_")},
         "errors": bench.errors,
-        "goals": {row.key: {"target": row.target, "met": judged.get(row.key)}
-                  for row in ROWS if row.target},
+        "notes": bench.notes,
+        "goals": goals(bench.figures),
     }
+
+
+def _loadavg() -> list[float] | None:
+    try:
+        return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+    except OSError:
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -291,20 +554,27 @@ def main(argv: list[str] | None = None) -> int:
     # librdkafka runs in this process: if it crashes, at least say in which leg.
     faulthandler.enable()
     plan = Plan.quick() if args.quick else Plan()
+    plan = dataclasses.replace(plan, small_mode=args.small_mode)
     # Piped output defaults to 80 columns, which folds the table into unreadable cells.
-    console = Console() if sys.stdout.isatty() else Console(width=150)
+    console = Console() if sys.stdout.isatty() else Console(width=200)
+    # Idle connections and many partitions need fds; brokers started below inherit the limit.
+    raise_nofile(plan.idle_connections * 4 + 4096)
     started = time.time()
     # A SIGTERM must still run the finally below, which stops every broker we started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    bench = Bench(build_targets(args.only, args.bootstrap, args.data_root), plan, console)
+    factories = target_factories(args.only, args.bootstrap, args.data_root)
+    bench = Bench([factory() for factory in factories.values()], plan, console, args.legs, factories)
+    bench.extra["_machine"] = {"loadavg_start": _loadavg()}
+    console.print(f"load average at start: {_loadavg()} on {os.cpu_count()} cores; legs: {', '.join(args.legs)}")
     try:
         bench.run()
     finally:
         for target in bench.targets:
             target.stop(keep_log_in=args.json.parent / "logs")
-    render(bench.figures, bench.errors, console)
+    render(bench.figures, bench.errors, console, bench.notes)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results_document(bench, plan, started), indent=2) + "\n")
+    console.print(f"load average at end: {_loadavg()}")
     console.print(f"results written to {args.json} ({time.time() - started:.0f}s)")
     return 0
 

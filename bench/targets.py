@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -16,7 +17,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-STARTUP_TIMEOUT_S = 30.0
+STARTUP_TIMEOUT_S = 60.0  # a JVM formatting its log dir on two busy cores
+STOP_TIMEOUT_S = 10.0  # Kafka's controlled shutdown takes seconds
 
 
 PR_SET_PDEATHSIG = 1
@@ -41,6 +43,57 @@ def free_port() -> int:
 def can_connect(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+API_VERSIONS_KEY, API_VERSIONS_VERSION = 18, 3
+
+
+def api_versions_frame(correlation_id: int = 1, client_id: bytes = b"bench") -> bytes:
+    """An ApiVersions v3 request as librdkafka sends it first on every connection.
+
+    Built by hand (header v2: client_id as a plain string, then an empty tag
+    section; body: two compact strings and an empty tag section) so probing a
+    broker needs no codec.
+    """
+    software = b"chronik-bench"
+    version = b"1"
+    body = (struct.pack(">hhih", API_VERSIONS_KEY, API_VERSIONS_VERSION, correlation_id, len(client_id))
+            + client_id + b"\x00"
+            + bytes([len(software) + 1]) + software + bytes([len(version) + 1]) + version + b"\x00")
+    return struct.pack(">i", len(body)) + body
+
+
+def read_frame(sock: socket.socket) -> bytes:
+    """One length-prefixed response frame (blocking, under the socket's timeout)."""
+    def exactly(n: int) -> bytes:
+        buf = bytearray()
+        while len(buf) < n:
+            chunk = sock.recv(n - len(buf))
+            if not chunk:
+                raise ConnectionError("closed by the broker")
+            buf += chunk
+        return bytes(buf)
+    (size,) = struct.unpack(">i", exactly(4))
+    return exactly(size)
+
+
+def api_versions_error(frame: bytes) -> int:
+    """The error code of an ApiVersions response (header v0: correlation id, then error_code)."""
+    return struct.unpack_from(">h", frame, 4)[0]
+
+
+def answers_api_versions(port: int, timeout: float = 1.0) -> bool:
+    """True once the broker answers ApiVersions: accepting TCP alone is not serving.
+
+    A JVM may bind its listener well before its request handlers run.
+    """
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+            sock.sendall(api_versions_frame())
+            read_frame(sock)
             return True
     except OSError:
         return False
@@ -107,10 +160,10 @@ class Target:
         return self.proc.pid if self.proc else None
 
     def start(self) -> None:
-        """Launch and time until the port accepts TCP connections."""
+        """Launch and time until the broker answers an ApiVersions request."""
         if self.external:
             return
-        log = open(self.log_path(), "wb")
+        log = open(self.log_path(), "ab")  # a restart appends to the same log
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(
@@ -121,7 +174,7 @@ class Target:
         while time.perf_counter() - t0 < STARTUP_TIMEOUT_S:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"{self.name} exited early: {self.log_tail()}")
-            if can_connect(self.port):
+            if can_connect(self.port) and answers_api_versions(self.port):
                 self.startup_s = time.perf_counter() - t0
                 return
             time.sleep(0.002)
@@ -139,14 +192,18 @@ class Target:
     def peak_rss_mb(self) -> float | None:
         return status_kib(self.proc.pid, "VmHWM") / 1024 if self.proc and self.alive() else None
 
-    def stop(self, keep_log_in: Path | None = None) -> None:
+    def terminate(self) -> None:
+        """Stop the process (SIGTERM, then SIGKILL); its data dir stays for a restart."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(timeout=5)
+                self.proc.wait(timeout=STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
+
+    def stop(self, keep_log_in: Path | None = None) -> None:
+        self.terminate()
         if self.workdir is not None:
             # The temp dir goes, but the broker's output is kept for post-mortems.
             if keep_log_in is not None and self.log_path().exists():
@@ -174,13 +231,25 @@ def _local(name: str, command_for_port: list[str], port: int, workdir: Path) -> 
     )
 
 
-def chronik_target(bootstrap: str | None = None, data_root: Path | None = None) -> Target:
+def chronik_target(bootstrap: str | None = None, data_root: Path | None = None,
+                   extra_args: tuple[str, ...] = (), name: str = "chronik") -> Target:
     if bootstrap:
-        return Target(name="chronik", bootstrap=bootstrap, external=True)
-    port, workdir = free_port(), Path(tempfile.mkdtemp(prefix="bench-chronik-", dir=data_root))
+        return Target(name=name, bootstrap=bootstrap, external=True)
+    port, workdir = free_port(), Path(tempfile.mkdtemp(prefix=f"bench-{name}-", dir=data_root))
     data_dir = workdir / "data"
-    cmd = [sys.executable, "-m", "chronik", "integrated", "-p", str(port), "-d", str(data_dir)]
-    return _local("chronik", cmd, port, workdir)
+    # Free admin and registry ports: two brokers at once (fsync leg, start-up runs) must not
+    # fight over the defaults, yet each serves everything a default start serves.
+    cmd = [sys.executable, "-m", "chronik", "integrated", "-p", str(port), "-d", str(data_dir),
+           "--http-port", "0", "--schema-registry-port", "0", *extra_args]
+    return _local(name, cmd, port, workdir)
+
+
+def chronik_supports(option: str) -> bool:
+    """Whether this checkout's `chronik integrated` has `option` (e.g. --fsync)."""
+    result = subprocess.run([sys.executable, "-m", "chronik", "integrated", "--help"],
+                            cwd=REPO, capture_output=True, text=True, timeout=60,
+                            env=dict(os.environ, COLUMNS="200"))
+    return any(word.rstrip(",") == option for word in result.stdout.split())
 
 
 def tansu_target() -> Target:

@@ -41,10 +41,10 @@ class ProduceResult:
         return self.bytes / self.seconds / 1e6
 
 
-def create_topic(bootstrap: str, topic: str) -> None:
+def create_topic(bootstrap: str, topic: str, partitions: int = 1) -> None:
     # log_level 4: hide librdkafka's info chatter ("Purging ... background queue") on close.
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 4})
-    futures = admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
+    futures = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
     futures[topic].result(timeout=30)
 
 
