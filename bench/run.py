@@ -72,7 +72,7 @@ class Plan:
     # Small requests: producers (separate processes: more broker load than threads in one
     # process, see legs_small), seconds per sample, samples per variant.
     small_producers: int = 4
-    small_seconds: float = 5.0
+    small_seconds: float = 4.0
     small_samples: int = 3
     small_mode: str = "processes"
     # Idle connections: pairs of (without, with) produce+consume samples.

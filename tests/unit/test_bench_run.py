@@ -91,6 +91,9 @@ def test_small_request_producers_send_one_record_per_request() -> None:
     assert legs_small.producer_config("h:1", "acks1")["acks"] == 1
     idem = legs_small.producer_config("h:1", "idem")
     assert idem["acks"] == "all" and idem["enable.idempotence"] is True
+    # the workload waits for each ack; the pipelined variants keep librdkafka's default
+    assert idem["max.in.flight.requests.per.connection"] == 1
+    assert "max.in.flight.requests.per.connection" not in legs_small.producer_config("h:1", "acks1_pipe")
 
 
 def test_small_result_per_request_figures() -> None:
