@@ -320,46 +320,56 @@ class Bench:
             self.sample(target, "idle_cpu_ratio", c1 / c0)
 
     def fsync(self) -> None:
-        """`--fsync always` vs the normal broker: paired 1 KiB produce samples, then latency."""
-        normal = next((t for t in self.targets if t.name == "chronik" and not t.external), None)
-        if normal is None or "start" in self.errors["chronik"]:
-            self.note("fsync: n/a (needs a Chronik started by the bench)")
-            return
-        if not chronik_supports("--fsync"):
-            self.note("fsync: n/a (unsupported: `chronik integrated --help` has no --fsync)")
-            return
-        # Always on disk: in /dev/shm an fsync costs nothing.
-        synced = chronik_target(extra_args=("--fsync", "always"), name="chronik-fsync")
-        self.extra["chronik"]["fsync_data_dir"] = str(synced.workdir)
+        """Each broker against itself made durable per write: Chronik `--fsync always`, and
+        Kafka with `log.flush.interval.messages=1` (a flush after every append)."""
+        started = {t.name: t for t in self.targets
+                   if not t.external and "start" not in self.errors[t.name]}
+        if "chronik" not in started:
+            self.note("fsync: n/a for chronik (needs a Chronik started by the bench)")
+        elif not chronik_supports("--fsync"):
+            self.note("fsync: n/a for chronik (unsupported: `chronik integrated --help` has no --fsync)")
+        else:
+            # Always on disk (the system temp dir): in /dev/shm an fsync costs nothing.
+            self.fsync_pair(started["chronik"], lambda: chronik_target(
+                extra_args=("--fsync", "always"), name="chronik-fsync"), self.plan.samples)
+        if "kafka" in started:
+            self.fsync_pair(started["kafka"], lambda: kafka_target(
+                {"log.flush.interval.messages": "1"}, name="kafka-fsync"), min(self.plan.samples, 3))
+
+    def fsync_pair(self, normal: Target, make_synced: Callable[[], Target], samples: int) -> None:
+        """Paired 1 KiB produce samples (order alternating), then latency on the synced broker."""
+        synced = make_synced()
+        self.extra[normal.name]["fsync_command"] = synced.command
         try:
             synced.start()
-            self.extra["chronik"]["fsync_startup_s"] = synced.startup_s
-            for i in range(self.plan.samples):
-                self.console.print(f"  fsync pair #{i + 1:<11} chronik ", end="")
-                # Alternating order: neither side always runs on a warmer machine.
+            self.extra[normal.name]["fsync_startup_s"] = synced.startup_s
+            for i in range(samples):
+                self.console.print(f"  fsync pair #{i + 1:<11} {normal.name:<8}", end="")
                 order = (normal, synced) if i % 2 == 0 else (synced, normal)
-                results: dict[str, float] = {}
+                mb_s: dict[str, float] = {}
                 for target in order:
                     topic = fresh_name("bench-fsync")
                     create_topic(target.bootstrap, topic)
-                    results[target.name] = produce_throughput(target.bootstrap, topic, self.plan.big_count,
-                                                              KIB).mb_per_s
-                self.bytes_through["chronik"] += self.plan.big_count * KIB
-                self.sample(normal, "fsync_base_produce_mb_s", results["chronik"])
-                self.sample(normal, "fsync_produce_mb_s", results["chronik-fsync"])
-                self.sample(normal, "fsync_ratio", results["chronik-fsync"] / results["chronik"])
-                self.console.print(f" {results['chronik-fsync']:.1f} vs {results['chronik']:.1f} MB/s")
+                    mb_s[target.name] = produce_throughput(target.bootstrap, topic, self.plan.big_count,
+                                                           KIB).mb_per_s
+                self.bytes_through[normal.name] += self.plan.big_count * KIB
+                base, durable = mb_s[normal.name], mb_s[synced.name]
+                self.sample(normal, "fsync_base_produce_mb_s", base)
+                self.sample(normal, "fsync_produce_mb_s", durable)
+                self.sample(normal, "fsync_ratio", durable / base)
+                self.console.print(f" {durable:.1f} synced vs {base:.1f} MB/s")
             topic = fresh_name("bench-fsync-latency")
             create_topic(synced.bootstrap, topic)
             latency = produce_latency(synced.bootstrap, topic, self.plan.latency_rate,
                                       self.plan.latency_seconds, KIB)
             self.record(normal, "fsync_latency_p50_ms", latency.p50_ms)
             self.record(normal, "fsync_latency_p99_ms", latency.p99_ms)
-            self.extra["chronik"]["fsync_latency_max_ms"] = latency.max_ms
+            self.extra[normal.name]["fsync_latency_max_ms"] = latency.max_ms
         except Exception as exc:  # noqa: BLE001
-            self.errors["chronik"]["fsync"] = f"{type(exc).__name__}: {exc} {synced.log_tail(3)}"
+            self.errors[normal.name]["fsync"] = f"{type(exc).__name__}: {exc} {synced.log_tail(3)}"
+            self.console.print(f" [red]failed[/]: {escape(str(exc))}")
         finally:
-            synced.stop(keep_log_in=None)
+            synced.stop()
 
     def partitions(self) -> None:
         """bench/bench_partitions.py's measure() on a fresh broker per target."""
@@ -459,7 +469,8 @@ class Bench:
                 self.each(f"idle pair #{i + 1}", lambda t, w=i % 2 == 1: self.idle_pair(t, w),
                           produce_only_ok=False)
         if "fsync" in legs:
-            self.console.rule("--fsync always vs normal (Chronik)")
+            self.console.rule("durable writes vs normal: chronik --fsync always, "
+                              "kafka log.flush.interval.messages=1")
             self.fsync()
         if "partitions" in legs:
             self.console.rule(f"many partitions: {plan.partition_topics:,} topics × "

@@ -264,19 +264,21 @@ def tansu_target() -> Target:
     return _local("tansu", cmd, port, workdir)
 
 
-def kafka_target() -> Target:
+def kafka_target(overrides: dict[str, str] | None = None, name: str = "kafka") -> Target:
     """Apache Kafka 4.1, a KRaft single node (scripts/kafka-reference.sh; heap 512 MiB).
 
     The script formats the log dir, then execs the JVM: the PID is the broker's.
-    Its start-up figure includes the format step (one short JVM run).
+    Its start-up figure includes the format step (one short JVM run). `overrides`
+    become `--override key=value` arguments of kafka.Kafka.
     """
     port, cport = free_port(), free_port()
-    workdir = Path(tempfile.mkdtemp(prefix="bench-kafka-"))
+    workdir = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
     script = REPO / "scripts" / "kafka-reference.sh"
     subprocess.run(["bash", str(script), "assemble"], check=True, stdout=subprocess.DEVNULL)
+    extra = [arg for key, value in (overrides or {}).items() for arg in ("--override", f"{key}={value}")]
     cmd = ["env", f"KAFKA_PORT={port}", f"KAFKA_CONTROLLER_PORT={cport}",
-           "bash", str(script), "broker", str(workdir / "kraft")]
-    return _local("kafka", cmd, port, workdir)
+           "bash", str(script), "broker", str(workdir / "kraft"), *extra]
+    return _local(name, cmd, port, workdir)
 
 
 def sink_target() -> Target:

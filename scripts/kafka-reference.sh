@@ -5,8 +5,9 @@
 #   scripts/kafka-reference.sh assemble          jars into $CACHE (idempotent); prints the libs dir
 #   scripts/kafka-reference.sh classpath         the classpath of broker + tools + streams + clients
 #   scripts/kafka-reference.sh run CLASS ARGS..  a Kafka tool, e.g. org.apache.kafka.tools.GetOffsetShell
-#   scripts/kafka-reference.sh broker DIR        format + start a KRaft single node in the foreground
-#                                                (port $KAFKA_PORT, default 19092; stop it with Ctrl-C)
+#   scripts/kafka-reference.sh broker DIR [ARGS]  format + start a KRaft single node in the foreground
+#                                                (port $KAFKA_PORT, default 19092; stop it with Ctrl-C);
+#                                                ARGS go to kafka.Kafka, e.g. --override log.flush.interval.messages=1
 #
 # CACHE is $CHRONIK_REF_CACHE, default ~/.cache/chronik-ref. Versions: $KAFKA_VERSION
 # (default 4.1.0) and $KAFKA_CLIENTS_3_VERSION (default 3.9.1, the 3.x client line).
@@ -66,6 +67,7 @@ PROPS
             java -Xmx256m -cp "$LIBS/*" kafka.tools.StorageTool format \
                 -t "$(java -cp "$LIBS/*" kafka.tools.StorageTool random-uuid)" -c "$dir/server.properties"
         fi
-        exec java -Xmx512m -Xms256m -cp "$LIBS/*" kafka.Kafka "$dir/server.properties" ;;
+        shift 2
+        exec java -Xmx512m -Xms256m -cp "$LIBS/*" kafka.Kafka "$dir/server.properties" "$@" ;;
     *) sed -n '2,13p' "$0"; exit 2 ;;
 esac
