@@ -140,6 +140,8 @@ ROWS: list[Row] = [
     Row("idle_cpu_ratio", "1,000 idle conns: produce CPU/GB with/without", "{:.3f}", "≤1.05",
         absolute("idle_cpu_ratio", 1.05), peer_ratios=False),
     Row("idle_rss_mb", "RSS with 1,000 idle conns (MB)", "{:.1f}"),
+    Row("idle_cpu_ms_s_base", "broker CPU doing nothing (ms/s)", "{:.1f}"),
+    Row("idle_cpu_ms_s", "  same, 1,000 idle conns open (ms/s)", "{:.1f}"),
     # -- durable writes: chronik --fsync always (group commit), kafka log.flush.interval.messages=1
     Row("fsync_produce_mb_s", "produce 1 KiB, durable writes (MB/s)", "{:.1f}"),
     Row("fsync_ratio", "  durable / normal MB/s (paired)", "{:.2f}", "≥0.5",

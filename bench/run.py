@@ -78,6 +78,7 @@ class Plan:
     # Idle connections: pairs of (without, with) produce+consume samples.
     idle_connections: int = 1_000
     idle_samples: int = 3
+    idle_cpu_seconds: float = 5.0  # window for the broker's CPU while nothing is sent
     # Many partitions (bench_partitions.measure).
     partition_topics: int = 1_000
     partitions_per_topic: int = 10
@@ -86,7 +87,7 @@ class Plan:
     def quick() -> Plan:
         return Plan(big_count=20_000, small_count=50_000, latency_seconds=2.0,
                     produce_repeats=1, samples=2, startup_runs=3, small_seconds=2.0,
-                    small_samples=1, idle_samples=1, partition_topics=100)
+                    small_samples=1, idle_samples=1, idle_cpu_seconds=2.0, partition_topics=100)
 
 
 class Bench:
@@ -178,6 +179,13 @@ class Bench:
             except Exception as exc:  # noqa: BLE001
                 self.errors[target.name]["start"] = str(exc)
                 self.console.print(f"  [red]{target.name} failed to start[/]: {escape(str(exc))}")
+
+    def legs_with_own_brokers(self) -> None:
+        if "partitions" in self.legs:
+            self.console.rule(f"many partitions: {self.plan.partition_topics:,} topics × "
+                              f"{self.plan.partitions_per_topic} (bench_partitions)")
+            self.partitions()
+        self.summarise_samples()
 
     def startup_runs(self) -> None:
         """Spawn → first ApiVersions answer on an empty data dir, then a restart on it.
@@ -292,6 +300,26 @@ class Bench:
         self.bytes_through[target.name] += produced.bytes + consumed.bytes
         cpu_per_gb = None if cpu0 is None or cpu1 is None else (cpu1 - cpu0) / (produced.bytes / 1e9)
         return produced.mb_per_s, cpu_per_gb, consumed.mb_per_s
+
+    def idle_cpu(self, target: Target) -> None:
+        """Broker CPU per second of doing nothing, without and then with the idle connections.
+
+        Load-robust where MB/s is not: an event loop should not spend a thing on
+        connections that send nothing, whatever else the machine is doing.
+        """
+        window = self.plan.idle_cpu_seconds
+        port = int(target.bootstrap.rsplit(":", 1)[1])
+
+        def cpu_ms_per_s() -> float | None:
+            before = target.cpu()
+            time.sleep(window)
+            after = target.cpu()
+            return None if before is None or after is None else (after - before) / window * 1000
+
+        self.record(target, "idle_cpu_ms_s_base", cpu_ms_per_s())
+        with IdleConnections(port, self.plan.idle_connections):
+            time.sleep(0.5)  # let the broker finish registering them
+            self.record(target, "idle_cpu_ms_s", cpu_ms_per_s())
 
     def idle_pair(self, target: Target, first_with: bool) -> None:
         """One sample without and one with the idle connections open, in alternating order."""
@@ -436,6 +464,10 @@ class Bench:
         if "startup" in legs:
             self.console.rule(f"start-up: {plan.startup_runs} runs per target, one target at a time")
             self.startup_runs()
+        if not set(legs) - {"startup", "partitions"}:
+            # Those legs start brokers of their own: the shared ones would only add load.
+            self.legs_with_own_brokers()
+            return
         self.console.rule("start")
         self.start_all()
         self.console.rule("round 1 (workloads alternate across targets)")
@@ -465,6 +497,7 @@ class Bench:
         if "idle" in legs:
             self.console.rule(f"{plan.idle_connections:,} idle connections: produce + consume "
                               "without / with, paired")
+            self.each("idle broker CPU", self.idle_cpu, produce_only_ok=False)
             for i in range(plan.idle_samples):
                 self.each(f"idle pair #{i + 1}", lambda t, w=i % 2 == 1: self.idle_pair(t, w),
                           produce_only_ok=False)
@@ -472,11 +505,7 @@ class Bench:
             self.console.rule("durable writes vs normal: chronik --fsync always, "
                               "kafka log.flush.interval.messages=1")
             self.fsync()
-        if "partitions" in legs:
-            self.console.rule(f"many partitions: {plan.partition_topics:,} topics × "
-                              f"{plan.partitions_per_topic} (bench_partitions)")
-            self.partitions()
-        self.summarise_samples()
+        self.legs_with_own_brokers()
 
 
 def target_factories(only: list[str], bootstrap: str | None,

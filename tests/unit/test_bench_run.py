@@ -102,3 +102,19 @@ def test_small_result_per_request_figures() -> None:
     assert result.broker_us_per_request == pytest.approx(50.0)
     assert result.client_us_per_request == pytest.approx(10.0)
     assert legs_small.SmallResult(1, 1.0, None, 0.0).broker_us_per_request is None
+
+
+class NeverStarted(Target):
+    """A target that records whether the shared start-up happened."""
+
+    def start(self) -> None:
+        raise AssertionError("legs with brokers of their own must not start the shared ones")
+
+
+def test_start_up_and_partition_legs_alone_start_no_shared_broker() -> None:
+    target = NeverStarted(name="sink", produce_only=True)  # excluded from both legs
+    bench = run.Bench([target], run.Plan.quick(), Console(quiet=True), ("startup", "partitions"),
+                      {"sink": lambda: NeverStarted(name="sink", produce_only=True)})
+    bench.run()
+    assert bench.errors["sink"] == {}
+    assert "startup_s" not in bench.figures["sink"]
