@@ -115,8 +115,8 @@ def _process_main(config: dict[str, Any], topic: str, seconds: float,
         result = produce_for(config, topic, seconds, barrier.wait, go.wait, _process_cpu)
         out.put(result)
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which fails the leg
-        barrier.abort()
         out.put(WorkerResult(0, 1, f"{type(exc).__name__}: {exc}", time.monotonic(), 0.0))
+        barrier.abort()  # after the put: the parent reads the queue once the barrier breaks
 
 
 @dataclass
@@ -177,8 +177,8 @@ def _run_processes(config: dict[str, Any], topics: list[str], seconds: float,
         try:
             barrier.wait(timeout=60)
         except threading.BrokenBarrierError:
-            errors = [out.get(timeout=5).first_error for _ in range(out.qsize())]
-            raise RuntimeError(f"a producer failed to warm up: {errors[:1]}") from None
+            first = out.get(timeout=5).first_error if not out.empty() else "timed out"
+            raise RuntimeError(f"a producer failed to warm up: {first}") from None
         cpu0 = broker_cpu()
         go_at = time.monotonic()
         go.set()
