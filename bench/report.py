@@ -161,6 +161,7 @@ ROWS: list[Row] = [
         all_of(absolute("startup_s", 0.25), vs("kafka", "startup_s", 0.1, False))),
     Row("startup_restart_s", "  restart, empty data dir (s)", "{:.3f}", "≤0.1× kafka",
         vs("kafka", "startup_restart_s", 0.1, False)),
+    Row("startup_cpu_s", "  broker CPU until serving (s)", "{:.3f}"),
     Row("first_assign_s", "first group assignment (s)", "{:.3f}", "<0.5 s",
         under("first_assign_s", 0.5)),
     Row("consume_assign_s", "assignment in consume leg (s)", "{:.3f}"),
@@ -236,3 +237,20 @@ def render(figures: Figures, errors: dict[str, dict[str, str]], console: Console
     for name, legs in errors.items():
         for leg, message in legs.items():
             console.print(f"[yellow]{name} / {leg}:[/] {escape(message)}")
+
+
+def markdown(figures: Figures, errors: dict[str, dict[str, str]], notes: list[str] | None = None) -> str:
+    """The table as GitHub Markdown (missed targets in bold), then notes and errors."""
+    judged = verdicts(figures)
+    lines = ["| metric | " + " | ".join(TARGET_NAMES) + " | " + " | ".join(f"÷{p}" for p in PEERS)
+             + " | target | status |",
+             "|---|" + "---:|" * (len(TARGET_NAMES) + len(PEERS)) + "---|---|"]
+    for row in visible_rows(figures):
+        values = [cell(row, get(figures, name, row.key)) for name in TARGET_NAMES]
+        peers = [ratio(figures, row.key, peer) if row.peer_ratios else "" for peer in PEERS]
+        status = {True: "met", False: "**missed**", None: "n/a"}[judged[row.key]] if row.key in judged else ""
+        label = row.label.strip() if not row.label.startswith(" ") else "↳ " + row.label.strip()
+        lines.append("| " + " | ".join([label, *values, *peers, row.target, status]) + " |")
+    lines += [""] + [f"- {note}" for note in notes or []]
+    lines += [f"- {name} / {leg}: {message}" for name, legs in errors.items() for leg, message in legs.items()]
+    return "\n".join(lines).rstrip() + "\n"

@@ -28,7 +28,7 @@ from typing import Any
 
 from legs_idle import IdleConnections, raise_nofile
 from legs_small import VARIANTS, run_small
-from report import Figures, goals, ratios, render
+from report import Figures, goals, markdown, ratios, render
 from rich.console import Console
 from rich.markup import escape
 from targets import Target, chronik_supports, chronik_target, kafka_target, sink_target, tansu_target
@@ -201,11 +201,15 @@ class Bench:
                 target = self.factories[name]()
                 try:
                     target.start()
-                    fresh = target.startup_s
+                    fresh, fresh_cpu = target.startup_s, target.cpu()
                     target.terminate()
                     target.start()
                     self.samples[name].setdefault("startup_s", []).append(fresh)
                     self.samples[name].setdefault("startup_restart_s", []).append(target.startup_s)
+                    # CPU spent until serving: what the wall clock would be on an idle machine
+                    # (for Kafka without the format step, whose JVM has exited by then).
+                    if fresh_cpu is not None:
+                        self.samples[name].setdefault("startup_cpu_s", []).append(fresh_cpu)
                     self.console.print(f" {fresh:.3f} s, restart {target.startup_s:.3f} s")
                 except Exception as exc:  # noqa: BLE001
                     self.errors[name][f"start-up #{i + 1}"] = f"{type(exc).__name__}: {exc}"
@@ -614,6 +618,8 @@ def main(argv: list[str] | None = None) -> int:
     render(bench.figures, bench.errors, console, bench.notes)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results_document(bench, plan, started), indent=2) + "\n")
+    # The same table in Markdown, for issue notes and the README.
+    args.json.with_suffix(".md").write_text(markdown(bench.figures, bench.errors, bench.notes))
     console.print(f"load average at end: {_loadavg()}")
     console.print(f"results written to {args.json} ({time.time() - started:.0f}s)")
     return 0

@@ -147,3 +147,17 @@ def test_rows_without_figures_or_targets_are_hidden() -> None:
     visible = {row.key for row in report.visible_rows({"chronik": {"startup_s": 0.3}})}
     assert "startup_s" in visible and "fsync_ratio" in visible  # has a target: shown as n/a
     assert "produce_1k_msgs_s" not in visible  # informational and empty
+
+
+def test_markdown_table_has_one_line_per_visible_row_and_bold_misses() -> None:
+    figures = full_figures()
+    figures["chronik"]["startup_s"] = 0.5
+    text = report.markdown(figures, {"kafka": {"fsync": "boom"}}, ["fsync: n/a for chronik"])
+    lines = text.splitlines()
+    assert lines[0].startswith("| metric | chronik | kafka | tansu | sink | ÷kafka | ÷tansu | ÷sink |")
+    table = [line for line in lines if line.startswith("|")]
+    assert len(table) == 2 + len(report.visible_rows(figures))
+    startup = next(line for line in table if line.startswith("| start-up, empty data dir"))
+    assert startup.endswith("| ≤0.25 s, ≤0.1× kafka | **missed** |")
+    assert "| ↳ restart, empty data dir (s) |" in text
+    assert "- fsync: n/a for chronik" in lines and "- kafka / fsync: boom" in lines
