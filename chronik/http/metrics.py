@@ -39,16 +39,15 @@ from collections import deque
 from collections.abc import Generator, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from prometheus_client import CollectorRegistry, GCCollector
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
-from prometheus_client.exposition import generate_latest
-
 from chronik import __version__
 from chronik.broker.stats import LATENCY_BUCKETS, LatencyHistogram
 from chronik.wire.apis import ALL_APIS
 from chronik.wire.errors import ErrorCode
 
 if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
     from chronik.broker.core import BrokerCore
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -131,14 +130,23 @@ class MetricsRenderer:
         self.core = core
         self.loop = loop
         self.address = address
-        self.registry = CollectorRegistry(auto_describe=False)
-        self.registry.register(_FixedCollector(self))
-        self.registry.register(_ProcessCollector())
-        GCCollector(registry=self.registry)
+        self._registry: CollectorRegistry | None = None
         self._static: tuple[tuple, dict[str, list[bytes]]] | None = None
         self._idle_marks: deque[tuple[float, float]] = deque(maxlen=32)
 
     # -- the scrape ---------------------------------------------------------------
+    @property
+    def registry(self) -> CollectorRegistry:
+        """prometheus_client (with http.server, urllib, ...) is imported by the first scrape, not at start-up."""
+        if self._registry is None:
+            from prometheus_client import CollectorRegistry, GCCollector
+
+            self._registry = CollectorRegistry(auto_describe=False)
+            self._registry.register(_FixedCollector(self))
+            self._registry.register(_ProcessCollector())
+            GCCollector(registry=self._registry)
+        return self._registry
+
     def render(self) -> bytes:
         """The whole scrape at once (tests, the bench); the app uses `steps`."""
         gen = self.steps()
@@ -296,6 +304,8 @@ class MetricsRenderer:
         self._producer_ids = len(pids)
         yield
         deadline = time.perf_counter() + slice_seconds
+        from prometheus_client.exposition import generate_latest
+
         out = [generate_latest(self.registry)]
         built: dict[str, list[bytes]] = {}
         for f in fam.values():
@@ -364,6 +374,8 @@ class _ProcessCollector:
         self._counting = False
 
     def collect(self) -> Iterable[Any]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
         t = os.times()
         yield CounterMetricFamily("process_cpu_seconds", "Total user and system CPU time spent in seconds.",
                                   value=t.user + t.system)
@@ -429,6 +441,8 @@ class _FixedCollector:
         self.r = renderer
 
     def collect(self) -> Iterable[Any]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+
         r = self.r
         core = r.core
         loop = r.loop

@@ -24,10 +24,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-import h11
+if TYPE_CHECKING:
+    import h11
 
 log = logging.getLogger("chronik.http")
 
@@ -74,9 +75,19 @@ def error_response(status: int, message: str) -> Response:
 App = Callable[[Request, Callable[[Response], None]], None]
 
 
+def import_h11() -> None:
+    """h11 compiles its parsers' regexes when imported (10-15 ms): not at start-up, but by the
+    app's warm-up after it or by the first HTTP connection, whichever comes first."""
+    global h11
+    if "h11" not in globals():
+        import h11
+
+
 class HttpConnection:
     def __init__(self, app: App, max_head_bytes: int = MAX_HEAD_BYTES,
                  max_body_bytes: int = MAX_BODY_BYTES) -> None:
+        if "h11" not in globals():
+            import_h11()
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=max_head_bytes)
