@@ -199,7 +199,11 @@ class MetricsRenderer:
         deadline = time.perf_counter() + slice_seconds
         n = 0
         partitions_total = 0
-        hwm: dict[tuple[str, int], int] = {}
+        # Log end offsets per topic, a list indexed by partition (None: closed). Not a dict keyed by
+        # (topic, partition): 10,000 tuples living through the scrape are what made the garbage
+        # collector run gen-1 passes of several ms inside slices and, every few scrapes, a full
+        # collection of the whole heap (~0.1-0.3 s with 10,000 partitions) on the loop.
+        hwm: dict[str, list[int | None]] = {}
         topics = list(core.topics.values())
         min_isrs = [_min_isr(t) for t in topics]
         # Families whose values only change with the set of partitions (replicas,
@@ -211,6 +215,8 @@ class MetricsRenderer:
             name = topic.name
             t_lab = f'topic="{_esc(name)}"'
             parts = topic.partitions
+            ends: list[int | None] = [None] * len(parts)
+            hwm[name] = ends
             topic_partitions.lines.append(f"kafka_topic_partitions{{{t_lab}}} {len(parts)}\n")
             at_v = 1 if min_isr == 1 else 0
             under_v = 1 if min_isr > 1 else 0
@@ -219,7 +225,7 @@ class MetricsRenderer:
                     continue
                 lab = f'{{partition="{p}",{t_lab}}}'
                 end = plog.log_end_offset
-                hwm[(name, p)] = end
+                ends[p] = end
                 current.lines.append(f"kafka_topic_partition_current_offset{lab} {end}\n")
                 oldest.lines.append(f"kafka_topic_partition_oldest_offset{lab} {plog.log_start_offset}\n")
                 log_size.lines.append(f"kafka_log_log_size{lab} {plog.size_bytes()}\n")
@@ -279,7 +285,8 @@ class MetricsRenderer:
             g_members.lines.append(f"kafka_consumergroup_members{{{g_lab}}} {len(g.members) if g else 0}\n")
             sums: dict[str, list[int]] = {}
             for (tname, p), committed in offsets.group_offsets(gid).items():
-                end = hwm.get((tname, p))
+                ends = hwm.get(tname)
+                end = ends[p] if ends is not None and 0 <= p < len(ends) else None
                 if end is None:
                     continue
                 off = committed.offset

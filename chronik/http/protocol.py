@@ -206,20 +206,22 @@ class HttpConnection:
                 reason = b""
             out = [self.h11.send(h11.Response(status_code=resp.status, headers=headers, reason=reason))]
             if not head_only:
-                out += [self.h11.send(h11.Data(data=c)) for c in chunks if c]
+                # The chunks themselves, not copies (h11.send would join each into new bytes).
+                for c in chunks:
+                    if c:
+                        out += self.h11.send_with_data_passthrough(h11.Data(data=c))
             out.append(self.h11.send(h11.EndOfMessage()))
         except h11.LocalProtocolError:
             log.debug("cannot answer %d in state %s", resp.status, self.h11.our_state)
             self._close()
             return
         # A small answer goes in one write (head and body sent apart meet Nagle and
-        # delayed ACK: 40 ms); a large one (a /metrics scrape) is not copied again.
+        # delayed ACK: 40 ms); a large one (a /metrics scrape) is handed over as it is
+        # and the transport sends it over several turns of the loop.
         if sum(map(len, out)) <= JOIN_LIMIT:
             self.transport.write(b"".join(out))
         else:
-            for data in out:
-                if data:
-                    self.transport.write(data)
+            self.transport.writelines(out)
         if self.h11.our_state is h11.MUST_CLOSE:
             self._close()
 
