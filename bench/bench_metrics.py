@@ -16,11 +16,19 @@
    delivery callback - produce(). Legs alternate: without a scraper, then
    with a thread that GETs /metrics every second; `--rounds` of each.
    Target: p99 rises by < 1 ms.
+3. Sending the answer (in-process, real sockets): the scrape's body is
+   served by the loop's HTTP code (HttpConnection over a StreamTransport)
+   to curl, and every call the loop makes for it is timed: the longest one
+   is how long a Kafka request arriving meanwhile can wait because of it,
+   the sum what it costs the loop. Load-robust where leg 2 is not (on a
+   busy machine p99 is the machine's, not the scrape's): the thread CPU
+   time of each call is reported beside its wall time.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import shutil
@@ -33,6 +41,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -61,32 +70,52 @@ class _Loop:
     stream_connections = 1
 
 
-def scrape_leg(partitions: int, repeats: int) -> dict:
+def _core_with_partitions(tmp: Path, partitions: int) -> tuple[Any, int]:
+    """A BrokerCore with `partitions` partitions in 100 topics, a record in each and a group's offset on each."""
     from kafka.record.default_records import DefaultRecordBatchBuilder
 
     from chronik.broker.config import BrokerConfig
     from chronik.broker.core import BrokerCore
+
+    core = BrokerCore(BrokerConfig(data_dir=tmp, port=0), _Sched())
+    topics = 100
+    per = max(1, partitions // topics)
+    b = DefaultRecordBatchBuilder(magic=2, compression_type=0, is_transactional=False,
+                                  producer_id=-1, producer_epoch=-1, base_sequence=-1, batch_size=1 << 20)
+    b.append(0, timestamp=int(time.time() * 1000), key=None, value=b"x" * 100, headers=[])
+    batch = bytes(b.build())
+    for t in range(topics):
+        name = f"bench-{t:03d}"
+        core.create_topic(name, per)
+        for p in range(per):
+            core.append(name, p, bytearray(batch))
+        core.offsets.commit("bench-group", {(name, p): (1, None, -1) for p in range(per)})
+    return core, topics * per
+
+
+def scrape_leg(partitions: int, repeats: int) -> dict:
     from chronik.http.metrics import MetricsRenderer
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-metrics-"))
     try:
-        core = BrokerCore(BrokerConfig(data_dir=tmp, port=0), _Sched())
-        topics = 100
-        per = max(1, partitions // topics)
-        b = DefaultRecordBatchBuilder(magic=2, compression_type=0, is_transactional=False,
-                                      producer_id=-1, producer_epoch=-1, base_sequence=-1, batch_size=1 << 20)
-        b.append(0, timestamp=int(time.time() * 1000), key=None, value=b"x" * 100, headers=[])
-        batch = bytes(b.build())
         t0 = time.perf_counter()
-        for t in range(topics):
-            name = f"bench-{t:03d}"
-            core.create_topic(name, per)
-            for p in range(per):
-                core.append(name, p, bytearray(batch))
-            core.offsets.commit("bench-group", {(name, p): (1, None, -1) for p in range(per)})
+        core, partitions = _core_with_partitions(tmp, partitions)
         setup = time.perf_counter() - t0
         r = MetricsRenderer(core, _Loop(), "127.0.0.1:9092")
         totals, slices, sizes = [], [], []
+        # Garbage collections during the scrapes after the first (which builds the cached families):
+        # a pass runs inside a slice, so its pause is loop time too.
+        collections, pauses, started = [0, 0, 0], [0.0], [0.0]
+
+        def on_gc(phase: str, info: dict) -> None:
+            if phase == "start":
+                started[0] = time.perf_counter()
+            else:
+                collections[info["generation"]] += 1
+                pauses.append(time.perf_counter() - started[0])
+
+        r.render()
+        gc.callbacks.append(on_gc)
         for _ in range(repeats):
             t0 = time.perf_counter()
             body = r.render()
@@ -103,15 +132,79 @@ def scrape_leg(partitions: int, repeats: int) -> dict:
                     break
                 worst = max(worst, time.perf_counter() - s0)
             slices.append(worst)
+        gc.callbacks.remove(on_gc)
         core.close()
         return {
-            "partitions": topics * per,
+            "partitions": partitions,
             "setup_s": round(setup, 2),
             "scrape_ms_median": round(statistics.median(totals) * 1000, 1),
             "scrape_ms_max": round(max(totals) * 1000, 1),
             "longest_slice_ms_median": round(statistics.median(slices) * 1000, 2),
+            "gc_collections_per_scrape_by_generation": [round(c / (2 * repeats), 1) for c in collections],
+            "gc_longest_pause_ms": round(max(pauses) * 1000, 2),
             "body_bytes": sizes[-1],
             "samples": body.count(b"\n") - body.count(b"\n#"),
+        }
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# -- leg 3: the loop's calls that send the answer ------------------------------------------------
+def send_leg(partitions: int, repeats: int) -> dict:
+    """Serve the scrape's body to curl through the loop's HTTP code; time every call the loop makes."""
+    import selectors
+
+    from chronik.broker.streams import StreamConnections, StreamListener, StreamTransport
+    from chronik.http.metrics import MetricsRenderer
+    from chronik.http.protocol import HttpConnection, Response
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-metrics-"))
+    try:
+        core, partitions = _core_with_partitions(tmp, partitions)
+        gen = MetricsRenderer(core, _Loop(), "127.0.0.1:9092").steps()
+        while True:
+            try:
+                next(gen)
+            except StopIteration as stop:
+                chunks = stop.value
+                break
+        core.close()
+        sel = selectors.DefaultSelector()
+        streams = StreamConnections(sel, lambda delay, cb: None)
+        port = streams.listen("127.0.0.1", 0, lambda: HttpConnection(
+            lambda req, respond: respond(Response(200, list(chunks), "text/plain"))))
+        worst_wall, worst_cpu, total_wall, total_cpu, calls = [], [], [], [], []
+        for _ in range(repeats):
+            curl = subprocess.Popen(["curl", "-s", "-o", "/dev/null", f"http://127.0.0.1:{port}/metrics"])
+            w = c = tw = tc = 0.0
+            n = 0
+            while curl.poll() is None:
+                for key, mask in sel.select(0.01):
+                    w0, c0 = time.perf_counter(), time.thread_time()
+                    if isinstance(key.data, StreamListener):
+                        streams.accept(key.data)
+                    elif isinstance(key.data, StreamTransport):
+                        streams.ready(key.data, mask)
+                    dw, dc = time.perf_counter() - w0, time.thread_time() - c0
+                    w, c, tw, tc, n = max(w, dw), max(c, dc), tw + dw, tc + dc, n + 1
+            curl.wait()
+            for t in list(streams.transports):
+                streams.close(t)
+            worst_wall.append(w)
+            worst_cpu.append(c)
+            total_wall.append(tw)
+            total_cpu.append(tc)
+            calls.append(n)
+        streams.close_all()
+        sel.close()
+        ms = 1000
+        return {
+            "body_bytes": sum(map(len, chunks)),
+            "longest_call_ms_median": round(statistics.median(worst_wall) * ms, 2),
+            "longest_call_cpu_ms_median": round(statistics.median(worst_cpu) * ms, 2),
+            "loop_ms_per_scrape_median": round(statistics.median(total_wall) * ms, 2),
+            "loop_cpu_ms_per_scrape_median": round(statistics.median(total_cpu) * ms, 2),
+            "calls_per_scrape_median": statistics.median(calls),
         }
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -265,7 +358,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=10.0, help="length of each p99 leg")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=5, help="scrapes timed in leg 1")
-    ap.add_argument("--only", choices=("scrape", "p99"), default=None)
+    ap.add_argument("--only", choices=("scrape", "p99", "send"), default=None)
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--scraper", choices=("python", "curl"), default="python",
                     help="the scraping client: a Python process (urllib) or curl")
@@ -274,6 +367,9 @@ def main() -> None:
     if args.only in (None, "scrape"):
         out["scrape"] = scrape_leg(args.partitions, args.repeats)
         print(json.dumps({"scrape": out["scrape"]}), flush=True)
+    if args.only in (None, "send"):
+        out["send"] = send_leg(args.partitions, args.repeats)
+        print(json.dumps({"send": out["send"]}), flush=True)
     if args.only in (None, "p99"):
         out["p99"] = p99_leg(args.partitions, args.seconds, args.rounds, args.scraper)
         out["p99"]["scraper"] = args.scraper

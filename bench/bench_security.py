@@ -1,6 +1,6 @@
 """Produce 1 KiB records over PLAINTEXT vs SASL_SSL, and with the authorizer off vs on.
 
-    python bench/bench_security.py [--mb 200]
+    python bench/bench_security.py [--mb 200] [--tls-path-only]
 
 Starts one broker per configuration (listeners PLAINTEXT and SASL_SSL with
 SCRAM-SHA-512; the second with --authorizer and an ALLOW ACL for the
@@ -8,6 +8,14 @@ producing user), produces --mb MiB of 1 KiB records with confluent-kafka
 (acks=all, linger 5 ms), and reports client-side MB/s and the broker's CPU
 seconds per GB (utime+stime of the broker process from /proc). The broker
 is stopped by its PID. Numbers, not asserts: see bench/README.md.
+
+Before that it measures the broker's TLS path alone, in process: 1 MiB
+produce-sized frames arrive as TLS records over a socket pair and go through
+the server loop's read, decrypt, frame and answer code (the client's
+encryption is not counted). Records of 1,788 bytes are what librdkafka sends
+(measured: it writes every buffer slice as its own record), 16 KiB the
+largest. It is the load-robust figure for work on that path: CPU seconds of
+the loop thread per GB, with no disk and no second process.
 """
 
 from __future__ import annotations
@@ -119,10 +127,98 @@ def dispatch_cost(authorizer: bool, n: int = 20000) -> float:
     return cost
 
 
+def tls_path_cost(certs: Path, record: int, mb: int = 100, frame: int = 1 << 20) -> float:
+    """Loop-thread CPU seconds per GB through Server's TLS read/answer path (in process, client cost excluded)."""
+    import selectors
+    import ssl
+    import struct
+
+    from chronik.broker.connection import Connection, Listener
+    from chronik.broker.server import Server
+    from chronik.broker.tls_stream import TlsLayer
+    from chronik.wire.framing import FrameDecoder
+
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(str(certs / "broker.pem"), str(certs / "broker.key"))
+    client_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    client_ctx.load_verify_locations(str(certs / "ca.pem"))
+    server = Server("127.0.0.1", 0, 1 << 27)
+    answered = []
+    server.dispatch = lambda conn, f: answered.append(len(f)) or [struct.pack(">i", 40), b"r" * 40]
+    sock, peer = socket.socketpair()
+    sock.setblocking(False)
+    peer.setblocking(False)
+    conn = Connection(sock, ("127.0.0.1", 1), 1, FrameDecoder(1 << 27, admit=server._admit, release=server._release),
+                      Listener("SSL", "SSL", "127.0.0.1", 0, server_ctx))
+    conn.tls = TlsLayer(server_ctx)
+    server.conns[conn.fd] = conn
+    server.sel.register(sock, selectors.EVENT_READ, conn)
+    c_in, c_out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    client = client_ctx.wrap_bio(c_in, c_out, server_hostname="localhost")
+
+    def turn() -> float:
+        t0 = time.thread_time()
+        server._on_readable(conn)
+        server._flush_dirty()
+        spent = time.thread_time() - t0
+        try:
+            while data := peer.recv(1 << 20):
+                c_in.write(data)
+        except BlockingIOError:
+            pass
+        try:
+            while client.read(1 << 20):
+                pass
+        except ssl.SSLWantReadError:
+            pass
+        return spent
+
+    for _ in range(20):
+        try:
+            client.do_handshake()
+            shaken = True
+        except ssl.SSLWantReadError:
+            shaken = False
+        if c_out.pending:
+            peer.sendall(c_out.read())
+        turn()
+        if shaken and conn.tls.established:
+            break
+    framed = struct.pack(">i", frame) + b"x" * frame
+    frames = mb * (1 << 20) // frame
+    cpu = 0.0
+    view = memoryview(b"")
+    sent = 0
+    while sent < frames or view:
+        if not view:
+            for i in range(0, len(framed), record):
+                client.write(framed[i:i + record])
+            view = memoryview(c_out.read())
+            sent += 1
+        try:
+            view = view[peer.send(view):]
+        except BlockingIOError:
+            pass
+        cpu += turn()
+    for _ in range(5):
+        cpu += turn()
+    server.close(conn)
+    peer.close()
+    assert answered == [frame] * frames, "not every frame was answered"
+    return cpu / (frames * frame / 1e9)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mb", type=int, default=200)
+    ap.add_argument("--tls-path-only", action="store_true", help="only the in-process TLS path figures")
     args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        make_certs(Path(d), [])
+        for record in (1788, 16384):
+            print(f"TLS path in process, {record} B records: {tls_path_cost(Path(d), record):.2f} CPU s/GB")
+    if args.tls_path_only:
+        return
     off, on = dispatch_cost(False), dispatch_cost(True)
     print(f"dispatch of a 16 KiB Produce, CPU per request: authorizer off {off:.1f} us, on {on:.1f} us "
           f"({on / off - 1:+.1%})")

@@ -8,6 +8,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from chronik.broker.tls_stream import TlsLayer
 from chronik.wire.framing import FrameDecoder
 
 
@@ -30,22 +31,6 @@ class Listener:
     def endpoint(self) -> tuple[str, int]:
         host = self.advertised_host or (self.host if self.host not in ("0.0.0.0", "::", "") else "127.0.0.1")
         return host, self.advertised_port or self.port
-
-
-class TlsLayer:
-    """TLS of one connection, sans-IO: ciphertext in and out through memory BIOs."""
-
-    __slots__ = ("obj", "inbio", "outbio", "raw_out", "established")
-
-    def __init__(self, context: ssl.SSLContext) -> None:
-        self.inbio = ssl.MemoryBIO()
-        self.outbio = ssl.MemoryBIO()
-        self.obj = context.wrap_bio(self.inbio, self.outbio, server_side=True)
-        self.raw_out = bytearray()
-        self.established = False
-
-    def has_input(self) -> bool:
-        return bool(self.inbio.pending or self.obj.pending())
 
 
 class Connection:

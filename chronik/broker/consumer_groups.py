@@ -37,8 +37,6 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import re2
-
 from chronik import clock
 from chronik.broker.assignors import ASSIGNORS
 from chronik.broker.consumer_group_api import HeartbeatError, HeartbeatIn, HeartbeatOut, validate
@@ -58,8 +56,15 @@ from chronik.wire.errors import ErrorCode
 
 log = logging.getLogger("chronik.consumer_groups")
 
-_RE2_OPTIONS = re2.Options()
-_RE2_OPTIONS.log_errors = False  # a bad pattern is the client's error, answered INVALID_REGULAR_EXPRESSION
+
+
+def _re2() -> tuple[Any, Any]:
+    """google-re2 and its options, imported by the first regex subscription rather than at start-up."""
+    import re2
+
+    options = re2.Options()
+    options.log_errors = False  # a bad pattern is the client's error, answered INVALID_REGULAR_EXPRESSION
+    return re2, options
 
 
 class ConsumerGroupCoordinator:
@@ -187,8 +192,9 @@ class ConsumerGroupCoordinator:
         """Subscription regexes are RE2 (google-re2), like Kafka's RE2J: linear time, so a
         pathological pattern cannot stall the loop; RE2 refuses what it cannot match that way."""
         if pattern not in self._regex_cache:
+            re2, options = _re2()
             try:
-                self._regex_cache[pattern] = re2.compile(pattern, _RE2_OPTIONS)
+                self._regex_cache[pattern] = re2.compile(pattern, options)
             except re2.error:
                 self._regex_cache[pattern] = None
         return self._regex_cache[pattern]

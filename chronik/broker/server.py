@@ -41,9 +41,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from chronik.broker.connection import Connection, Listener, Timer, TlsLayer
+from chronik.broker.connection import Connection, Listener, Timer
 from chronik.broker.purgatory import Deferred
 from chronik.broker.streams import StreamConnections, StreamListener, StreamProtocol, StreamTransport
+from chronik.broker.tls_stream import TlsLayer
 from chronik.wire.framing import FrameDecoder, MalformedFrame
 
 log = logging.getLogger("chronik.server")
@@ -68,7 +69,6 @@ BYTES_PER_TURN = 4 * 1024 * 1024
 
 # Ciphertext produced ahead of the socket per TLS connection before plaintext answers wait.
 TLS_OUT_AHEAD = 1024 * 1024
-TLS_READ = 256 * 1024
 
 
 class Server:
@@ -436,18 +436,7 @@ class Server:
         """Ciphertext from the socket into the TLS layer, plaintext from it into the decoder. False on EOF."""
         tls = conn.tls
         assert tls is not None
-        eof = False
-        for _ in range(16):
-            try:
-                data = conn.sock.recv(TLS_READ)
-            except (BlockingIOError, InterruptedError):
-                break
-            if not data:
-                eof = True
-                break
-            tls.inbio.write(data)
-            if len(data) < TLS_READ:
-                break
+        eof = not tls.receive(conn.sock)
         if not tls.established:
             try:
                 tls.obj.do_handshake()
@@ -464,14 +453,11 @@ class Server:
             if not buf:
                 self._waiting_admission.add(conn)
                 return True
-            try:
-                n = tls.obj.read(len(buf), buf)
-            except ssl.SSLWantReadError:
-                break
-            except ssl.SSLZeroReturnError:
+            n = tls.read_into(buf)
+            if n < 0:
                 return False
             if n == 0:
-                return False
+                break
             frames = decoder.received(n)
             if frames:
                 self._enqueue(conn, frames)
@@ -481,14 +467,15 @@ class Server:
             if decoder.waiting:
                 self._waiting_admission.add(conn)
                 return True
+            if n < len(buf):
+                break  # no whole record left
         self._push_tls(conn)  # TLS 1.3 may answer (session tickets, key updates)
         return not eof
 
     def _push_tls(self, conn: Connection) -> None:
         tls = conn.tls
         assert tls is not None
-        if tls.outbio.pending:
-            tls.raw_out += tls.outbio.read()
+        if tls.collect():
             self._dirty.add(conn)
 
     @staticmethod
@@ -606,29 +593,22 @@ class Server:
         assert tls is not None
         out = conn.out
         while True:
-            if tls.established:
-                while out and len(tls.raw_out) < TLS_OUT_AHEAD:
-                    head = out.popleft()
-                    tls.obj.write(head)
-                    conn.out_bytes -= len(head)
-                    self.out_total -= len(head)
-                    tls.raw_out += tls.outbio.read()
-            if tls.outbio.pending:
-                tls.raw_out += tls.outbio.read()
+            if tls.established and out:
+                taken = tls.encrypt(out, TLS_OUT_AHEAD)
+                conn.out_bytes -= taken
+                self.out_total -= taken
+            tls.collect()
             if not tls.raw_out:
                 break
             try:
-                sent = conn.sock.send(tls.raw_out)
-            except (BlockingIOError, InterruptedError):
-                break
+                if not tls.send(conn.sock):
+                    break
             except OSError as exc:
                 if exc.errno not in (errno.EPIPE, errno.ECONNRESET):
                     log.debug("send to %s failed: %s", conn.peer, exc)
                 self.close(conn)
                 return
-            partial = sent < len(tls.raw_out)
-            del tls.raw_out[:sent]
-            if partial:
+            if not out:
                 break
         if conn.closing and not out and not tls.raw_out:
             self.close(conn)

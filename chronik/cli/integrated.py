@@ -340,6 +340,9 @@ def integrated(
 
 
 def _run(config: BrokerConfig) -> int:
+    from chronik.lazy_imports import defer_package_inits
+
+    defer_package_inits()  # the broker uses kafka-python's codecs and crc32c's function, not their extras
     from chronik.broker.main import run_broker
 
     real_stdout = sys.stdout

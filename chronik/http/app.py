@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from chronik import __version__
 from chronik.http.metrics import CONTENT_TYPE, LoopView, MetricsRenderer
-from chronik.http.protocol import HttpConnection, Request, Response, error_response, json_response
+from chronik.http.protocol import HttpConnection, Request, Response, error_response, import_h11, json_response
 
 if TYPE_CHECKING:
     from chronik.broker.core import BrokerCore
@@ -53,6 +53,8 @@ def owned_by_search(path: str) -> bool:
     p = path.rstrip("/")
     return p.endswith("/_search") or p.startswith("/_cat/indices")
 LOG_BYTES_MAX_AGE = 2.0
+# h11 and prometheus_client are imported this long after start (see AdminApp.warm_up).
+WARM_UP_AFTER_S = 1.0
 
 
 class Router:
@@ -158,6 +160,13 @@ class AdminApp:
         r.route("/v1/status")(self.get_status)
         r.mount(owned_by_registry, self.registry)
         r.mount(owned_by_search, self.search)
+        scheduler.call_later(WARM_UP_AFTER_S, self.warm_up)
+
+    def warm_up(self) -> None:
+        """Import what the first request and the first scrape need (~20-40 ms) soon after start-up,
+        not during it (start-up to accepting connections) and not in the first scrape's loop time."""
+        import_h11()
+        _ = self.metrics.registry
 
     def connection(self) -> HttpConnection:
         """A protocol object for one HTTP connection (the server's StreamProtocol factory)."""

@@ -24,10 +24,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-import h11
+if TYPE_CHECKING:
+    import h11
 
 log = logging.getLogger("chronik.http")
 
@@ -74,9 +75,19 @@ def error_response(status: int, message: str) -> Response:
 App = Callable[[Request, Callable[[Response], None]], None]
 
 
+def import_h11() -> None:
+    """h11 compiles its parsers' regexes when imported (10-15 ms): not at start-up, but by the
+    app's warm-up after it or by the first HTTP connection, whichever comes first."""
+    global h11
+    if "h11" not in globals():
+        import h11
+
+
 class HttpConnection:
     def __init__(self, app: App, max_head_bytes: int = MAX_HEAD_BYTES,
                  max_body_bytes: int = MAX_BODY_BYTES) -> None:
+        if "h11" not in globals():
+            import_h11()
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=max_head_bytes)
@@ -195,20 +206,22 @@ class HttpConnection:
                 reason = b""
             out = [self.h11.send(h11.Response(status_code=resp.status, headers=headers, reason=reason))]
             if not head_only:
-                out += [self.h11.send(h11.Data(data=c)) for c in chunks if c]
+                # The chunks themselves, not copies (h11.send would join each into new bytes).
+                for c in chunks:
+                    if c:
+                        out += self.h11.send_with_data_passthrough(h11.Data(data=c))
             out.append(self.h11.send(h11.EndOfMessage()))
         except h11.LocalProtocolError:
             log.debug("cannot answer %d in state %s", resp.status, self.h11.our_state)
             self._close()
             return
         # A small answer goes in one write (head and body sent apart meet Nagle and
-        # delayed ACK: 40 ms); a large one (a /metrics scrape) is not copied again.
+        # delayed ACK: 40 ms); a large one (a /metrics scrape) is handed over as it is
+        # and the transport sends it over several turns of the loop.
         if sum(map(len, out)) <= JOIN_LIMIT:
             self.transport.write(b"".join(out))
         else:
-            for data in out:
-                if data:
-                    self.transport.write(data)
+            self.transport.writelines(out)
         if self.h11.our_state is h11.MUST_CLOSE:
             self._close()
 

@@ -15,8 +15,6 @@ import logging
 import time
 from collections.abc import Callable
 
-from scramp import ScramException, ScramMechanism
-
 from chronik.security.principal import user
 from chronik.security.scram import CredentialStore
 
@@ -77,6 +75,9 @@ class ScramExchange(Exchange):
         self.mechanism = mechanism
         self.users = users
         self._user: str | None = None
+        # scramp (with asn1crypto and ssl) is imported by the first SCRAM login, not by every broker start.
+        from scramp import ScramMechanism
+
         self._server = ScramMechanism(mechanism).make_server(self._auth_info)
 
     def _auth_info(self, username: str):
@@ -104,6 +105,8 @@ class ScramExchange(Exchange):
                 return
 
     def step(self, token: bytes) -> bytes:
+        from scramp import ScramException
+
         try:
             text = token.decode("utf-8")
         except UnicodeDecodeError:

@@ -19,6 +19,10 @@ class FakeTransport:
         self.out += data
         self.writes.append(data)
 
+    def writelines(self, chunks: list[bytes]) -> None:
+        for c in chunks:
+            self.write(c)
+
     def close(self) -> None:
         self.closed = True
 
@@ -144,3 +148,17 @@ def test_route_bug_answers_500_and_keeps_the_connection():
     conn.data_received(b"GET /boom HTTP/1.1\r\nHost: x\r\n\r\n")
     assert status_of(t.out) == 500
     assert not t.closed
+
+
+def test_a_large_answer_is_handed_over_in_its_own_chunks_uncopied():
+    chunks = [bytes([65 + i]) * 40_000 for i in range(5)]
+    router = Router()
+    router.route("/big")(lambda req, respond: respond(Response(200, list(chunks), "text/plain")))
+    conn = HttpConnection(router)
+    t = FakeTransport()
+    conn.connection_made(t)
+    conn.data_received(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status_of(t.out) == 200
+    assert body_of(t.out) == b"".join(chunks)
+    assert b"content-length: 200000" in t.out.lower()
+    assert all(any(w is c for w in t.writes) for c in chunks)  # the same objects: not joined, not copied
