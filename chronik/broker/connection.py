@@ -51,7 +51,7 @@ class TlsLayer:
 class Connection:
     __slots__ = (
         "sock", "peer", "fd", "decoder", "frames", "queued_bytes", "out", "out_bytes", "busy", "closed",
-        "reading", "writing", "conn_id", "ip", "listener", "sec", "tls", "closing",
+        "reading", "writing", "conn_id", "ip", "listener", "sec", "tls", "closing", "send_blocked",
     )
 
     def __init__(self, sock: socket.socket, peer: Any, conn_id: int, decoder: FrameDecoder,
@@ -69,6 +69,9 @@ class Connection:
         self.closed = False
         self.reading = True
         self.writing = False
+        # The socket refused bytes (EAGAIN or a partial send): only then is write
+        # readiness worth watching; answers are otherwise sent straight away.
+        self.send_blocked = False
         self.conn_id = conn_id
         self.listener = listener
         self.sec: Any = None  # the security session (chronik.security.session.Session)

@@ -368,7 +368,13 @@ class Server:
             return
         want_read = (conn.out_bytes < MAX_PENDING_OUT and len(conn.frames) < MAX_QUEUED_FRAMES
                      and conn.queued_bytes < MAX_QUEUED_BYTES and not conn.decoder.waiting)
-        want_write = bool(conn.out) or (conn.tls is not None and bool(conn.tls.raw_out))
+        if conn.tls is None:
+            # Output not yet tried is sent at the end of this turn (_flush_dirty): watching
+            # for write readiness before the socket refused bytes would cost two epoll_ctl
+            # calls per answer.
+            want_write = conn.send_blocked and bool(conn.out)
+        else:
+            want_write = bool(conn.out) or bool(conn.tls.raw_out)
         if want_read and conn.tls is not None and not conn.reading and conn.tls.has_input():
             self._tls_input.add(conn)  # decrypted bytes are waiting: no socket event will say so
         if want_read == conn.reading and want_write == conn.writing:
@@ -573,6 +579,7 @@ class Server:
             try:
                 sent = conn.sock.sendmsg(bufs)
             except (BlockingIOError, InterruptedError):
+                conn.send_blocked = True
                 break
             except OSError as exc:
                 if exc.errno not in (errno.EPIPE, errno.ECONNRESET):
@@ -592,7 +599,10 @@ class Server:
                     sent = 0
             if partial:
                 # The socket buffer is full; the selector says when to go on.
+                conn.send_blocked = True
                 break
+        else:
+            conn.send_blocked = False
         if conn.closing and not out:
             self.close(conn)
             return
