@@ -136,7 +136,9 @@ def main() -> None:
         try:
             for variant in args.variants.split(","):
                 prof = f"{args.profile_out}.{variant}" if args.profile_out else None
-                print(json.dumps(run_variant(target, variant, args.seconds, args.pipelined, prof, args.producers, args.attach)), flush=True)
+                result = run_variant(target, variant, args.seconds, args.pipelined, prof, args.producers,
+                                     args.attach)
+                print(json.dumps(result), flush=True)
         finally:
             target.stop()
 
