@@ -37,6 +37,7 @@ from chronik.broker.purgatory import Deferred
 from chronik.broker.storage_health import is_storage_error
 from chronik.security.mechanisms import AuthenticationFailed
 from chronik.security.session import Action, State
+from chronik.wire import produce_codec
 from chronik.wire.apis import ALL_APIS
 from chronik.wire.error_response import build_error_response
 from chronik.wire.errors import ErrorCode
@@ -87,20 +88,32 @@ class Dispatcher:
                 f"unsupported version {version} of {spec.name} "
                 f"(serving {spec.min_version}-{spec.max_version})"
             )
+        body = view[header.body_offset :]
+        hand_decoded = key == PRODUCE_KEY and produce_codec.MIN_VERSION <= version <= produce_codec.MAX_VERSION
         try:
-            request = spec.request.decode(view[header.body_offset :], version=version)
+            if hand_decoded:
+                request = produce_codec.decode_request(body, version)
+                null = None
+            else:
+                request = spec.request.decode(body, version=version)
+                null = first_forbidden_null(request, version)
+        except produce_codec.ForbiddenNull as exc:
+            null = exc.path
         except Exception as exc:
             raise MalformedFrame(f"cannot decode {spec.name} v{version}: {exc}") from None
-        null = first_forbidden_null(request, version)
         if null is not None:
             # Kafka's parser refuses these too (and closes the connection).
             raise MalformedFrame(f"{spec.name} v{version}: non-nullable field {null} was serialized as null")
+
+        def schema_request() -> Any:
+            # Error answers mirror the request through kafka-python's schema classes.
+            return spec.request.decode(body, version=version) if hand_decoded else request
 
         def encode_plain(resp: Any) -> list:
             return frame_response(key, header.correlation_id, spec.flexible(version), resp.encode(version=version))
 
         def failure() -> Any:
-            return build_error_response(spec.response, request, version, ErrorCode.UNKNOWN_SERVER_ERROR)
+            return build_error_response(spec.response, schema_request(), version, ErrorCode.UNKNOWN_SERVER_ERROR)
 
         ctx = RequestContext(
             core=self.core,
@@ -119,7 +132,7 @@ class Dispatcher:
                 if key == PRODUCE_KEY and getattr(request, "acks", 1) == 0:
                     # Kafka closes the connection: the producer gets no answer to learn it from.
                     raise MalformedFrame("acks=0 produce not authorized")
-                return encode_plain(authz.denied_response(spec.response, request, version, key, verdict,
+                return encode_plain(authz.denied_response(spec.response, schema_request(), version, key, verdict,
                                                           build_error_response))
             post = verdict
         try:
@@ -135,7 +148,7 @@ class Dispatcher:
             if key == PRODUCE_KEY and getattr(request, "acks", 1) == 0:
                 self.core.stats.request_done(key, version, perf_counter() - started)
                 return None  # acks=0 gets no answer, whatever happened
-            response = build_error_response(spec.response, request, version, code)
+            response = build_error_response(spec.response, schema_request(), version, code)
         stats = self.core.stats
         if response is None:
             stats.request_done(key, version, perf_counter() - started)
