@@ -499,6 +499,10 @@ class Server:
 
     @staticmethod
     def _enqueue(conn: Connection, frames: list[bytearray]) -> None:
+        if len(frames) == 1:
+            conn.frames.append(frames[0])
+            conn.queued_bytes += len(frames[0])
+            return
         conn.frames.extend(frames)
         conn.queued_bytes += sum(len(f) for f in frames)
 
@@ -574,10 +578,17 @@ class Server:
             return
         out = conn.out
         while out:
-            bufs = list(itertools.islice(out, _MAX_IOV))
-            total = sum(len(b) for b in bufs)
             try:
-                sent = conn.sock.sendmsg(bufs)
+                if len(out) == 1:
+                    total = conn.out_bytes  # what is queued is all in `out`
+                    sent = conn.sock.send(out[0])
+                elif len(out) <= _MAX_IOV:
+                    total = conn.out_bytes
+                    sent = conn.sock.sendmsg(out)
+                else:
+                    bufs = list(itertools.islice(out, _MAX_IOV))
+                    total = sum(len(b) for b in bufs)
+                    sent = conn.sock.sendmsg(bufs)
             except (BlockingIOError, InterruptedError):
                 conn.send_blocked = True
                 break
