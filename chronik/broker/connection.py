@@ -51,7 +51,7 @@ class TlsLayer:
 class Connection:
     __slots__ = (
         "sock", "peer", "fd", "decoder", "frames", "queued_bytes", "out", "out_bytes", "busy", "closed",
-        "reading", "writing", "conn_id", "ip", "listener", "sec", "tls", "closing", "send_blocked",
+        "reading", "writing", "conn_id", "ip", "listener", "sec", "tls", "closing", "send_blocked", "held",
     )
 
     def __init__(self, sock: socket.socket, peer: Any, conn_id: int, decoder: FrameDecoder,
@@ -66,6 +66,8 @@ class Connection:
         self.out: deque[memoryview] = deque()
         self.out_bytes = 0
         self.busy = False  # a deferred answer is outstanding
+        # Answers in request order behind a pipelined deferred one: [buffers], or [None] while pending.
+        self.held: deque[list] = deque()
         self.closed = False
         self.reading = True
         self.writing = False

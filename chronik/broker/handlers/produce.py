@@ -8,6 +8,9 @@ its outcome becomes the partition's answer. acks=0 gets no answer.
 The answer is built from chronik.wire.produce_codec's plain objects (encoded
 by hand, checked byte for byte against kafka-python): produce is the hot
 path of every producer.
+
+With `--fsync always` an acks=all answer is held until the partitions it
+appended to are fsynced (chronik.broker.group_commit, batched per loop turn).
 """
 
 from __future__ import annotations
@@ -32,6 +35,9 @@ def handle(ctx, req):
     v = ctx.api_version
     core = ctx.core
     responses = []
+    # --fsync always: acks=all answers wait for the group commit of what they appended.
+    group_commit = core.group_commit if req.acks == -1 else None
+    appended = []
     for td in req.topic_data:
         if v >= 13:
             topic = core.topics_by_id.get(td.topic_id)
@@ -57,6 +63,8 @@ def handle(ctx, req):
                              out.log_start_offset, out.message)
                 if out.record_errors:
                     part.record_errors = list(out.record_errors)
+                elif group_commit is not None and not out.error:
+                    appended.append(topic.partition(pd.index))
                 parts.append(part)
         for part in parts:
             if part.error_code:
@@ -67,4 +75,18 @@ def handle(ctx, req):
                                               parts))
     if req.acks == 0:
         return None
-    return ProduceResponseData(responses, 0)
+    response = ProduceResponseData(responses, 0)
+    if appended:
+        return group_commit.hold(appended, response, _storage_failed, owner=ctx.conn_id)
+    return response
+
+
+def _storage_failed(response: ProduceResponseData) -> ProduceResponseData:
+    """The answer when the group commit's fsync failed: nothing appended may be taken as durable."""
+    for topic in response.responses:
+        for part in topic.partition_responses:
+            if not part.error_code:
+                part.error_code = ErrorCode.KAFKA_STORAGE_ERROR
+                part.base_offset = part.log_append_time_ms = part.log_start_offset = -1
+                part.error_message = "fsync failed"
+    return response
