@@ -164,6 +164,8 @@ class GroupCommit:
                     done += 1
                 except OSError as exc:
                     error = exc
+                except Exception as exc:  # a bug must not leave answers held for ever
+                    error = OSError(str(exc))
             self._results.put((done, error))
             try:
                 self._wsock.send(b"\0")
