@@ -30,6 +30,7 @@ import os
 import queue
 import socket
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -80,7 +81,9 @@ class GroupCommit:
         self.batches_total = 0  # group commits
         self.failures_total = 0
         self._jobs: queue.SimpleQueue[list[Path] | None] = queue.SimpleQueue()
-        self._results: queue.SimpleQueue[tuple[int, OSError | None]] = queue.SimpleQueue()
+        self._results: queue.SimpleQueue[tuple[int, OSError | None, float]] = queue.SimpleQueue()
+        self.sync_seconds_total = 0.0  # time the worker spent in fsync batches
+        self.sync_seconds_max = 0.0
         self._rsock, self._wsock = socket.socketpair()
         self._rsock.setblocking(False)
         self._wsock.setblocking(False)
@@ -127,9 +130,11 @@ class GroupCommit:
             pass
         while True:
             try:
-                synced, error = self._results.get_nowait()
+                synced, error, seconds = self._results.get_nowait()
             except queue.Empty:
                 break
+            self.sync_seconds_total += seconds
+            self.sync_seconds_max = max(self.sync_seconds_max, seconds)
             self._finish(synced, error)
         self.turn_done()  # what gathered meanwhile goes now
 
@@ -148,8 +153,9 @@ class GroupCommit:
         self._worker.join(5)
         self._rsock.close()
         self._wsock.close()
-        log.info("group commit: %d fsyncs in %d batches (%d failed)",
-                 self.fsyncs_total, self.batches_total, self.failures_total)
+        mean = self.sync_seconds_total / self.batches_total * 1000 if self.batches_total else 0.0
+        log.info("group commit: %d fsyncs in %d batches (%d failed); batch fsync time mean %.1f ms, max %.1f ms",
+                 self.fsyncs_total, self.batches_total, self.failures_total, mean, self.sync_seconds_max * 1000)
 
     # -- the worker's side -----------------------------------------------------------------
     def _work(self) -> None:
@@ -158,6 +164,7 @@ class GroupCommit:
             if paths is None:
                 return
             done, error = 0, None
+            started = time.perf_counter()
             for p in paths:
                 try:
                     self._sync(p)
@@ -166,7 +173,7 @@ class GroupCommit:
                     error = exc
                 except Exception as exc:  # a bug must not leave answers held for ever
                     error = OSError(str(exc))
-            self._results.put((done, error))
+            self._results.put((done, error, time.perf_counter() - started))
             try:
                 self._wsock.send(b"\0")
             except (BlockingIOError, OSError):
