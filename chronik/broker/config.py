@@ -51,6 +51,9 @@ class BrokerConfig:
     # Index every topic for search (else only topics with chronik.search.enable=true).
     search: bool = False
     log_format: str = "text"  # text | json
+    # never: acknowledged = written to the file (the OS flushes it); always: acks=all answers
+    # wait for an fsync, group-committed per loop turn (chronik.broker.group_commit).
+    fsync: str = "never"
     # -- security (issue 15) --
     # Kafka's listeners: (name, protocol, host, port); empty means one PLAINTEXT listener on host:port.
     listeners: list[tuple[str, str, str, int]] = field(default_factory=list)

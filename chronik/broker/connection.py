@@ -36,7 +36,7 @@ class Listener:
 class Connection:
     __slots__ = (
         "sock", "peer", "fd", "decoder", "frames", "queued_bytes", "out", "out_bytes", "busy", "closed",
-        "reading", "writing", "conn_id", "ip", "listener", "sec", "tls", "closing",
+        "reading", "writing", "conn_id", "ip", "listener", "sec", "tls", "closing", "send_blocked", "held",
     )
 
     def __init__(self, sock: socket.socket, peer: Any, conn_id: int, decoder: FrameDecoder,
@@ -51,9 +51,14 @@ class Connection:
         self.out: deque[memoryview] = deque()
         self.out_bytes = 0
         self.busy = False  # a deferred answer is outstanding
+        # Answers in request order behind a pipelined deferred one: [buffers], or [None] while pending.
+        self.held: deque[list] = deque()
         self.closed = False
         self.reading = True
         self.writing = False
+        # The socket refused bytes (EAGAIN or a partial send): only then is write
+        # readiness worth watching; answers are otherwise sent straight away.
+        self.send_blocked = False
         self.conn_id = conn_id
         self.listener = listener
         self.sec: Any = None  # the security session (chronik.security.session.Session)

@@ -82,6 +82,8 @@ class BrokerCore:
         self.store = MetadataStore(self.data_dir)
         self.cluster_id = self.store.cluster_id()
         self.purgatory = Purgatory(scheduler.clock)
+        # --fsync always: the GroupCommit that holds acks=all answers until fsynced (set by main.attach).
+        self.group_commit: Any = None
         self.storage = StorageHealth()
         self.producers = ProducerStateManager(self.store)
         self.topics = TopicTable(self.data_dir, self.store)

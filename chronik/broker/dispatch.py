@@ -37,6 +37,7 @@ from chronik.broker.purgatory import Deferred
 from chronik.broker.storage_health import is_storage_error
 from chronik.security.mechanisms import AuthenticationFailed
 from chronik.security.session import Action, State
+from chronik.wire import produce_codec
 from chronik.wire.apis import ALL_APIS
 from chronik.wire.error_response import build_error_response
 from chronik.wire.errors import ErrorCode
@@ -52,11 +53,23 @@ PRODUCE_KEY = 0
 _SIZE = struct.Struct(">i")
 
 
+# (api key, version) -> flexible (tagged fields, compact types); asked twice per request.
+_FLEXIBLE = {(k, v): spec.flexible(v) for k, spec in ALL_APIS.items() for v in range(spec.max_version + 1)}
+
+
 def _flexible_of(api_key: int, version: int) -> bool:
-    spec = ALL_APIS.get(api_key)
-    if spec is None or version < 0 or version > spec.max_version:
-        return False
-    return spec.flexible(version)
+    flexible = _FLEXIBLE.get((api_key, version))
+    if flexible is None:
+        spec = ALL_APIS.get(api_key)
+        flexible = spec is not None and 0 <= version <= spec.max_version and spec.flexible(version)
+    return flexible
+
+
+def _schema_request(spec: Any, body: memoryview, version: int, request: Any) -> Any:
+    """The request as kafka-python's classes hold it: error answers mirror it through their schemas."""
+    if isinstance(request, produce_codec.ProduceRequestData):
+        return spec.request.decode(body, version=version)
+    return request
 
 
 class Dispatcher:
@@ -87,21 +100,23 @@ class Dispatcher:
                 f"unsupported version {version} of {spec.name} "
                 f"(serving {spec.min_version}-{spec.max_version})"
             )
+        body = view[header.body_offset :]
         try:
-            request = spec.request.decode(view[header.body_offset :], version=version)
+            if key == PRODUCE_KEY and produce_codec.MIN_VERSION <= version <= produce_codec.MAX_VERSION:
+                request = produce_codec.decode_request(body, version)
+                null = None
+            else:
+                request = spec.request.decode(body, version=version)
+                null = first_forbidden_null(request, version)
+        except produce_codec.ForbiddenNull as exc:
+            null = exc.path
         except Exception as exc:
             raise MalformedFrame(f"cannot decode {spec.name} v{version}: {exc}") from None
-        null = first_forbidden_null(request, version)
         if null is not None:
             # Kafka's parser refuses these too (and closes the connection).
             raise MalformedFrame(f"{spec.name} v{version}: non-nullable field {null} was serialized as null")
 
-        def encode_plain(resp: Any) -> list:
-            return frame_response(key, header.correlation_id, spec.flexible(version), resp.encode(version=version))
-
-        def failure() -> Any:
-            return build_error_response(spec.response, request, version, ErrorCode.UNKNOWN_SERVER_ERROR)
-
+        flexible = _flexible_of(key, version)
         ctx = RequestContext(
             core=self.core,
             api_key=key,
@@ -119,8 +134,9 @@ class Dispatcher:
                 if key == PRODUCE_KEY and getattr(request, "acks", 1) == 0:
                     # Kafka closes the connection: the producer gets no answer to learn it from.
                     raise MalformedFrame("acks=0 produce not authorized")
-                return encode_plain(authz.denied_response(spec.response, request, version, key, verdict,
-                                                          build_error_response))
+                denied = authz.denied_response(spec.response, _schema_request(spec, body, version, request),
+                                               version, key, verdict, build_error_response)
+                return frame_response(key, header.correlation_id, flexible, denied.encode(version=version))
             post = verdict
         try:
             response = handler(ctx, request)
@@ -135,7 +151,8 @@ class Dispatcher:
             if key == PRODUCE_KEY and getattr(request, "acks", 1) == 0:
                 self.core.stats.request_done(key, version, perf_counter() - started)
                 return None  # acks=0 gets no answer, whatever happened
-            response = build_error_response(spec.response, request, version, code)
+            response = build_error_response(spec.response, _schema_request(spec, body, version, request), version,
+                                            code)
         stats = self.core.stats
         if response is None:
             stats.request_done(key, version, perf_counter() - started)
@@ -143,26 +160,37 @@ class Dispatcher:
         if post is not None and not isinstance(response, Deferred):
             response = post(response)
 
-        def encode(resp: Any) -> list:
-            try:
-                body = resp.encode(version=version)
-            except Exception:
-                log.exception("%s v%d response does not encode; answering UNKNOWN_SERVER_ERROR",
-                              spec.name, version)
-                body = failure().encode(version=version)
-            code = getattr(resp, "error_code", 0)
-            if code:
-                stats.error(key, code)
-            stats.request_done(key, version, perf_counter() - started)
-            return frame_response(key, header.correlation_id, spec.flexible(version), body)
-
         if isinstance(response, Deferred):
+            def encode(resp: Any) -> list:
+                return self._encode(resp, spec, version, flexible, header.correlation_id, started, body, request)
+
+            def failure() -> Any:
+                return build_error_response(spec.response, _schema_request(spec, body, version, request), version,
+                                            ErrorCode.UNKNOWN_SERVER_ERROR)
+
             response.encode = encode
             response.failure = failure
             if response.done and response.result is not None and not isinstance(response.result, list):
                 response.result = encode(response.result)
             return response
-        return encode(response)
+        return self._encode(response, spec, version, flexible, header.correlation_id, started, body, request)
+
+    def _encode(self, resp: Any, spec: Any, version: int, flexible: bool, correlation_id: int, started: float,
+                body: memoryview, request: Any) -> list:
+        """The response's frame buffers; counted in the stats (its time, its top-level error)."""
+        key = spec.key
+        stats = self.core.stats
+        try:
+            out = resp.encode(version=version)
+        except Exception:
+            log.exception("%s v%d response does not encode; answering UNKNOWN_SERVER_ERROR", spec.name, version)
+            out = build_error_response(spec.response, _schema_request(spec, body, version, request), version,
+                                       ErrorCode.UNKNOWN_SERVER_ERROR).encode(version=version)
+        code = getattr(resp, "error_code", 0)
+        if code:
+            stats.error(key, code)
+        stats.request_done(key, version, perf_counter() - started)
+        return frame_response(key, correlation_id, flexible, out)
 
     @staticmethod
     def _raw_sasl_token(session: Any, frame: bytearray) -> list:

@@ -105,6 +105,12 @@ def attach(core: BrokerCore, server: Server) -> None:
 
     server.new_session = session
     server.deadline_sources.append(core.purgatory)
+    if core.config.fsync == "always":
+        from chronik.broker.group_commit import GroupCommit
+
+        core.group_commit = GroupCommit(server.add_wakeup)
+        server.before_wait.append(core.group_commit.turn_done)
+        server.at_shutdown.append(core.group_commit.close)
     # A closed connection's parked fetches and joins have nobody to answer.
     server.on_close.append(lambda conn: core.purgatory.cancel_owner(conn.conn_id))
 

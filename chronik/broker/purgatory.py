@@ -22,7 +22,7 @@ log = logging.getLogger("chronik.purgatory")
 
 class Deferred:
     __slots__ = ("try_complete", "deadline", "keys", "owner", "done", "on_done", "encode", "failure",
-                 "result", "_seq")
+                 "result", "_seq", "pipelined")
 
     def __init__(self, try_complete: TryComplete, deadline: float, keys: Iterable[Hashable],
                  owner: Hashable = None):
@@ -39,6 +39,9 @@ class Deferred:
         self.failure: Callable[[], Any] | None = None
         self.result: Any = None
         self._seq = 0
+        # The request's effects are applied and only its answer waits (a group commit): the
+        # connection's later requests may go on meanwhile, their answers queued behind it.
+        self.pipelined = False
 
     def complete(self, response: Any) -> None:
         """Finish with `response` now (used by state machines that answer directly)."""

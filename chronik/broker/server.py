@@ -65,6 +65,8 @@ MAX_LARGE_FRAMES_BYTES = 128 * 1024 * 1024
 #   the loop, so one busy pipeline cannot hold the loop while others wait.
 FRAMES_PER_TURN = 32
 BYTES_PER_TURN = 4 * 1024 * 1024
+# - answers held behind a pipelined deferred one (a group commit): past it, requests wait.
+MAX_HELD_ANSWERS = 64
 
 
 # Ciphertext produced ahead of the socket per TLS connection before plaintext answers wait.
@@ -102,6 +104,10 @@ class Server:
         # Objects with next_deadline() -> float | None and expire(): the purgatory.
         self.deadline_sources: list[Any] = []
         self.on_close: list[Callable[[Connection], None]] = []
+        # Called after each turn's work, before the loop waits (group commit seals its batch).
+        self.before_wait: list[Callable[[], None]] = []
+        # Called once the sockets are closed at shutdown.
+        self.at_shutdown: list[Callable[[], None]] = []
         self.accepted_total = 0
         self.closed_total = 0
         # Seconds spent waiting in select(): the loop's idle time.
@@ -193,6 +199,8 @@ class Server:
                 for conn in [c for c in self._tls_input if c.reading and not c.closed]:
                     self._tls_input.discard(conn)
                     self._on_readable(conn)
+            for hook in self.before_wait:
+                hook()
             if self._dirty or self._ready or any(c.reading for c in self._tls_input):
                 timeout = 0.0
             waited = time.perf_counter()
@@ -235,6 +243,11 @@ class Server:
                 except KeyError:
                     pass  # accepts were paused
                 lst.sock.close()
+        for hook in self.at_shutdown:
+            try:
+                hook()
+            except Exception:
+                log.exception("shutdown hook failed")
         self.sel.close()
 
     # -- connections ----------------------------------------------------------
@@ -355,6 +368,7 @@ class Server:
         conn.out_bytes = 0
         conn.out.clear()
         conn.frames.clear()
+        conn.held.clear()
         conn.queued_bytes = 0
         conn.decoder.close()
         for pending in (self._waiting_admission, self._blocked, self._ready, self._tls_input):
@@ -368,7 +382,13 @@ class Server:
             return
         want_read = (conn.out_bytes < MAX_PENDING_OUT and len(conn.frames) < MAX_QUEUED_FRAMES
                      and conn.queued_bytes < MAX_QUEUED_BYTES and not conn.decoder.waiting)
-        want_write = bool(conn.out) or (conn.tls is not None and bool(conn.tls.raw_out))
+        if conn.tls is None:
+            # Output not yet tried is sent at the end of this turn (_flush_dirty): watching
+            # for write readiness before the socket refused bytes would cost two epoll_ctl
+            # calls per answer.
+            want_write = conn.send_blocked and bool(conn.out)
+        else:
+            want_write = bool(conn.out) or bool(conn.tls.raw_out)
         if want_read and conn.tls is not None and not conn.reading and conn.tls.has_input():
             self._tls_input.add(conn)  # decrypted bytes are waiting: no socket event will say so
         if want_read == conn.reading and want_write == conn.writing:
@@ -480,6 +500,10 @@ class Server:
 
     @staticmethod
     def _enqueue(conn: Connection, frames: list[bytearray]) -> None:
+        if len(frames) == 1:
+            conn.frames.append(frames[0])
+            conn.queued_bytes += len(frames[0])
+            return
         conn.frames.extend(frames)
         conn.queued_bytes += sum(len(f) for f in frames)
 
@@ -506,7 +530,7 @@ class Server:
             if conn.sec is not None and conn.sec.closing:
                 # Answer this one (a failed login), then close: nothing after it is read.
                 if isinstance(result, list):
-                    self._queue(conn, result)
+                    self._answer(conn, result)
                 conn.closing = True
                 conn.frames.clear()
                 conn.queued_bytes = 0
@@ -517,20 +541,45 @@ class Server:
             if isinstance(result, Deferred):
                 if result.done:
                     if result.result:
-                        self._queue(conn, result.result)
+                        self._answer(conn, result.result)
+                    continue
+                if result.pipelined and len(conn.held) < MAX_HELD_ANSWERS:
+                    # Its effects are applied: later requests go on, their answers wait behind it.
+                    entry: list = [None]
+                    conn.held.append(entry)
+                    result.on_done = lambda bufs, c=conn, e=entry: self._held_done(c, e, bufs)
                     continue
                 conn.busy = True
                 result.on_done = lambda bufs, c=conn: self._deferred_done(c, bufs)
                 continue
-            self._queue(conn, result)
+            self._answer(conn, result)
         self._set_events(conn)
+
+    def _answer(self, conn: Connection, bufs: list) -> None:
+        """Queue an answer for sending, behind any still held for an earlier request."""
+        if conn.held:
+            conn.held.append([bufs])
+        else:
+            self._queue(conn, bufs)
+
+    def _held_done(self, conn: Connection, entry: list, bufs: list | None) -> None:
+        entry[0] = bufs or []
+        if conn.closed:
+            return
+        held = conn.held
+        while held and held[0][0] is not None:
+            ready = held.popleft()[0]
+            if ready:
+                self._queue(conn, ready)
+        if not conn.busy:
+            self._process(conn)  # a full `held` may have stopped it
 
     def _deferred_done(self, conn: Connection, bufs: list | None) -> None:
         conn.busy = False
         if conn.closed:
             return
         if bufs:
-            self._queue(conn, bufs)
+            self._answer(conn, bufs)
         self._process(conn)
 
     def _queue(self, conn: Connection, bufs: list) -> None:
@@ -555,11 +604,19 @@ class Server:
             return
         out = conn.out
         while out:
-            bufs = list(itertools.islice(out, _MAX_IOV))
-            total = sum(len(b) for b in bufs)
             try:
-                sent = conn.sock.sendmsg(bufs)
+                if len(out) == 1:
+                    total = conn.out_bytes  # what is queued is all in `out`
+                    sent = conn.sock.send(out[0])
+                elif len(out) <= _MAX_IOV:
+                    total = conn.out_bytes
+                    sent = conn.sock.sendmsg(out)
+                else:
+                    bufs = list(itertools.islice(out, _MAX_IOV))
+                    total = sum(len(b) for b in bufs)
+                    sent = conn.sock.sendmsg(bufs)
             except (BlockingIOError, InterruptedError):
+                conn.send_blocked = True
                 break
             except OSError as exc:
                 if exc.errno not in (errno.EPIPE, errno.ECONNRESET):
@@ -579,7 +636,10 @@ class Server:
                     sent = 0
             if partial:
                 # The socket buffer is full; the selector says when to go on.
+                conn.send_blocked = True
                 break
+        else:
+            conn.send_blocked = False
         if conn.closing and not out:
             self.close(conn)
             return

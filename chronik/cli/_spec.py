@@ -259,6 +259,10 @@ SPEC = {'arguments': [],
                                                                  'exit.',
                                                          'kind': '',
                                                          'value': False},
+                                         '--fsync': {'help': 'never: acknowledge once written to the file; '
+                                                             'always: acks=all answers ',
+                                                     'kind': '',
+                                                     'value': True},
                                          '--group-consumer-assignors': {'help': 'Consumer group protocol: '
                                                                                 'server-side assignors '
                                                                                 'offered (uniform, range',

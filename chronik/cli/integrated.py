@@ -28,6 +28,7 @@ from chronik.offline.lock import LOCK_FILE
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 LOG_FORMATS = ("text", "json")
+FSYNC_MODES = ("never", "always")
 DETACHED_LOG = "chronik.log"
 READY_LINE = "chronik listening on "
 # The broker's defaults live in one place (BrokerConfig); the options show them.
@@ -200,6 +201,10 @@ def integrated(
     log_format: Annotated[
         str, typer.Option("--log-format", help="Broker log lines: text|json (one JSON object a line).")
     ] = _D.log_format,
+    fsync: Annotated[
+        str, typer.Option("--fsync", help="never: acknowledge once written to the file; always: acks=all "
+                          "answers wait for an fsync (group commit per loop turn), so they survive power loss.")
+    ] = _D.fsync,
     listener: Annotated[
         list[str] | None,
         typer.Option("--listener", help="NAME=PROTOCOL://HOST:PORT (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL); "
@@ -251,6 +256,8 @@ def integrated(
         raise UsageError(f"--log-level must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
     if log_format.lower() not in LOG_FORMATS:
         raise UsageError(f"--log-format must be one of {', '.join(LOG_FORMATS)}, not {log_format!r}")
+    if fsync.lower() not in FSYNC_MODES:
+        raise UsageError(f"--fsync must be one of {', '.join(FSYNC_MODES)}, not {fsync!r}")
     if not 0 <= port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535, not {port}")
     from chronik.security.listeners import CLIENT_AUTH, ListenerSpecError, parse_advertised, parse_listener
@@ -315,6 +322,7 @@ def integrated(
         schema_registry_port=schema_registry_port,
         schema_registry_enabled=not no_schema_registry_port,
         log_format=log_format.lower(),
+        fsync=fsync.lower(),
         listeners=listeners,
         advertised_listeners=advertised,
         tls_cert=tls_cert,

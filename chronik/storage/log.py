@@ -584,6 +584,29 @@ class PartitionLog:
         self._segments[-1].flush()
         self._unflushed = 0
 
+    def sync_paths(self, since_base: int | None) -> tuple[list[Path], int]:
+        """What to fsync, off the loop, so that everything appended so far survives power loss.
+
+        `since_base` is the active segment's base offset returned by the previous call (None:
+        no call yet). The answer: the segment files written since (the active one, and those a
+        roll left behind), then the directories whose entries changed since: this one when a
+        segment was created, and on the first call its parent too (a new partition). Returns
+        them with the active segment's base offset, for the next call. Paths only: the caller
+        opens them itself, so no file handle of this log is shared with another thread.
+        """
+        active = self._segments[-1]
+        paths = [active.path]
+        if since_base != active.base_offset:
+            if since_base is not None:
+                for seg in reversed(self._segments[:-1]):
+                    if seg.base_offset < since_base:
+                        break
+                    paths.append(seg.path)
+            paths.append(self.directory)
+            if since_base is None:
+                paths.append(self.directory.parent)
+        return paths, active.base_offset
+
     def close(self) -> None:
         if self._closed:
             return

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 _HDR = struct.Struct(">hhih")
 _SIZE = struct.Struct(">i")
 _SIZE_CORR = struct.Struct(">ii")
+# Response bodies up to this size are joined with their frame header.
+_JOIN_BELOW = 16 * 1024
 API_VERSIONS_KEY = 18
 
 # Buffers start small (an idle connection costs little) and grow while a
@@ -251,9 +253,16 @@ def frame_response(api_key: int, correlation_id: int, flexible: bool, body) -> l
     The ApiVersions response header never carries tagged fields, whatever
     the version (clients parse it before they know our versions).
     """
-    parts = body if isinstance(body, list) else [body]
     tagged = flexible and api_key != API_VERSIONS_KEY
-    size = sum(len(p) for p in parts) + 4 + (1 if tagged else 0)
+    if not isinstance(body, list):
+        size = len(body) + (5 if tagged else 4)
+        if size <= _JOIN_BELOW:
+            # One small buffer: cheaper to copy than to carry as a second iovec.
+            return [b"".join((_SIZE_CORR.pack(size, correlation_id), b"\x00" if tagged else b"", body))]
+        parts = [body]
+    else:
+        parts = body
+        size = sum(len(p) for p in parts) + (5 if tagged else 4)
     head = _SIZE_CORR.pack(size, correlation_id)
     if tagged:
         head += b"\x00"

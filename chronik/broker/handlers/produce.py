@@ -4,41 +4,40 @@ The handler only translates: each partition's record set goes through the
 core's append pipeline (BrokerCore.append: batch headers and CRC, producer
 sequence, transaction state, the write, listeners, long-poll waiters), and
 its outcome becomes the partition's answer. acks=0 gets no answer.
+
+The answer is built from chronik.wire.produce_codec's plain objects (encoded
+by hand, checked byte for byte against kafka-python): produce is the hot
+path of every producer.
+
+With `--fsync always` an acks=all answer is held until the partitions it
+appended to are fsynced (chronik.broker.group_commit, batched per loop turn).
 """
 
 from __future__ import annotations
 
 import uuid
 
-from kafka.protocol.producer.produce import ProduceResponse
-
 from chronik.wire.errors import ErrorCode
+from chronik.wire.produce_codec import PartitionProduceResponse as _Part
+from chronik.wire.produce_codec import ProduceResponseData, TopicProduceResponse
 
 API_KEY = 0
 
-_TopicResp = ProduceResponse.TopicProduceResponse
-_PartResp = _TopicResp.PartitionProduceResponse
-_RecordError = _PartResp.BatchIndexAndErrorMessage
 _ZERO_UUID = uuid.UUID(int=0)
 
 
 def _part(index: int, code: int, base: int = -1, append_time: int = -1, start: int = -1,
-          message: str | None = None) -> _PartResp:
-    return _PartResp(
-        index=index,
-        error_code=code,
-        base_offset=base,
-        log_append_time_ms=append_time,
-        log_start_offset=start,
-        record_errors=[],
-        error_message=message,
-    )
+          message: str | None = None) -> _Part:
+    return _Part(index, code, base, append_time, start, None, message)
 
 
 def handle(ctx, req):
     v = ctx.api_version
     core = ctx.core
     responses = []
+    # --fsync always: acks=all answers wait for the group commit of what they appended.
+    group_commit = core.group_commit if req.acks == -1 else None
+    appended = []
     for td in req.topic_data:
         if v >= 13:
             topic = core.topics_by_id.get(td.topic_id)
@@ -63,18 +62,31 @@ def handle(ctx, req):
                 part = _part(pd.index, out.error, out.base_offset, out.log_append_time,
                              out.log_start_offset, out.message)
                 if out.record_errors:
-                    part.record_errors = [_RecordError(batch_index=i, batch_index_error_message=m)
-                                          for i, m in out.record_errors]
+                    part.record_errors = list(out.record_errors)
+                elif group_commit is not None and not out.error:
+                    appended.append(topic.partition(pd.index))
                 parts.append(part)
         for part in parts:
             if part.error_code:
                 failed = True
                 core.stats.error(API_KEY, part.error_code)
         core.stats.produce_request(name if topic is not None else None, failed)
-        responses.append(
-            _TopicResp(name=td.name if v < 13 else "", topic_id=td.topic_id if v >= 13 else _ZERO_UUID,
-                       partition_responses=parts)
-        )
+        responses.append(TopicProduceResponse(td.name if v < 13 else "", td.topic_id if v >= 13 else _ZERO_UUID,
+                                              parts))
     if req.acks == 0:
         return None
-    return ProduceResponse(version=v, responses=responses, throttle_time_ms=0)
+    response = ProduceResponseData(responses, 0)
+    if appended:
+        return group_commit.hold(appended, response, _storage_failed, owner=ctx.conn_id)
+    return response
+
+
+def _storage_failed(response: ProduceResponseData) -> ProduceResponseData:
+    """The answer when the group commit's fsync failed: nothing appended may be taken as durable."""
+    for topic in response.responses:
+        for part in topic.partition_responses:
+            if not part.error_code:
+                part.error_code = ErrorCode.KAFKA_STORAGE_ERROR
+                part.base_offset = part.log_append_time_ms = part.log_start_offset = -1
+                part.error_message = "fsync failed"
+    return response

@@ -51,11 +51,16 @@ def test_malformed_headers(raw):
 
 
 def test_response_framing():
-    head, body = frame_response(3, 77, True, b"abc")
-    assert head == struct.pack(">ii", 3 + 4 + 1, 77) + b"\x00"
+    assert b"".join(frame_response(3, 77, True, b"abc")) == struct.pack(">ii", 3 + 4 + 1, 77) + b"\x00abc"
     # ApiVersions never carries tagged fields in its response header.
-    head, _ = frame_response(18, 5, True, b"abc")
-    assert head == struct.pack(">ii", 3 + 4, 5)
+    assert b"".join(frame_response(18, 5, True, b"abc")) == struct.pack(">ii", 3 + 4, 5) + b"abc"
+    # A small body is joined with its header; a large one and a list of buffers are not copied.
+    assert len(frame_response(3, 1, False, b"x" * 100)) == 1
+    big = b"y" * (1 << 20)
+    head, body = frame_response(3, 1, True, big)
+    assert body is big and head == struct.pack(">ii", len(big) + 5, 1) + b"\x00"
+    head, *parts = frame_response(1, 2, False, [b"ab", b"cd"])
+    assert parts == [b"ab", b"cd"] and head == struct.pack(">ii", 8, 2)
 
 
 def test_served_ranges():
