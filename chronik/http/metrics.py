@@ -555,6 +555,16 @@ class _FixedCollector:
         yield counter("chronik_connections_accepted", "Kafka connections accepted", loop.accepted_total)
         yield counter("chronik_connections_closed", "Kafka connections closed", loop.closed_total)
         yield counter("chronik_loop_idle_seconds", "Seconds the loop waited in select()", loop.idle_seconds)
+        commit = core.group_commit  # set only with --fsync always
+        if commit is not None:
+            yield counter("chronik_fsyncs", "Files and directories fsynced by group commit (--fsync always)",
+                          commit.fsyncs_total)
+            yield counter("chronik_group_commits", "Group-commit batches fsynced", commit.batches_total)
+            yield counter("chronik_group_commit_failures", "Group-commit batches whose fsync failed",
+                          commit.failures_total)
+            yield counter("chronik_fsync_seconds", "Seconds the fsync worker spent in batches",
+                          commit.sync_seconds_total)
+            yield gauge("chronik_fsync_waiting", "acks=all answers held for an fsync", commit.waiting)
         yield gauge("chronik_long_poll_waiters", "Requests parked in the purgatory (long-poll fetches)",
                     core.purgatory.pending())
         total = stats.total

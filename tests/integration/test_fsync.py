@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import struct
+import urllib.request
 import uuid
 
 from confluent_kafka import Consumer, Producer
@@ -11,6 +12,7 @@ from kafka.protocol.metadata.api_versions import ApiVersionsRequest
 from kafka.protocol.metadata.metadata import MetadataRequest, MetadataResponse
 from kafka.protocol.producer.produce import ProduceRequest, ProduceResponse
 
+from tests.conftest import free_port
 from tests.integration.raw import RawConn, record_batch
 
 
@@ -38,7 +40,8 @@ def _consume(bootstrap: str, topic: str, count: int) -> list[tuple[bytes, bytes,
 
 
 def test_acks_all_produce_is_acked_after_fsync_and_reads_back(broker_factory):
-    b = broker_factory("--fsync", "always", "--partitions", "3")
+    http_port = free_port()
+    b = broker_factory("--fsync", "always", "--partitions", "3", "--http-port", str(http_port))
     topic = "durable"
     p = Producer({"bootstrap.servers": b.bootstrap, "acks": "all", "enable.idempotence": True, "linger.ms": 2})
     acked = []
@@ -57,10 +60,21 @@ def test_acks_all_produce_is_acked_after_fsync_and_reads_back(broker_factory):
     p1 = Producer({"bootstrap.servers": b.bootstrap, "acks": 1})
     p1.produce(topic, key=b"one", value=b"acks1", partition=0)
     assert p1.flush(30) == 0
+    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=10) as resp:
+        scraped = _samples(resp.read().decode())
+    assert scraped["chronik_fsyncs_total"] >= 9
+    assert scraped["chronik_group_commits_total"] >= 1
+    assert scraped["chronik_group_commit_failures_total"] == 0
     assert b.stop() == 0
     fsyncs, batches = _fsyncs(b.output())
     # Every partition file was fsynced (plus its directory and the data dir once): at least 3 x 3.
     assert batches >= 1 and fsyncs >= 9
+    assert fsyncs >= scraped["chronik_fsyncs_total"]
+
+
+def _samples(text: str) -> dict[str, float]:
+    return {line.split()[0]: float(line.split()[1]) for line in text.splitlines()
+            if line.startswith("chronik_") and "{" not in line.split()[0]}
 
 
 def test_held_answers_keep_their_order_on_a_pipelined_connection(broker_factory):
