@@ -1,16 +1,19 @@
-"""The web console in real headless Chromium: a broker with data, one browser per module.
+"""The web console in real headless Chromium: a broker with data and one browser for the session.
 
 Debian's `chromium` (apt-get install chromium) driven by the `playwright` package
 with `executable_path` — Playwright never downloads a browser here. axe-core comes
 from npm into tests/browser/node_modules (`npm install --prefix tests/browser`).
-Where either is missing the tests skip and say what to install; under CI (CI=true)
-they fail instead, since .ci/run installs both.
+One broker with seeded data and one browser serve the whole session; tests use
+their own topic and group names beyond the seeded ones. Where Chromium or axe-core
+is missing the tests skip and say what to install; under CI (CI=true) they fail
+instead, since .ci/run installs both.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 import uuid
@@ -114,7 +117,7 @@ class Console:
         deadline = time.monotonic() + timeout
         try:
             while len(out) < expected and time.monotonic() < deadline:
-                for m in c.consume(100, timeout=0.5):
+                for m in c.consume(min(100, expected - len(out)), timeout=0.5):
                     if m.error() is None:
                         out.append(m)
             if commit and out:
@@ -165,12 +168,12 @@ def seed(c: Console) -> None:
                              for i, name in enumerate(["alice", "bob", "carol"])])
     # "billing" read 10 of 40 orders and left: an empty group with lag 30
     got = c.consume("orders", 10, group="billing", commit=True)
-    assert len(got) >= 10, len(got)
+    assert len(got) == 10, len(got)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def console_factory(tmp_path_factory) -> Iterator:
-    """Start brokers with the console on a free admin port; all stopped by PID at module end."""
+    """Start brokers with the console on a free admin port; all stopped by PID at the end."""
     started: list[BrokerProcess] = []
 
     def make(*args: str) -> Console:
@@ -189,16 +192,16 @@ def console_factory(tmp_path_factory) -> Iterator:
         b.kill()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def console(console_factory) -> Console:
-    """One broker with seeded data for the module's tests (which use their own extra topics/groups)."""
+    """One broker with seeded data (see seed()); tests add their own topics and groups."""
     c = console_factory()
     seed(c)
     c.wait_indexed("orders", 40)
     return c
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator:
     path = chromium_path()
     try:
@@ -231,7 +234,7 @@ class PageLog:
 @pytest.fixture
 def page(browser, console) -> Iterator:
     """A fresh browser context on the console (base URL set, 1280×800); `page.log.errors` collects errors."""
-    ctx = browser.new_context(base_url=console.url, viewport=VIEWPORT)
+    ctx = browser.new_context(base_url=console.url, viewport=VIEWPORT, timezone_id="UTC", locale="en-GB")
     ctx.set_default_timeout(15_000)
     p = ctx.new_page()
     p.log = PageLog()
@@ -240,6 +243,36 @@ def page(browser, console) -> Iterator:
         yield p
     finally:
         ctx.close()
+
+
+PAGES = {  # page name (its root's data-testid is page-<name>) -> URL
+    "overview": "/#/",
+    "topics": "/#/topics",
+    "topic": "/#/topics/orders",
+    "groups": "/#/groups",
+    "group": "/#/groups/billing",
+    "schemas": "/#/schemas",
+    "subject": "/#/schemas/users-avro-value",
+}
+
+
+def open_page(page, url: str, name: str):
+    """Go to a console URL and wait until the page has rendered its first data; its root element."""
+    page.goto(url)
+    root = page.locator(f'[data-testid="page-{name}"][data-loaded="true"]')
+    root.wait_for()
+    return root
+
+
+def tid(page_or_locator, testid: str):
+    return page_or_locator.locator(f'[data-testid="{testid}"]')
+
+
+def number(text: str) -> float:
+    """The number a cell shows ("1,234", "30", "2.5 KB" -> 1234, 30, 2.5)."""
+    m = re.search(r"-?\d[\d,]*(?:\.\d+)?", text)
+    assert m, f"no number in {text!r}"
+    return float(m.group(0).replace(",", ""))
 
 
 def axe_violations(page, impacts: tuple[str, ...] = ("serious", "critical")) -> list[dict]:
