@@ -19,7 +19,7 @@ from kafka.protocol.consumer.group import OffsetCommitRequest
 
 from chronik.console.api import ApiError, Call, Route, parse_time_ms, to_int
 from chronik.console.kafka_calls import KafkaCallError, call, http_status
-from chronik.console.sampler import LAG_EVERY_S, group_lag
+from chronik.console.sampler import LAG_EVERY_S, group_lag, lag_rows
 from chronik.security.acl import Operation, ResourceType
 
 if TYPE_CHECKING:
@@ -125,21 +125,12 @@ class GroupRoutes:
         gid, (kind, state, proto, members) = self._group_or_404(c)
         core = c.core
         owner = {(a["topic"], p): m["member_id"] for m in members for a in m["assignment"] for p in a["partitions"]}
-        committed = core.offsets.group_offsets(gid)
-        keys = sorted(set(committed) | set(owner))
         rows = []
         total = 0
-        for topic, p in keys:
+        for topic, p, off, end, lag in lag_rows(core, gid, set(owner)):
             if not c.allowed(Operation.DESCRIBE, TOPIC, topic):
                 continue
-            plog = core.partition(topic, p)
-            end = plog.log_end_offset if plog is not None else None
-            co = committed.get((topic, p))
-            off = co.offset if co is not None else None
-            lag = None
-            if end is not None and off is not None:
-                lag = max(0, end - off) if off >= 0 else end
-                total += lag
+            total += lag or 0
             rows.append({"topic": topic, "partition": p, "committed": off, "end_offset": end, "lag": lag,
                          "member_id": owner.get((topic, p))})
         return {"group_id": gid, "type": kind, "state": state, "protocol": proto, "members": members,

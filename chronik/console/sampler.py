@@ -49,15 +49,32 @@ def quantile(counts: list[int], q: float) -> float:
     return LATENCY_BUCKETS[-1]
 
 
-def group_lag(core: BrokerCore, group_id: str) -> int:
-    total = 0
-    for (tname, p), committed in core.offsets.group_offsets(group_id).items():
-        plog = core.partition(tname, p)
-        if plog is None:
+def lag_rows(core: BrokerCore, group_id: str,
+             assigned: set[tuple[str, int]] = frozenset()) -> list[tuple[str, int, int | None, int | None, int | None]]:
+    """(topic, partition, committed, end offset, lag) for every partition of the topics the group
+    committed to or is assigned: a partition without a commit lags by every record it holds."""
+    committed = core.offsets.group_offsets(group_id)
+    topics = {t for t, _ in committed} | {t for t, _ in assigned}
+    rows = []
+    for tname in sorted(topics):
+        t = core.topics.get(tname)
+        if t is None:
+            for (ct, p), co in sorted(committed.items()):
+                if ct == tname:
+                    rows.append((tname, p, co.offset, None, None))
             continue
-        end = plog.log_end_offset
-        total += max(0, end - committed.offset) if committed.offset >= 0 else end
-    return total
+        for p, plog in enumerate(t.partitions):
+            co = committed.get((tname, p))
+            end = plog.log_end_offset
+            if co is not None and co.offset >= 0:
+                rows.append((tname, p, co.offset, end, max(0, end - co.offset)))
+            else:
+                rows.append((tname, p, None, end, max(0, end - plog.log_start_offset)))
+    return rows
+
+
+def group_lag(core: BrokerCore, group_id: str) -> int:
+    return sum(r[4] or 0 for r in lag_rows(core, group_id))
 
 
 class Sampler:
