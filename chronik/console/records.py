@@ -79,14 +79,14 @@ def read_partition(core: BrokerCore, topic: Topic, partition: int, start: int, m
         while pos + 12 <= n and len(out) < max_records:
             base, length = _BASE_AND_LENGTH.unpack_from(data, pos)
             size = 12 + length
-            if pos + size > n:
+            if pos + size > n or base >= end:
                 break
             raw = bytes(data[pos:pos + size])
             pos += size
             if raw[_MAGIC] != 2:
                 continue
             batch = DefaultRecordBatch(raw)
-            next_offset = batch.base_offset + batch.last_offset_delta + 1
+            next_offset = min(end, batch.base_offset + batch.last_offset_delta + 1)
             if batch.is_control_batch:
                 offset, moved = max(offset, next_offset), True
                 continue

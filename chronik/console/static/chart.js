@@ -32,12 +32,13 @@
       return (v >= 100 || i === 0 ? v.toFixed(0) : v.toFixed(1)) + " " + u[i];
     }
     if (unit === "ms") return (v >= 100 ? v.toFixed(0) : v.toFixed(v >= 10 ? 1 : 2)) + " ms";
+    if (unit === "messages") return String(Math.round(v));
     if (unit === "messages/s") return (v >= 100 ? v.toFixed(0) : v.toFixed(1)) + " msg/s";
     return (Math.abs(v) >= 100 ? v.toFixed(0) : String(Math.round(v * 10) / 10)) + (unit ? " " + unit : "");
   }
 
   function create(figure, opts) {
-    const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", role: "img",
+    const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, role: "img",
       "aria-label": opts.title + ": no data yet", "data-points": "0", "data-last": "" });
     if (opts.testid) svg.setAttribute("data-testid", opts.testid);
     const grid = el("g", { stroke: "#c9d1d9", "stroke-width": "1" });

@@ -23,7 +23,7 @@
       else if (k === "dataset") Object.assign(e.dataset, v);
       else e.setAttribute(k, v === true ? "" : String(v));
     }
-    for (const kid of kids.flat()) {
+    for (const kid of kids.flat(Infinity)) {
       if (kid === null || kid === undefined || kid === false) continue;
       e.append(kid instanceof Node ? kid : document.createTextNode(String(kid)));
     }
@@ -46,7 +46,7 @@
       h("caption", { text: caption }),
       h("thead", {}, h("tr", {}, headers.map(x => h("th", { scope: "col", class: x.num ? "num" : null, text: x.label || x })))),
       tbody);
-    const wrap = h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": caption }, t);
+    const wrap = h("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": caption + " (table)" }, t);
     return { wrap, table: t, tbody };
   }
 
