@@ -19,6 +19,7 @@ is a 500 JSON answer with the traceback in the broker's log.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import logging
 import re
@@ -80,7 +81,7 @@ class ConsoleApp:
         self.sessions = Sessions(auth_required=self.core.authorizer is not None)
         self.sampler = Sampler(self.core, admin.scheduler)
         self.decoder = Decoder(self.core.registry)
-        self._static: dict[str, tuple[bytes, str]] = {}
+        self._static: dict[str, tuple[bytes, str, bytes]] = {}
         self.routes: list[tuple[str, re.Pattern[str], Callable[[Call], Any], bool]] = []
         table: list[Route] = [
             ("GET", r"/console/api/session", self.session, False),
@@ -255,15 +256,19 @@ class ConsoleApp:
         got = self._load(name)
         if got is None:
             return self._json(404, ApiError(404, f"no console file {name}").body())
-        data, etag = got
+        data, etag, packed = got
         ext = name[name.rfind("."):] if "." in name else ""
         headers = list(SECURITY_HEADERS)
-        headers += [("etag", etag), ("cache-control", "no-cache")]
+        # Compressed once at first use: the overview's page weight is what goes over the wire.
+        if "gzip" in (req.header("accept-encoding") or ""):
+            data, etag = packed, etag[:-1] + '-gz"'
+            headers.append(("content-encoding", "gzip"))
+        headers += [("etag", etag), ("cache-control", "no-cache"), ("vary", "accept-encoding")]
         if req.header("if-none-match") == etag:
             return Response(304, b"", STATIC_TYPES.get(ext, "application/octet-stream"), headers)
         return Response(200, data, STATIC_TYPES.get(ext, "application/octet-stream"), headers)
 
-    def _load(self, name: str) -> tuple[bytes, str] | None:
+    def _load(self, name: str) -> tuple[bytes, str, bytes] | None:
         if not re.fullmatch(r"[a-z0-9_-]+\.(html|css|js|svg)", name):
             return None
         got = self._static.get(name)
@@ -272,7 +277,8 @@ class ConsoleApp:
                 data = (resources.files("chronik.console") / "static" / name).read_bytes()
             except (FileNotFoundError, IsADirectoryError, OSError):
                 return None
-            got = self._static[name] = (data, '"' + hashlib.sha256(data).hexdigest()[:20] + '"')
+            got = self._static[name] = (data, '"' + hashlib.sha256(data).hexdigest()[:20] + '"',
+                                        gzip.compress(data, 9, mtime=0))
         return got
 
     @staticmethod

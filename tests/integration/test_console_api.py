@@ -140,6 +140,11 @@ def test_the_page_and_the_api_show_what_confluent_kafka_wrote(broker_factory):
         time.sleep(0.2)
     assert status == 200 and out["total"] == 5
     assert sorted(m["key"]["text"] for m in out["hits"]) == sorted(f"order-{i}" for i in range(0, 20, 4))
+    # a time range that holds none of them
+    status, out = api.get("/console/api/topics/orders/search?q=*&since=4102444800000")
+    assert status == 200 and out["total"] == 0 and out["hits"] == []
+    status, out = api.get("/console/api/topics/orders/search?q=" + urllib.request.quote("value.status:(") )
+    assert status == 400 and "search failed" in out["error"]["message"]
     # download as JSON lines
     status, raw, headers = api.call("GET", "/console/api/topics/orders/download?from=start&limit=100")
     assert status == 200 and "attachment" in headers["Content-Disposition"]
@@ -259,3 +264,30 @@ def test_login_as_a_sasl_user_when_the_authorizer_is_on(broker_factory):
     api.cookie, api.csrf = headers["Set-Cookie"].split(";", 1)[0], out["csrf_token"]
     assert api.post("/console/api/topics", {"name": "admins"})[0] == 201
     assert [t["name"] for t in api.get("/console/api/topics")[1]["topics"]] == ["admins"]
+
+
+def test_a_consumer_protocol_group_shows_its_members_and_assignment(broker_factory):
+    b, api = start(broker_factory)
+    api.post("/console/api/topics", {"name": "jobs", "partitions": 3})
+    produce(b.bootstrap, "jobs", [(f"k{i}", f"v{i}", i % 3, None) for i in range(9)])
+    c = ck.Consumer({"bootstrap.servers": b.bootstrap, "group.id": "workers", "group.protocol": "consumer",
+                     "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    try:
+        c.subscribe(["jobs"])
+        got = 0
+        deadline = time.monotonic() + 30
+        while got < 9 and time.monotonic() < deadline:
+            m = c.poll(0.5)
+            if m is not None and not m.error():
+                got += 1
+        c.commit(asynchronous=False)
+        status, d = api.get("/console/api/groups/workers")
+        assert status == 200 and d["type"] == "consumer" and d["state"] == "Stable"
+        (member,) = d["members"]
+        assert member["assignment"] == [{"topic": "jobs", "partitions": [0, 1, 2]}]
+        assert [(r["partition"], r["committed"], r["lag"], r["member_id"]) for r in d["offsets"]] == \
+            [(p, 3, 0, member["member_id"]) for p in range(3)]
+        status, out = api.post("/console/api/groups/workers/reset", {"to": "start"})
+        assert status == 409 and out["error"]["code"] == "NON_EMPTY_GROUP"
+    finally:
+        c.close()

@@ -531,15 +531,40 @@
     // search
     root.append(h("h2", { id: "h-search", text: "Search" }));
     const sq = h("input", { type: "search", testid: "search-box", placeholder: 'value.status:failed AND "timeout"', size: 40 });
+    const since = h("input", { type: "datetime-local", step: 1 });
+    const until = h("input", { type: "datetime-local", step: 1 });
+    const saveBtn = h("button", { type: "button", class: "secondary", testid: "search-save", text: "Save query" });
+    const saved = h("ul", { class: "legend", testid: "saved-searches", "aria-label": "Saved queries" });
     const sform = h("form", { class: "inline", testid: "search-form", "aria-labelledby": "h-search" },
       field("search-query", "Query (chronik search syntax)", sq,
         "words, \"phrases\", AND/OR/NOT, key:, value.<json path>:, headers.<name>:, offset:[a TO b]; * for all"),
-      h("button", { type: "submit", testid: "search-submit", text: "Search" }));
+      field("search-since", "Since (UTC)", since),
+      field("search-until", "Until (UTC)", until),
+      h("button", { type: "submit", testid: "search-submit", text: "Search" }), saveBtn);
+    // Saved queries live in this browser (localStorage), per topic.
+    const savedKey = "chronik.saved-searches." + name;
+    const loadSaved = () => { try { return JSON.parse(localStorage.getItem(savedKey) || "[]"); } catch (e) { return []; } };
+    function drawSaved() {
+      saved.replaceChildren(...loadSaved().map(q => h("li", {},
+        h("button", { type: "button", class: "link", text: q, "aria-label": "Search again: " + q,
+          onclick: () => { sq.value = q; sform.requestSubmit(); } }),
+        " ", h("button", { type: "button", class: "link", text: "×", "aria-label": "Forget saved query " + q,
+          onclick: () => { localStorage.setItem(savedKey, JSON.stringify(loadSaved().filter(x => x !== q))); drawSaved(); } }))));
+    }
+    saveBtn.addEventListener("click", () => {
+      const q = sq.value.trim();
+      if (!q) return;
+      const list = [q, ...loadSaved().filter(x => x !== q)].slice(0, 20);
+      try { localStorage.setItem(savedKey, JSON.stringify(list)); } catch (e) { /* private mode */ }
+      drawSaved();
+      notice("Query saved in this browser.");
+    });
+    drawSaved();
     const notIndexed = h("p", { class: "error", testid: "search-not-indexed", role: "status", hidden: true });
     const stotal = h("p", { class: "muted", "aria-live": "polite" });
     const st = table("search-results", "Search results", MSG_HEADERS);
     st.wrap.hidden = true;
-    root.append(sform, notIndexed, stotal, st.wrap);
+    root.append(sform, saved, notIndexed, stotal, st.wrap);
     if (!detail.search_enabled) {
       root.insertBefore(h("p", { class: "muted", text: "This topic is not indexed: set chronik.search.enable=true to search it." }), sform);
     }
@@ -549,7 +574,10 @@
       notIndexed.hidden = true;
       stotal.replaceChildren();
       try {
-        const o = await api("/console/api/topics/" + enc(name) + "/search?q=" + enc(sq.value) + "&size=100");
+        const q = new URLSearchParams({ q: sq.value, size: "100" });
+        if (since.value) q.set("since", new Date(since.value + "Z").getTime());
+        if (until.value) q.set("until", new Date(until.value + "Z").getTime());
+        const o = await api("/console/api/topics/" + enc(name) + "/search?" + q.toString());
         if (gen !== S.gen) return;
         st.tbody.replaceChildren(...o.hits.map(messageRow));
         st.wrap.hidden = false;

@@ -176,3 +176,15 @@ def test_overview_and_its_series(env):
     last = out["points"][-1]["t"]
     assert client.get(f"/console/api/overview/series?since={last}")[1]["points"] == []
     assert client.get("/console/api/overview/series?since=abc")[0] == 400
+
+
+def test_files_are_gzipped_for_browsers_that_take_it(env):
+    import gzip
+
+    _core, _console, client = env
+    plain = client.request("GET", "/console/static/console.js")
+    packed = client.request("GET", "/console/static/console.js", headers={"accept-encoding": "gzip, br"})
+    h = dict(packed.headers)
+    assert h["content-encoding"] == "gzip" and h["vary"] == "accept-encoding"
+    assert gzip.decompress(packed.body) == plain.body and len(packed.body) < len(plain.body) / 2
+    assert h["etag"] != dict(plain.headers)["etag"]
