@@ -160,8 +160,11 @@ class MessageRoutes:
         out: dict[str, int] = {}
         try:
             for p, plog in enumerate(t.partitions):
-                start = cursor.get(p, plog.log_end_offset if not cursor else plog.log_start_offset)
-                if start < plog.log_end_offset and raw:
+                end = plog.log_end_offset
+                start = cursor.get(p, end if not cursor else plog.log_start_offset)
+                # A tail shows what is new, not a backlog: past `limit` behind, it skips to the newest.
+                start = max(start, end - limit, plog.log_start_offset)
+                if start < end and raw:
                     recs, start = read_partition(c.core, t, p, start, limit, MAX_BYTES // max(1, len(t.partitions)))
                     got.extend(recs)
                 out[str(p)] = start

@@ -120,3 +120,12 @@ def test_search_on_a_topic_without_an_index_says_how_to_get_one(env):
     assert status == 404 and out["indexed"] is False
     assert "not indexed" in out["error"]["message"] and "chronik.search.enable" in out["error"]["message"]
     assert client.get("/console/api/topics/nope/search?q=x")[0] == 404
+
+
+def test_a_tail_that_falls_behind_skips_to_the_newest(env):
+    core, _console, client = env
+    core.create_topic("t", 1)
+    cursor = client.get("/console/api/topics/t/tail")[1]["cursor_text"]
+    produce(client, "t", 12, partition=0)
+    out = client.get(f"/console/api/topics/t/tail?limit=5&cursor={cursor}")[1]
+    assert [m["offset"] for m in out["messages"]] == [11, 10, 9, 8, 7] and out["cursor"] == {"0": 12}
