@@ -8,7 +8,7 @@ search collected from the search threads), never by waiting.
 
     GET  /  and /console            the page (index.html; hash routes inside)
     GET  /console/static/<file>     its CSS and JavaScript (package data)
-    GET  /console/api/...           reads (see /tmp/console-plan.md and the route modules)
+    GET  /console/api/...           reads (the table is in chronik/console/__init__.py)
     POST /console/api/...           writes: same origin + CSRF token, not in read-only mode
 
 Every request must name this broker in `Host` (DNS rebinding); a write

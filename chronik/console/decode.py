@@ -59,7 +59,7 @@ class Decoder:
         self._proto: dict[int, Any] = {}
 
     def field(self, data: bytes | None) -> dict[str, Any] | None:
-        """The FIELD shape of /tmp/console-plan.md: text, base64, size, json, format, schema_id, error."""
+        """The shown form of a key or value: size, base64, text, format, and json / schema_id / error."""
         if data is None:
             return None
         data = bytes(data)
