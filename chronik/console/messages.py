@@ -13,6 +13,7 @@ handler (acks=1), so schema validation and ACLs apply as to any producer.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -34,12 +35,14 @@ from chronik.console.records import (
     to_json,
 )
 from chronik.console.topics import topic_or_404
-from chronik.http.protocol import Request, Response
+from chronik.http.protocol import Request, Response, json_response
 from chronik.security.acl import Operation
 
 if TYPE_CHECKING:
     from chronik.broker.topics import Topic
     from chronik.console.decode import Decoder
+
+log = logging.getLogger("chronik.console")
 
 DEFAULT_LIMIT = 50
 MAX_DOWNLOAD = 10_000
@@ -216,10 +219,12 @@ class MessageRoutes:
                                      [("content-disposition", f'attachment; filename="{filename}"')]))
                     return
                 except ReadError as exc:
-                    from chronik.http.protocol import json_response
-
                     err = _read_error(exc)
                     respond(json_response(err.status, err.body()))
+                    return
+                except Exception:  # our bug: answered, logged, and the loop goes on
+                    log.exception("console download of %s failed", name)
+                    respond(json_response(500, ApiError(500, "internal error (logged by the broker)").body()))
                     return
                 self.scheduler.call_later(0, run)
 
@@ -261,9 +266,14 @@ class MessageRoutes:
         core, decoder = c.core, self.decoder
 
         def start(respond: Callable[[Response], None]) -> None:
-            from chronik.http.protocol import json_response
-
             def answered(resp: Response) -> None:
+                try:
+                    collect(resp)
+                except Exception:  # our bug: answered, logged, and the loop goes on
+                    log.exception("console search of %s failed", t.name)
+                    respond(json_response(500, ApiError(500, "internal error (logged by the broker)").body()))
+
+            def collect(resp: Response) -> None:
                 raw = resp.body if isinstance(resp.body, bytes) else b"".join(resp.body)
                 try:
                     doc = json.loads(raw)

@@ -129,3 +129,18 @@ def test_a_tail_that_falls_behind_skips_to_the_newest(env):
     produce(client, "t", 12, partition=0)
     out = client.get(f"/console/api/topics/t/tail?limit=5&cursor={cursor}")[1]
     assert [m["offset"] for m in out["messages"]] == [11, 10, 9, 8, 7] and out["cursor"] == {"0": 12}
+
+
+def test_a_bug_during_a_download_is_a_500_answer_not_a_hung_request(env, monkeypatch):
+    from chronik.console import messages
+
+    core, _console, client = env
+    core.create_topic("t", 1)
+    produce(client, "t", 2, partition=0)
+
+    def broken(rec, decoder):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(messages, "to_json", broken)
+    status, out = client.get("/console/api/topics/t/download?from=start")
+    assert status == 500 and "internal error" in out["error"]["message"]
