@@ -39,12 +39,12 @@ SHOTS = [  # file name, URL, page name, what to do before the picture
 
 
 def traffic(c: Console, stop: threading.Event) -> None:
-    """A few hundred JSON records a second, and a consumer that reads some of them."""
+    """A few hundred JSON click records a second, and a consumer that reads about a hundred a second."""
     from confluent_kafka import Consumer, Producer
 
     p = Producer({"bootstrap.servers": c.bootstrap, "linger.ms": 20})
     cons = Consumer({"bootstrap.servers": c.bootstrap, "group.id": "shipping", "auto.offset.reset": "earliest"})
-    cons.subscribe(["orders"])
+    cons.subscribe(["clicks"])  # slower than the producer: a lag that grows
     i = 1000
     while not stop.is_set():
         for _ in range(40 + (i // 40) % 5 * 20):
@@ -73,6 +73,7 @@ def main() -> None:
                       extra_args=["--http-port", str(http_port), "--no-schema-registry-port"])
     b.start(30)
     stop = threading.Event()
+    t: threading.Thread | None = None
     try:
         c = Console(b, http_port)
         seed(c)
@@ -91,16 +92,20 @@ def main() -> None:
                     page.fill("#search-query", "value.status:failed")
                     page.locator('[data-testid="search-submit"]').click()
                     page.locator('[data-testid="search-results"] [data-testid="message-row"]').first.wait_for()
-                    page.locator('[data-testid="search-form"]').scroll_into_view_if_needed()
+                    page.locator('[data-testid="search-form"]').evaluate("e => e.scrollIntoView({block: 'start'})")
                 elif action == "diff":
                     page.select_option("#diff-left", "1")
                     page.select_option("#diff-right", "2")
+                    page.locator('[data-testid="diff-add"]').first.evaluate(
+                        "e => e.scrollIntoView({block: 'center'})")
                 page.wait_for_timeout(2500)  # let the live charts draw a few more points
                 page.screenshot(path=str(out / f"{name}.png"))
                 print(f"wrote {out / f'{name}.png'}")
             browser.close()
     finally:
         stop.set()
+        if t is not None:
+            t.join(30)  # the clients close before the broker stops
         b.stop()
         b.kill()
         shutil.rmtree(root, ignore_errors=True)
