@@ -69,6 +69,24 @@ SECURITY_HEADERS = [
 PAGE_PATHS = ("/", "/console", "/index.html")
 
 
+GZIP_MIN, GZIP_MAX = 2048, 1024 * 1024
+
+
+def _gzipping(respond: Callable[[Response], None]) -> Callable[[Response], None]:
+    """Compress JSON answers between GZIP_MIN and GZIP_MAX bytes (a chart's 15-minute history:
+    ~250 KB -> ~25 KB, ~2 ms at level 1); larger ones (downloads) go as they are, never a long
+    compression on the loop."""
+
+    def send(resp: Response) -> None:
+        body = resp.body if isinstance(resp.body, bytes) else b"".join(resp.body)
+        if resp.content_type.startswith("application/json") and GZIP_MIN <= len(body) <= GZIP_MAX:
+            resp.body = gzip.compress(body, 1, mtime=0)
+            resp.headers += [("content-encoding", "gzip"), ("vary", "accept-encoding")]
+        respond(resp)
+
+    return send
+
+
 def owns(path: str) -> bool:
     return path in PAGE_PATHS or path == "/console/" or path.startswith("/console/") or path == "/favicon.ico"
 
@@ -123,6 +141,8 @@ class ConsoleApp:
         if not path.startswith("/console/api/"):
             respond(self._page(req))
             return
+        if "gzip" in (req.header("accept-encoding") or ""):
+            respond = _gzipping(respond)
         try:
             result = self._api(req, path)
         except ApiError as exc:

@@ -188,3 +188,17 @@ def test_files_are_gzipped_for_browsers_that_take_it(env):
     assert h["content-encoding"] == "gzip" and h["vary"] == "accept-encoding"
     assert gzip.decompress(packed.body) == plain.body and len(packed.body) < len(plain.body) / 2
     assert h["etag"] != dict(plain.headers)["etag"]
+
+
+def test_large_json_answers_are_gzipped_small_ones_not(env):
+    import gzip
+    import json
+
+    core, console, client = env
+    for _ in range(60):
+        console.sampler.sample()
+    r = client.request("GET", "/console/api/overview/series?since=0", headers={"accept-encoding": "gzip"})
+    assert dict(r.headers)["content-encoding"] == "gzip"
+    assert len(json.loads(gzip.decompress(r.body))["points"]) == 59
+    r = client.request("GET", "/console/api/session", headers={"accept-encoding": "gzip"})
+    assert "content-encoding" not in dict(r.headers)
