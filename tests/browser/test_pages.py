@@ -140,3 +140,16 @@ def test_form_fields_have_labels(page):
 def test_no_serious_accessibility_violations(page, name):
     open_page(page, PAGES[name], name)
     assert axe_violations(page) == []
+
+
+def test_write_controls_are_shown_when_writable(page):
+    """The other side of test_read_only: the same controls are there on a writable console."""
+    root = open_page(page, PAGES["topics"], "topics")
+    assert tid(page, "read-only-banner").is_hidden()
+    for shown in ("create-topic-form", "topic-delete"):
+        assert root.locator(f'[data-testid="{shown}"]:visible').count() >= 1, shown
+    root = open_page(page, PAGES["topic"], "topic")
+    for shown in ("produce-form", "alter-config-form", "topic-delete"):
+        assert root.locator(f'[data-testid="{shown}"]:visible').count() >= 1, shown
+    root = open_page(page, PAGES["group"], "group")
+    assert root.locator('[data-testid="reset-form"]:visible').count() == 1
