@@ -662,7 +662,7 @@
     loaded(root);
     every(2000, async () => {
       const d = await api("/console/api/topics/" + enc(name));
-      if (gen !== S.gen) return;
+      if (gen !== S.gen || JSON.stringify(d) === JSON.stringify(detail)) return;
       detail = d;
       drawDetail();
     });
@@ -675,9 +675,14 @@
     const t = table("groups-table", "Consumer groups", ["Group", "Type", "State", { label: "Members", num: 1 },
       { label: "Lag", num: 1 }, "Topics"]);
     root.append(t.wrap);
+    let lastGroups = "";
     async function load() {
       const o = await api("/console/api/groups");
       if (gen !== S.gen) return;
+      // Redrawn only when something changed: a redraw would take the keyboard focus away.
+      const sig = JSON.stringify(o.groups);
+      if (sig === lastGroups) return;
+      lastGroups = sig;
       t.tbody.replaceChildren(...o.groups.map(g => h("tr", { testid: "group-row", dataset: { group: g.group_id } },
         h("th", { scope: "row" }, h("a", { href: "#/groups/" + enc(g.group_id), text: g.group_id })),
         h("td", { text: g.type }),
@@ -711,9 +716,13 @@
       series: [{ key: "lag", label: "lag", color: "#a4161a" }] });
     let topicsSeen = [];
     let resetTopic = null;
+    let lastGroup = "";
     async function load() {
       const g = await api("/console/api/groups/" + enc(gid));
       if (gen !== S.gen) return;
+      const sig = JSON.stringify(g);
+      if (sig === lastGroup) return;
+      lastGroup = sig;
       fState.textContent = g.state;
       fType.textContent = g.type;
       fProto.textContent = g.protocol || "–";
