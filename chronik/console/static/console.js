@@ -303,7 +303,7 @@
         h("td", { testid: "topic-retention", text: duration(x.retention_ms) + (x.retention_bytes >= 0 ? " / " + bytes(x.retention_bytes) : "") }),
         h("td", { testid: "topic-cleanup", text: x.cleanup_policy }),
         h("td", { testid: "topic-search" }, h("span", { class: x.search_enabled ? "badge yes" : "badge", text: x.search_enabled ? "indexed" : "off" })),
-        canWrite() ? h("td", {}, h("button", {
+        canWrite() ? h("td", {}, x.internal ? h("span", { class: "muted", text: "internal" }) : h("button", {
           type: "button", class: "danger", testid: "topic-delete", "aria-label": "Delete topic " + x.name, text: "Delete",
           onclick: () => deleteTopic(x.name, load),
         })) : null));
