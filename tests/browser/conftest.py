@@ -1,9 +1,9 @@
-"""The web console in real headless Chromium: a broker with data and one browser for the session.
+"""The web console in real headless Chromium: a broker with seeded data, a browser per module.
 
 Debian's `chromium` (apt-get install chromium) driven by the `playwright` package
 with `executable_path` — Playwright never downloads a browser here. axe-core comes
 from npm into tests/browser/node_modules (`npm install --prefix tests/browser`).
-One broker with seeded data and one browser serve the whole session; tests use
+One broker with seeded data serves the whole session, one browser each module; tests use
 their own topic and group names beyond the seeded ones. Where Chromium or axe-core
 is missing the tests skip and say what to install; under CI (CI=true) they fail
 instead, since .ci/run installs both.
@@ -202,8 +202,10 @@ def console(console_factory) -> Console:
     return c
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator:
+    """Headless Chromium for one module. Not for the session: while Playwright's sync API runs, its
+    asyncio loop is the thread's running loop, and later tests calling asyncio.run() would fail."""
     path = chromium_path()
     try:
         from playwright.sync_api import sync_playwright
