@@ -1,6 +1,6 @@
 """Screenshots of the web console for the README: docs/console/<page>.png at 1280×800.
 
-    .venv/bin/python scripts/console_screenshots.py [--out docs/console] [--traffic-s 40]
+    .venv/bin/python scripts/console_screenshots.py [--out docs/console] [--traffic-s 300]
 
 Starts a broker on free ports with the data the browser tests use (JSON orders
 with search on, text logs, Avro users with two schema versions, a group with
@@ -39,12 +39,12 @@ SHOTS = [  # file name, URL, page name, what to do before the picture
 
 
 def traffic(c: Console, stop: threading.Event) -> None:
-    """A few hundred JSON click records a second, and a consumer that reads about a hundred a second."""
+    """A few hundred JSON click records a second, and a consumer that keeps up, just."""
     from confluent_kafka import Consumer, Producer
 
     p = Producer({"bootstrap.servers": c.bootstrap, "linger.ms": 20})
     cons = Consumer({"bootstrap.servers": c.bootstrap, "group.id": "shipping", "auto.offset.reset": "earliest"})
-    cons.subscribe(["clicks"])  # slower than the producer: a lag that grows
+    cons.subscribe(["clicks"])  # about as fast as the producer: a lag that comes and goes
     i = 1000
     while not stop.is_set():
         for _ in range(40 + (i // 40) % 5 * 20):
@@ -52,7 +52,7 @@ def traffic(c: Console, stop: threading.Event) -> None:
             p.produce("clicks", key=f"session-{i % 97}",
                       value=json.dumps({"page": f"/products/{i % 31}", "ms": 20 + i % 180}))
         p.poll(0)
-        cons.consume(20, timeout=0.1)
+        cons.consume(90, timeout=0.05)
         time.sleep(0.2)
     p.flush(10)
     cons.close()
@@ -61,7 +61,7 @@ def traffic(c: Console, stop: threading.Event) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=str(REPO / "docs" / "console"))
-    ap.add_argument("--traffic-s", type=float, default=40.0)
+    ap.add_argument("--traffic-s", type=float, default=300.0)
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
