@@ -27,7 +27,7 @@ $(BUILD_PY):
 	$(BUILD_PY) -m pip install -q --upgrade pip
 	$(BUILD_PY) -m pip install -q 'pex>=2.20' wheel setuptools
 
-dist/chronik.pex: $(BUILD_PY) pyproject.toml $(shell find chronik -name '*.py' -o -name '*.json')
+dist/chronik.pex: $(BUILD_PY) pyproject.toml $(shell find chronik -name '*.py' -o -name '*.json' -o -path '*/console/static/*')
 	@mkdir -p dist
 	@rm -rf build dist/wheels
 	# Build our wheel once, in one process: letting pex build "." in-tree

@@ -8,6 +8,8 @@ python3 -m venv .venv
 # kafkajs for the Node.js client test (skipped where npm is missing).
 if command -v npm >/dev/null 2>&1; then
     npm install --silent --no-audit --no-fund --prefix tests/integration/js
+    # axe-core, injected into the console's pages by the browser tests (tests/browser/)
+    npm install --silent --no-audit --no-fund --prefix tests/browser
 fi
 .venv/bin/ruff check chronik tests bench
 .venv/bin/lint-imports --no-cache

@@ -50,6 +50,11 @@ class BrokerConfig:
     schema_registry_enabled: bool = True
     # Index every topic for search (else only topics with chronik.search.enable=true).
     search: bool = False
+    # The web console on the admin port (chronik.console): on unless --no-console; writes off with
+    # --console-read-only; --open opens it in the default browser once the broker listens.
+    console_enabled: bool = True
+    console_read_only: bool = False
+    console_open: bool = False
     log_format: str = "text"  # text | json
     # never: acknowledged = written to the file (the OS flushes it); always: acks=all answers
     # wait for an fsync, group-committed per loop turn (chronik.broker.group_commit).

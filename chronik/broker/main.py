@@ -85,6 +85,13 @@ def _start_http(config: BrokerConfig, server: Server, core: BrokerCore) -> tuple
         return None, None, error
     admin_url = f"http://{fmt_host}:{admin}" if admin is not None else None
     app.http_url = admin_url
+    if config.console_enabled and admin is not None:
+        from chronik.console.app import ConsoleApp
+
+        console = ConsoleApp(app, read_only=config.console_read_only)
+        app.router.mount(console.owns, console)
+        console.start()
+        core.on_close(console.close)
     registry_url = None
     if config.schema_registry_enabled:
         reg, error = _bind(server, host, config.schema_registry_port, DEFAULT_SCHEMA_REGISTRY_PORT,
@@ -93,6 +100,21 @@ def _start_http(config: BrokerConfig, server: Server, core: BrokerCore) -> tuple
             return None, None, error
         registry_url = f"http://{fmt_host}:{reg}" if reg is not None else None
     return admin_url, registry_url, None
+
+
+def _open_console(url: str) -> None:
+    """The default browser on the console; in a thread, as a browser launcher may take its time."""
+    import threading
+    import webbrowser
+
+    def run() -> None:
+        try:
+            if not webbrowser.open(url):
+                log.warning("no browser to open %s; open it by hand", url)
+        except Exception as exc:  # a broken browser setup never stops the broker
+            log.warning("cannot open %s in a browser: %s", url, exc)
+
+    threading.Thread(target=run, name="open-console", daemon=True).start()
 
 
 def attach(core: BrokerCore, server: Server) -> None:
@@ -225,9 +247,12 @@ def run_broker(config: BrokerConfig) -> int:
         f"chronik listening on {where}data {data_dir}, "
         f"{len(core.topics)} topics{security}, started in {elapsed:.0f} ms)"
         + (f"; admin {http_url} (/metrics /healthz /readyz /v1/status)" if http_url else "")
+        + (f"; console {http_url}/" if http_url and config.console_enabled else "")
         + (f"; schema registry {registry_url}" if registry_url else ""),
         flush=True,
     )
+    if config.console_open and http_url:
+        _open_console(http_url + "/")
     try:
         server.run()
     finally:

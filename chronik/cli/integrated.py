@@ -247,6 +247,16 @@ def integrated(
         typer.Option("--search", help="Index every topic for search (else only topics with "
                      "chronik.search.enable=true)."),
     ] = False,
+    open_console: Annotated[
+        bool, typer.Option("--open", help="Open the web console (admin HTTP port, /) in the default browser."),
+    ] = False,
+    console_read_only: Annotated[
+        bool, typer.Option("--console-read-only", help="The web console shows, but changes nothing "
+                           "(no create/delete/alter, produce or offset resets)."),
+    ] = False,
+    no_console: Annotated[
+        bool, typer.Option("--no-console", help="Do not serve the web console on the admin HTTP port."),
+    ] = False,
 ) -> None:
     """Run a single-node Kafka-compatible broker on PORT with data in DIR."""
     import shutil
@@ -339,6 +349,9 @@ def integrated(
         group_consumer_assignors=group_consumer_assignors,
         group_consumer_max_size=group_consumer_max_size,
         search=search,
+        console_enabled=not no_console,
+        console_read_only=console_read_only,
+        console_open=open_console,
     )
     try:
         raise typer.Exit(_run(config))
