@@ -59,7 +59,7 @@ class Decoder:
         self._proto: dict[int, Any] = {}
 
     def field(self, data: bytes | None) -> dict[str, Any] | None:
-        """The shown form of a key or value: size, base64, text, format, and json / schema_id / error."""
+        """How a key or value is shown: size, text (base64 if not UTF-8), format, json / schema_id / error."""
         if data is None:
             return None
         data = bytes(data)
@@ -80,11 +80,12 @@ class Decoder:
                     return out
                 except Exception as exc:  # a bad payload is shown raw, with why
                     out["error"] = f"schema {sid} ({schema.schema_type}) does not decode it: {exc}"[:500]
-        out["base64"] = base64.b64encode(shown).decode()
         try:
             text = shown.decode("utf-8")
         except UnicodeDecodeError:
+            # Only bytes that are not text travel as base64: a busy tail would otherwise send every value twice.
             out["text"], out["format"] = None, "binary"
+            out["base64"] = base64.b64encode(shown).decode()
             return out
         out["text"] = text
         out["format"] = "text"

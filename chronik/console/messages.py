@@ -45,6 +45,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("chronik.console")
 
 DEFAULT_LIMIT = 50
+# A tail poll (every second) shows what is new on screen; a busy topic skips ahead rather than
+# shipping a backlog the page would drop.
+TAIL_LIMIT = 20
 MAX_DOWNLOAD = 10_000
 SLICE_RECORDS = 500
 MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
@@ -151,7 +154,7 @@ class MessageRoutes:
     # -- tail -------------------------------------------------------------------------------------
     def tail(self, c: Call) -> Any:
         t = topic_or_404(c, c.params["topic"], Operation.READ)
-        limit = c.int_arg("limit", 100, 1, MAX_LIMIT)
+        limit = c.int_arg("limit", TAIL_LIMIT, 1, MAX_LIMIT)
         raw = c.arg("cursor") or ""
         cursor: dict[int, int] = {}
         for item in filter(None, raw.split(",")):

@@ -9,7 +9,7 @@
 (function () {
   "use strict";
   const NS = "http://www.w3.org/2000/svg";
-  const W = 600, H = 170, PAD_L = 56, PAD_R = 8, PAD_T = 8, PAD_B = 22;
+  const W = 600, H = 170, PAD_L = 74, PAD_R = 8, PAD_T = 8, PAD_B = 22;
 
   function el(name, attrs) {
     const e = document.createElementNS(NS, name);
