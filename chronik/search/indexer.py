@@ -45,8 +45,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chronik.search.index import INDEX_ROOT, TopicIndex, index_dir
-from chronik.search.reader import PartitionFiles, decode_batch
+from chronik.search.index import INDEX_ROOT, MAX_UNCOMMITTED_DOCS, TopicIndex, index_dir
+from chronik.search.reader import PartitionFiles, decode_batch, decode_records
 from chronik.search.schema import record_document
 
 if TYPE_CHECKING:
@@ -249,9 +249,12 @@ class SearchIndexer:
     def _commit_all(self) -> None:
         for name, idx in list(self.indexes.items()):
             if idx.pending:
-                idx.commit()
-                for cb in self.listeners:
-                    cb(name)
+                self._commit(name, idx)
+
+    def _commit(self, name: str, idx: TopicIndex) -> None:
+        idx.commit()
+        for cb in self.listeners:
+            cb(name)
 
     def _index(self, view: TopicView) -> TopicIndex:
         idx = self.indexes.get(view.name)
@@ -282,7 +285,10 @@ class SearchIndexer:
         nxt = start
         nbytes = 0
         refreshed = False
-        for base, last, raw in files.batches(start, mark.stable, SLICE_BYTES):
+        stable = mark.stable
+        add = idx.add
+        n = 0
+        for base, last, raw in files.batches(start, stable, SLICE_BYTES):
             nbytes += len(raw)
             nxt = last + 1
             transactional, control, pid = files.header_info(raw)
@@ -294,10 +300,21 @@ class SearchIndexer:
                     refreshed = True
                 if files.aborted.aborted(pid, base):
                     continue
-            for r in decode_batch(raw):
-                if start <= r.offset < mark.stable:
-                    idx.add(record_document(p, r))
-                    self.indexed_records += 1
+            if base >= start and last < stable:
+                for r in decode_records(raw):
+                    add(record_document(p, r))
+                    n += 1
+            else:  # a batch across the resume point or the bound
+                for r in decode_records(raw):
+                    if start <= r.offset < stable:
+                        add(record_document(p, r))
+                        n += 1
+            if idx.pending_docs >= MAX_UNCOMMITTED_DOCS:
+                idx.indexed_to[p] = nxt
+                self._commit(name=view.name, idx=idx)
+        self.indexed_records += n
+        if n:
+            idx.touch()
         if nxt > start:
             idx.indexed_to[p] = nxt
             idx.pending += 1  # progress to record even if every record was skipped

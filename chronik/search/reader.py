@@ -25,11 +25,12 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from chronik.storage.batch import HEADER, HEADER_SIZE, LOG_OVERHEAD, MIN_BATCH_LENGTH, verify_batches
 from chronik.storage.txn_index import INDEX_FILE, decode_entries
 
-__all__ = ["AbortedRanges", "PartitionFiles", "StoredRecord", "decode_batch"]
+__all__ = ["AbortedRanges", "PartitionFiles", "StoredRecord", "decode_batch", "decode_records"]
 
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _INDEX_ENTRY = struct.Struct(">ii")  # relative last offset, file position
@@ -54,6 +55,14 @@ def decode_batch(raw: bytes | memoryview) -> Iterator[StoredRecord]:
 
     for r in DefaultRecordBatch(bytes(raw)):
         yield StoredRecord(r.offset, r.timestamp, r.key, r.value, list(r.headers))
+
+
+def decode_records(raw: bytes) -> Any:
+    """The records of one v2 batch as kafka-python's own objects (offset, timestamp, key, value,
+    headers): the indexer's path, without a second object per record."""
+    from kafka.record.default_records import DefaultRecordBatch
+
+    return DefaultRecordBatch(raw)
 
 
 class AbortedRanges:
