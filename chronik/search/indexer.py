@@ -17,7 +17,9 @@ reads committed batches from the segment files through its own descriptors
 LSO -- never past it, so open transactions stay invisible -- skips control
 batches and aborted transactions, decodes every codec, adds one document per
 record, and commits at most every COMMIT_INTERVAL_S (the produce -> searchable
-latency is about TICK_S + COMMIT_INTERVAL_S + the commit). It deletes the
+latency is about TICK_S + COMMIT_INTERVAL_S + the commit; a commit is 16
+fdatasyncs and a segment flush: 30-250 ms on this shared disk and CPU), and
+after MAX_UNCOMMITTED_DOCS documents (chronik.search.index). It deletes the
 documents below a moved log start, and for compacted topics, when the sealed
 segments or the cleaner checkpoint change, the documents of records the
 cleaner removed.
@@ -29,7 +31,11 @@ contention. Measured (bench/search_worker.py, 50,000 x 1 KiB JSON, 2 shared
 cores under load): indexing 12.2 s in a thread vs 11.9 s in a process; a
 loop-like task's lateness p99 3.7 ms vs 3.0 ms (0.1 ms with no indexing) --
 the CPU is what is shared, the GIL adds ~0.7 ms at p99 with the broker's
-switch interval lowered to 0.5 ms (SWITCH_INTERVAL_S).
+switch interval lowered to 0.5 ms (SWITCH_INTERVAL_S). Since then the
+Python side shrank to ~10 us per record (the rest runs in tantivy's own
+threads, without the GIL), which favours the thread further. When the loop
+thread is busy (LoopCpu: its CPU share from /proc), a catching-up indexer
+works DUTY_BUSY of the time and catches up afterwards.
 """
 
 from __future__ import annotations
@@ -56,9 +62,9 @@ __all__ = ["PartitionMark", "SearchIndexer", "TopicView"]
 
 log = logging.getLogger("chronik.search")
 
-TICK_S = 0.05
-REFRESH_TICKS = 5
-COMMIT_INTERVAL_S = 0.2
+TICK_S = 0.025
+REFRESH_TICKS = 10  # every 250 ms: all searchable topics
+COMMIT_INTERVAL_S = 0.1
 # While catching up (slices stop early: more to read), commit less often: each
 # commit makes a segment that tantivy merges later.
 CATCH_UP_COMMIT_S = 2.0
@@ -71,6 +77,12 @@ IDLE_WRITER_S = 10.0
 # loop wait at most this long for the GIL (CPython's default is 5 ms, which
 # shows in produce p99; measured in bench/search.py).
 SWITCH_INTERVAL_S = 0.0005
+# When the loop thread used more than this share of a core lately, a producer is
+# pushing as fast as it can: the indexer, behind, then works DUTY_BUSY of the time
+# (the two cores are shared; the produce path comes first, indexing catches up).
+LOOP_BUSY_SHARE = 0.6
+DUTY_BUSY = 0.3
+LOOP_CPU_WINDOW_S = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +127,8 @@ class SearchIndexer:
         self._remove_orphans_once = True
         self._far_behind = False
         self.errors = 0
+        self.throttled_s = 0.0
+        self._loop_cpu: LoopCpu | None = None
         self.listeners: list[Callable[[str], Any]] = []  # called (topic) after each commit, tests
 
     # -- loop side -------------------------------------------------------------------
@@ -135,6 +149,7 @@ class SearchIndexer:
         self._wake.set()
 
     def start(self) -> None:
+        self._loop_cpu = LoopCpu(threading.get_native_id())  # start() runs on the loop
         sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         self.root.mkdir(parents=True, exist_ok=True)
         self._publish(refresh=True)
@@ -193,6 +208,7 @@ class SearchIndexer:
         while not self._stopped.is_set():
             self._wake.wait(timeout=timeout)
             self._wake.clear()
+            started, done_before = time.monotonic(), self.indexed_records
             try:
                 more = self.run_once()
             except BaseException as exc:  # tantivy's panics are BaseExceptions
@@ -202,6 +218,13 @@ class SearchIndexer:
                 log.exception("search indexer failed; retrying")
                 more = False
                 time.sleep(0.5)
+            # While the loop is busy (a producer at full speed), index a DUTY_BUSY
+            # share of the time only: the produce path comes first, the index catches up.
+            if (self.indexed_records > done_before and self._loop_cpu is not None
+                    and self._loop_cpu.share() > LOOP_BUSY_SHARE):
+                pause = min(1.0, (time.monotonic() - started) * (1 / DUTY_BUSY - 1))
+                self.throttled_s += pause
+                self._stopped.wait(pause)
             if more:
                 timeout = 0.0
             elif any(i.pending for i in self.indexes.values()):
@@ -398,6 +421,36 @@ class SearchIndexer:
                 return True
             time.sleep(0.02)
         return False
+
+
+class LoopCpu:
+    """The CPU share of one thread (the event loop) over the last LOOP_CPU_WINDOW_S, from /proc."""
+
+    def __init__(self, tid: int) -> None:
+        self.path = f"/proc/self/task/{tid}/stat"
+        self._tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self._last = (time.monotonic(), self._cpu())
+        self._share = 0.0
+
+    def _cpu(self) -> float:
+        try:
+            with open(self.path, "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            return -1.0
+        return (int(fields[11]) + int(fields[12])) / self._tick
+
+    def share(self) -> float:
+        now = time.monotonic()
+        t0, c0 = self._last
+        if now - t0 >= LOOP_CPU_WINDOW_S:
+            c = self._cpu()
+            if c < 0 or c0 < 0:
+                self._share = 0.0  # no /proc: never throttle
+            else:
+                self._share = (c - c0) / (now - t0)
+            self._last = (now, c)
+        return self._share
 
 
 def _segments_signature(d: Path) -> str | None:
