@@ -323,18 +323,14 @@ class SearchIndexer:
                     refreshed = True
                 if files.aborted.aborted(pid, base):
                     continue
-            if base >= start and last < stable:
-                for r in decode_records(raw):
+            whole = base >= start and last < stable  # else across the resume point or the bound
+            for r in decode_records(raw):
+                if whole or start <= r.offset < stable:
                     add(record_document(p, r))
                     n += 1
-            else:  # a batch across the resume point or the bound
-                for r in decode_records(raw):
-                    if start <= r.offset < stable:
-                        add(record_document(p, r))
-                        n += 1
-            if idx.pending_docs >= MAX_UNCOMMITTED_DOCS:
-                idx.indexed_to[p] = nxt
-                self._commit(name=view.name, idx=idx)
+                    if idx.pending_docs >= MAX_UNCOMMITTED_DOCS:  # mid-batch too: batches may be big
+                        idx.indexed_to[p] = r.offset + 1
+                        self._commit(view.name, idx)
         self.indexed_records += n
         if n:
             idx.touch()
