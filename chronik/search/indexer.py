@@ -65,10 +65,14 @@ log = logging.getLogger("chronik.search")
 TICK_S = 0.025
 REFRESH_TICKS = 10  # every 250 ms: all searchable topics
 COMMIT_INTERVAL_S = 0.1
-# While catching up (slices stop early: more to read), commit less often: each
-# commit makes a segment that tantivy merges later.
-CATCH_UP_COMMIT_S = 2.0
-CATCH_UP_RECORDS = 50_000  # behind by more than this (offsets) on a partition: catching up
+# While catching up, commit less often: a commit costs ~23 ms of CPU whatever its
+# size (a segment flushed, then merged), so 100 ms commits of a few hundred
+# records cost more CPU than indexing them -- on a starved machine the indexer
+# then never catches up (bench/search.py at load 17: p50 5.8 s at 5,000/s).
+# Behind by more than CATCH_UP_RECORDS (offsets, ~1 s at 5,000/s) on a
+# partition, latency is lost already: commit every CATCH_UP_COMMIT_S.
+CATCH_UP_COMMIT_S = 1.0
+CATCH_UP_RECORDS = 5_000
 SLICE_BYTES = 4 << 20
 COMPACTION_CHECK_S = 1.0
 # A writer idle this long is closed: its heap (index.WRITER_HEAP) goes back.
