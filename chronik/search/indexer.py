@@ -64,7 +64,10 @@ log = logging.getLogger("chronik.search")
 
 TICK_S = 0.025
 REFRESH_TICKS = 10  # every 250 ms: all searchable topics
-COMMIT_INTERVAL_S = 0.1
+# Each commit costs ~23 ms of CPU whatever its size (see CATCH_UP_COMMIT_S): at
+# 100 ms that was 23 % of a core while any producer trickles (bench/search.py:
+# 23 s of broker CPU to take 100,000 records at 500/s, 2.7 s without search).
+COMMIT_INTERVAL_S = 0.2
 # While catching up, commit less often: a commit costs ~23 ms of CPU whatever its
 # size (a segment flushed, then merged), so 100 ms commits of a few hundred
 # records cost more CPU than indexing them -- on a starved machine the indexer
