@@ -34,7 +34,7 @@ the CPU is what is shared, the GIL adds ~0.7 ms at p99 with the broker's
 switch interval lowered to 0.5 ms (SWITCH_INTERVAL_S). Since then the
 Python side shrank to ~10 us per record (the rest runs in tantivy's own
 threads, without the GIL), which favours the thread further. When the loop
-thread is busy (LoopCpu: its CPU share from /proc), a catching-up indexer
+thread is busy (LoopCpu: its CPU demand from /proc), a catching-up indexer
 works DUTY_BUSY of the time and catches up afterwards.
 """
 
@@ -84,8 +84,8 @@ IDLE_WRITER_S = 10.0
 # loop wait at most this long for the GIL (CPython's default is 5 ms, which
 # shows in produce p99; measured in bench/search.py).
 SWITCH_INTERVAL_S = 0.0005
-# When the loop thread used more than this share of a core lately, a producer is
-# pushing as fast as it can: the indexer, behind, then works DUTY_BUSY of the time
+# When the loop thread wanted more than this share of a core lately (LoopCpu), a
+# producer is pushing as fast as it can: the indexer, behind, then works DUTY_BUSY of the time
 # (the two cores are shared; the produce path comes first, indexing catches up).
 LOOP_BUSY_SHARE = 0.6
 DUTY_BUSY = 0.3
@@ -427,27 +427,40 @@ class SearchIndexer:
 
 
 class LoopCpu:
-    """The CPU share of one thread (the event loop) over the last LOOP_CPU_WINDOW_S, from /proc."""
+    """How much CPU one thread (the event loop) wanted over the last LOOP_CPU_WINDOW_S.
+
+    From /proc/self/task/TID/schedstat: time on a CPU plus time runnable but
+    waiting for one, per second -- a saturated loop scores ~1 even on a machine
+    so loaded that it gets a fifth of a core (utime+stime would say 0.2 there).
+    Falls back to utime+stime from .../stat.
+    """
 
     def __init__(self, tid: int) -> None:
-        self.path = f"/proc/self/task/{tid}/stat"
+        self.schedstat = f"/proc/self/task/{tid}/schedstat"
+        self.stat = f"/proc/self/task/{tid}/stat"
         self._tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-        self._last = (time.monotonic(), self._cpu())
+        self._last = (time.monotonic(), self._demand())
         self._share = 0.0
 
-    def _cpu(self) -> float:
+    def _demand(self) -> float:
         try:
-            with open(self.path, "rb") as f:
+            with open(self.schedstat, "rb") as f:
+                run_ns, wait_ns = f.read().split()[:2]
+            return (int(run_ns) + int(wait_ns)) / 1e9
+        except (OSError, ValueError):
+            pass
+        try:
+            with open(self.stat, "rb") as f:
                 fields = f.read().rsplit(b")", 1)[1].split()
-        except (OSError, IndexError):
+            return (int(fields[11]) + int(fields[12])) / self._tick
+        except (OSError, IndexError, ValueError):
             return -1.0
-        return (int(fields[11]) + int(fields[12])) / self._tick
 
     def share(self) -> float:
         now = time.monotonic()
         t0, c0 = self._last
         if now - t0 >= LOOP_CPU_WINDOW_S:
-            c = self._cpu()
+            c = self._demand()
             if c < 0 or c0 < 0:
                 self._share = 0.0  # no /proc: never throttle
             else:
