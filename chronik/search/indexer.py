@@ -156,7 +156,6 @@ class SearchIndexer:
         self._wake.set()
 
     def start(self) -> None:
-        self._loop_cpu = LoopCpu(threading.get_native_id())  # start() runs on the loop
         sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
         self.root.mkdir(parents=True, exist_ok=True)
         self._publish(refresh=True)
@@ -167,6 +166,8 @@ class SearchIndexer:
     def _tick(self) -> None:
         if self._stopped.is_set():
             return
+        if self._loop_cpu is None:  # ticks run on the loop thread: the one to watch
+            self._loop_cpu = LoopCpu(threading.get_native_id())
         try:
             self._ticks += 1
             self._publish(refresh=self._ticks % REFRESH_TICKS == 0)
