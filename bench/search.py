@@ -65,6 +65,13 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def cpu_s(pid: int) -> float:
+    """utime + stime of a process (seconds): a load-robust measure on a shared machine."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def dir_bytes(d: Path) -> int:
     return sum(f.stat().st_size for f in d.rglob("*") if f.is_file())
 
@@ -107,11 +114,13 @@ def indexing(b: SearchBroker, n: int) -> dict:
     """Produce without search, then turn it on: the indexer alone, while the broker serves."""
     create_topic(b.bootstrap, "bench", search=False)
     produce_s = produce_all(b.bootstrap, "bench", n)
-    t0 = time.monotonic()
+    t0, c0 = time.monotonic(), cpu_s(b.proc.pid)
     enable_search(b.bootstrap, "bench")
     b.wait_docs("bench", n, timeout=3600)
     total = time.monotonic() - t0
-    return {"records": n, "produce_s": produce_s, "indexed_s": total, "rate": n / total}
+    cpu = cpu_s(b.proc.pid) - c0
+    return {"records": n, "produce_s": produce_s, "indexed_s": total, "rate": n / total,
+            "broker_cpu_s": cpu, "cpu_us_per_record": cpu / n * 1e6}
 
 
 def latency(b: SearchBroker, rate: int = 5000, seconds: float = 6.0) -> dict:
@@ -244,8 +253,10 @@ def produce_impact(b: SearchBroker, topic: str, search: bool, rate: int = 1000, 
         p.poll(0)
     p.flush(30)
     peak_n = 100_000
+    c0 = cpu_s(b.proc.pid)
     peak_s = produce_all(b.bootstrap, topic, peak_n, 10_000_000)
-    return {"p50_ms": pct(lat, 50) * 1000, "p99_ms": pct(lat, 99) * 1000, "peak_mb_s": peak_n * 1024 / peak_s / 1e6}
+    return {"p50_ms": pct(lat, 50) * 1000, "p99_ms": pct(lat, 99) * 1000, "peak_mb_s": peak_n * 1024 / peak_s / 1e6,
+            "peak_broker_cpu_s": cpu_s(b.proc.pid) - c0}
 
 
 def main() -> None:
@@ -255,7 +266,7 @@ def main() -> None:
     ap.add_argument("--skip-impact", action="store_true")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="chronik-bench-search-"))
-    out: dict = {}
+    out: dict = {"load_start": os.getloadavg()}
     b = start(tmp, "on")
     try:
         out["indexing"] = indexing(b, args.records)
@@ -264,6 +275,10 @@ def main() -> None:
         idx_b = dir_bytes(b.data_dir / ".search" / "bench")
         out["sizes"] = {"log_bytes": log_b, "index_bytes": idx_b, "ratio": idx_b / log_b}
         out["queries"] = queries(b, args.records, args.scans)
+        # tantivy merges the segments of a bulk load in the background; until a merge
+        # ends its inputs and output are both on disk: the size once they are done.
+        out["sizes"]["index_bytes_settled"] = dir_bytes(b.data_dir / ".search" / "bench")
+        out["sizes"]["ratio_settled"] = out["sizes"]["index_bytes_settled"] / log_b
         out["latency_5k"] = latency(b)
         if not args.skip_impact:
             out["impact_on"] = produce_impact(b, "imp", True)
@@ -279,11 +294,14 @@ def main() -> None:
             off.stop()
             off.kill()
     shutil.rmtree(tmp, ignore_errors=True)
+    out["load_end"] = os.getloadavg()
     print(json.dumps(out, indent=1))
     ix = out["indexing"]
     print("\n| figure | value |\n|---|---|")
     print(f"| indexing, {ix['records']:,} x 1 KiB JSON | {ix['rate']:,.0f} records/s "
-          f"(turned on after producing them in {ix['produce_s']:.1f} s; indexed in {ix['indexed_s']:.1f} s) |")
+          f"(turned on after producing them in {ix['produce_s']:.1f} s; indexed in {ix['indexed_s']:.1f} s); "
+          f"broker CPU {ix['cpu_us_per_record']:.0f} us/record = {1e6 / ix['cpu_us_per_record']:,.0f} records "
+          f"per CPU-second |")
     la = out["latency_5k"]
     print(f"| produce -> searchable at 5,000 rec/s (achieved {la['achieved_rate']:,.0f}/s) | from send: "
           f"p50 {la['p50_ms']:.0f} ms, p99 {la['p99_ms']:.0f} ms; from ack: p50 {la['ack_p50_ms']:.0f} ms, "
@@ -293,14 +311,18 @@ def main() -> None:
                  if "scan_s" in q else "")
         print(f"| query {q['query']} ({q['hits']} hits) | p50 {q['p50_ms']:.1f} ms, p99 {q['p99_ms']:.1f} ms{extra} |")
     s = out["sizes"]
-    print(f"| index / log size | {s['index_bytes'] / 1e6:.1f} MB / {s['log_bytes'] / 1e6:.1f} MB = {s['ratio']:.2f} |")
+    print(f"| index / log size | {s['index_bytes'] / 1e6:.1f} MB / {s['log_bytes'] / 1e6:.1f} MB = {s['ratio']:.2f} "
+          f"right after indexing; {s['ratio_settled']:.2f} after the queries (merges done) |")
     if "impact_on" in out:
         on, offr = out["impact_on"], out["impact_off"]
         print(f"| produce at 1,000 rec/s, search on vs off | p50 {on['p50_ms']:.2f} / {offr['p50_ms']:.2f} ms, "
               f"p99 {on['p99_ms']:.2f} / {offr['p99_ms']:.2f} ms |")
         print(f"| peak produce, search on vs off | {on['peak_mb_s']:.1f} / {offr['peak_mb_s']:.1f} MB/s "
-              f"({on['peak_mb_s'] / offr['peak_mb_s']:.0%}) |")
+              f"({on['peak_mb_s'] / offr['peak_mb_s']:.0%}); broker CPU while producing {on['peak_broker_cpu_s']:.1f} "
+              f"/ {offr['peak_broker_cpu_s']:.1f} s |")
     print(f"| broker RSS | {out['rss_after_indexing_mb']:.0f} MB after indexing, {out['rss_end_mb']:.0f} MB at end |")
+    print(f"| machine load (1/5/15 min) | start {' '.join(f'{x:.1f}' for x in out['load_start'])}, "
+          f"end {' '.join(f'{x:.1f}' for x in out['load_end'])} (2 cores, shared) |")
 
 
 if __name__ == "__main__":

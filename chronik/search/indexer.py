@@ -17,7 +17,9 @@ reads committed batches from the segment files through its own descriptors
 LSO -- never past it, so open transactions stay invisible -- skips control
 batches and aborted transactions, decodes every codec, adds one document per
 record, and commits at most every COMMIT_INTERVAL_S (the produce -> searchable
-latency is about TICK_S + COMMIT_INTERVAL_S + the commit). It deletes the
+latency is about TICK_S + COMMIT_INTERVAL_S + the commit; a commit is 16
+fdatasyncs and a segment flush: 30-250 ms on this shared disk and CPU), and
+after MAX_UNCOMMITTED_DOCS documents (chronik.search.index). It deletes the
 documents below a moved log start, and for compacted topics, when the sealed
 segments or the cleaner checkpoint change, the documents of records the
 cleaner removed.
@@ -29,7 +31,11 @@ contention. Measured (bench/search_worker.py, 50,000 x 1 KiB JSON, 2 shared
 cores under load): indexing 12.2 s in a thread vs 11.9 s in a process; a
 loop-like task's lateness p99 3.7 ms vs 3.0 ms (0.1 ms with no indexing) --
 the CPU is what is shared, the GIL adds ~0.7 ms at p99 with the broker's
-switch interval lowered to 0.5 ms (SWITCH_INTERVAL_S).
+switch interval lowered to 0.5 ms (SWITCH_INTERVAL_S). Since then the
+Python side shrank to ~10 us per record (the rest runs in tantivy's own
+threads, without the GIL), which favours the thread further. When the loop
+thread is busy (LoopCpu: its CPU demand from /proc), a catching-up indexer
+works DUTY_BUSY of the time and catches up afterwards.
 """
 
 from __future__ import annotations
@@ -45,8 +51,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from chronik.search.index import INDEX_ROOT, TopicIndex, index_dir
-from chronik.search.reader import PartitionFiles, decode_batch
+from chronik.search.index import INDEX_ROOT, MAX_UNCOMMITTED_DOCS, TopicIndex, index_dir
+from chronik.search.reader import PartitionFiles, decode_batch, decode_records
 from chronik.search.schema import record_document
 
 if TYPE_CHECKING:
@@ -56,13 +62,20 @@ __all__ = ["PartitionMark", "SearchIndexer", "TopicView"]
 
 log = logging.getLogger("chronik.search")
 
-TICK_S = 0.05
-REFRESH_TICKS = 5
+TICK_S = 0.025
+REFRESH_TICKS = 10  # every 250 ms: all searchable topics
+# Each commit costs ~23 ms of CPU whatever its size (see CATCH_UP_COMMIT_S): at
+# 100 ms that was 23 % of a core while any producer trickles (bench/search.py:
+# 23 s of broker CPU to take 100,000 records at 500/s, 2.7 s without search).
 COMMIT_INTERVAL_S = 0.2
-# While catching up (slices stop early: more to read), commit less often: each
-# commit makes a segment that tantivy merges later.
-CATCH_UP_COMMIT_S = 2.0
-CATCH_UP_RECORDS = 50_000  # behind by more than this (offsets) on a partition: catching up
+# While catching up, commit less often: a commit costs ~23 ms of CPU whatever its
+# size (a segment flushed, then merged), so 100 ms commits of a few hundred
+# records cost more CPU than indexing them -- on a starved machine the indexer
+# then never catches up (bench/search.py at load 17: p50 5.8 s at 5,000/s).
+# Behind by more than CATCH_UP_RECORDS (offsets, ~1 s at 5,000/s) on a
+# partition, latency is lost already: commit every CATCH_UP_COMMIT_S.
+CATCH_UP_COMMIT_S = 1.0
+CATCH_UP_RECORDS = 5_000
 SLICE_BYTES = 4 << 20
 COMPACTION_CHECK_S = 1.0
 # A writer idle this long is closed: its heap (index.WRITER_HEAP) goes back.
@@ -71,6 +84,12 @@ IDLE_WRITER_S = 10.0
 # loop wait at most this long for the GIL (CPython's default is 5 ms, which
 # shows in produce p99; measured in bench/search.py).
 SWITCH_INTERVAL_S = 0.0005
+# When the loop thread wanted more than this share of a core lately (LoopCpu), a
+# producer is pushing as fast as it can: the indexer, behind, then works DUTY_BUSY of the time
+# (the two cores are shared; the produce path comes first, indexing catches up).
+LOOP_BUSY_SHARE = 0.6
+DUTY_BUSY = 0.3
+LOOP_CPU_WINDOW_S = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +134,8 @@ class SearchIndexer:
         self._remove_orphans_once = True
         self._far_behind = False
         self.errors = 0
+        self.throttled_s = 0.0
+        self._loop_cpu: LoopCpu | None = None
         self.listeners: list[Callable[[str], Any]] = []  # called (topic) after each commit, tests
 
     # -- loop side -------------------------------------------------------------------
@@ -145,6 +166,8 @@ class SearchIndexer:
     def _tick(self) -> None:
         if self._stopped.is_set():
             return
+        if self._loop_cpu is None:  # ticks run on the loop thread: the one to watch
+            self._loop_cpu = LoopCpu(threading.get_native_id())
         try:
             self._ticks += 1
             self._publish(refresh=self._ticks % REFRESH_TICKS == 0)
@@ -193,6 +216,7 @@ class SearchIndexer:
         while not self._stopped.is_set():
             self._wake.wait(timeout=timeout)
             self._wake.clear()
+            started, done_before = time.monotonic(), self.indexed_records
             try:
                 more = self.run_once()
             except BaseException as exc:  # tantivy's panics are BaseExceptions
@@ -202,6 +226,13 @@ class SearchIndexer:
                 log.exception("search indexer failed; retrying")
                 more = False
                 time.sleep(0.5)
+            # While the loop is busy (a producer at full speed), index a DUTY_BUSY
+            # share of the time only: the produce path comes first, the index catches up.
+            if (self.indexed_records > done_before and self._loop_cpu is not None
+                    and self._loop_cpu.share() > LOOP_BUSY_SHARE):
+                pause = min(1.0, (time.monotonic() - started) * (1 / DUTY_BUSY - 1))
+                self.throttled_s += pause
+                self._stopped.wait(pause)
             if more:
                 timeout = 0.0
             elif any(i.pending for i in self.indexes.values()):
@@ -249,9 +280,12 @@ class SearchIndexer:
     def _commit_all(self) -> None:
         for name, idx in list(self.indexes.items()):
             if idx.pending:
-                idx.commit()
-                for cb in self.listeners:
-                    cb(name)
+                self._commit(name, idx)
+
+    def _commit(self, name: str, idx: TopicIndex) -> None:
+        idx.commit()
+        for cb in self.listeners:
+            cb(name)
 
     def _index(self, view: TopicView) -> TopicIndex:
         idx = self.indexes.get(view.name)
@@ -282,7 +316,10 @@ class SearchIndexer:
         nxt = start
         nbytes = 0
         refreshed = False
-        for base, last, raw in files.batches(start, mark.stable, SLICE_BYTES):
+        stable = mark.stable
+        add = idx.add
+        n = 0
+        for base, last, raw in files.batches(start, stable, SLICE_BYTES):
             nbytes += len(raw)
             nxt = last + 1
             transactional, control, pid = files.header_info(raw)
@@ -294,10 +331,17 @@ class SearchIndexer:
                     refreshed = True
                 if files.aborted.aborted(pid, base):
                     continue
-            for r in decode_batch(raw):
-                if start <= r.offset < mark.stable:
-                    idx.add(record_document(p, r))
-                    self.indexed_records += 1
+            whole = base >= start and last < stable  # else across the resume point or the bound
+            for r in decode_records(raw):
+                if whole or start <= r.offset < stable:
+                    add(record_document(p, r))
+                    n += 1
+                    if idx.pending_docs >= MAX_UNCOMMITTED_DOCS:  # mid-batch too: batches may be big
+                        idx.indexed_to[p] = r.offset + 1
+                        self._commit(view.name, idx)
+        self.indexed_records += n
+        if n:
+            idx.touch()
         if nxt > start:
             idx.indexed_to[p] = nxt
             idx.pending += 1  # progress to record even if every record was skipped
@@ -381,6 +425,49 @@ class SearchIndexer:
                 return True
             time.sleep(0.02)
         return False
+
+
+class LoopCpu:
+    """How much CPU one thread (the event loop) wanted over the last LOOP_CPU_WINDOW_S.
+
+    From /proc/self/task/TID/schedstat: time on a CPU plus time runnable but
+    waiting for one, per second -- a saturated loop scores ~1 even on a machine
+    so loaded that it gets a fifth of a core (utime+stime would say 0.2 there).
+    Falls back to utime+stime from .../stat.
+    """
+
+    def __init__(self, tid: int) -> None:
+        self.schedstat = f"/proc/self/task/{tid}/schedstat"
+        self.stat = f"/proc/self/task/{tid}/stat"
+        self._tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        self._last = (time.monotonic(), self._demand())
+        self._share = 0.0
+
+    def _demand(self) -> float:
+        try:
+            with open(self.schedstat, "rb") as f:
+                run_ns, wait_ns = f.read().split()[:2]
+            return (int(run_ns) + int(wait_ns)) / 1e9
+        except (OSError, ValueError):
+            pass
+        try:
+            with open(self.stat, "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / self._tick
+        except (OSError, IndexError, ValueError):
+            return -1.0
+
+    def share(self) -> float:
+        now = time.monotonic()
+        t0, c0 = self._last
+        if now - t0 >= LOOP_CPU_WINDOW_S:
+            c = self._demand()
+            if c < 0 or c0 < 0:
+                self._share = 0.0  # no /proc: never throttle
+            else:
+                self._share = (c - c0) / (now - t0)
+            self._last = (now, c)
+        return self._share
 
 
 def _segments_signature(d: Path) -> str | None:

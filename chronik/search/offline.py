@@ -15,7 +15,7 @@ from pathlib import Path
 from chronik.metadata.configs import TopicConfig
 from chronik.metadata.store import MetadataStore
 from chronik.search.index import TopicIndex, index_dir
-from chronik.search.reader import PartitionFiles, decode_batch
+from chronik.search.reader import PartitionFiles, decode_records
 from chronik.search.schema import record_document
 
 __all__ = ["ReindexResult", "reindex"]
@@ -91,7 +91,7 @@ def reindex(data_dir: Path, topic: str | None = None, every_topic: bool = False)
                     transactional, control, pid = files.header_info(raw)
                     if control or (transactional and files.aborted.aborted(pid, base)):
                         continue
-                    for r in decode_batch(raw):
+                    for r in decode_records(raw):
                         if start <= r.offset < bound:
                             idx.add(record_document(p, r))
                             docs += 1

@@ -25,18 +25,22 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from chronik.storage.batch import HEADER, HEADER_SIZE, LOG_OVERHEAD, MIN_BATCH_LENGTH, verify_batches
 from chronik.storage.txn_index import INDEX_FILE, decode_entries
 
-__all__ = ["AbortedRanges", "PartitionFiles", "StoredRecord", "decode_batch"]
+__all__ = ["AbortedRanges", "PartitionFiles", "StoredRecord", "decode_batch", "decode_records", "records_at"]
 
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _INDEX_ENTRY = struct.Struct(">ii")  # relative last offset, file position
 _CHUNK = 1 << 20
+# The index has an entry every 4 KiB of log (log.index.interval.bytes): a lookup
+# starts at most that far before its batch.
+LOOKUP_CHUNK = 16 << 10
 # Header fields used here (see chronik.storage.batch).
-_H_BASE, _H_LEN, _H_ATTR, _H_LOD, _H_PID = 0, 1, 5, 6, 9
-_TRANSACTIONAL, _CONTROL = 0x10, 0x20
+_H_BASE, _H_LEN, _H_ATTR, _H_LOD, _H_BASE_TS, _H_MAX_TS, _H_PID, _H_COUNT = 0, 1, 5, 6, 7, 8, 9, 12
+_COMPRESSION, _LOG_APPEND_TIME, _TRANSACTIONAL, _CONTROL = 0x07, 0x08, 0x10, 0x20
 
 
 @dataclass(slots=True)
@@ -54,6 +58,81 @@ def decode_batch(raw: bytes | memoryview) -> Iterator[StoredRecord]:
 
     for r in DefaultRecordBatch(bytes(raw)):
         yield StoredRecord(r.offset, r.timestamp, r.key, r.value, list(r.headers))
+
+
+def decode_records(raw: bytes) -> Any:
+    """The records of one v2 batch as kafka-python's own objects (offset, timestamp, key, value,
+    headers): the indexer's path, without a second object per record."""
+    from kafka.record.default_records import DefaultRecordBatch
+
+    return DefaultRecordBatch(raw)
+
+
+def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+    """A zigzag varint (Kafka's record fields) at `pos`: (value, next position)."""
+    shift = n = 0
+    while True:
+        b = buf[pos]
+        pos += 1
+        n |= (b & 0x7F) << shift
+        if b < 0x80:
+            return (n >> 1) ^ -(n & 1), pos
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint too long")
+
+
+def records_at(raw: bytes, offsets: set[int] | frozenset[int]) -> list[StoredRecord]:
+    """The records of one batch whose offsets are in `offsets`, decoding only those.
+
+    A search hit needs one record of a batch that may hold a thousand: walking
+    the record lengths and decoding just the wanted ones is ~10x cheaper than
+    decoding the batch. Compressed batches are decoded whole (kafka-python),
+    stopping after the last wanted offset.
+    """
+    h = HEADER.unpack_from(raw, 0)
+    base, attrs = h[_H_BASE], h[_H_ATTR]
+    hi = max(offsets)
+    if attrs & _COMPRESSION:
+        out = []
+        for r in decode_batch(raw):
+            if r.offset in offsets:
+                out.append(r)
+            if r.offset >= hi:
+                break
+        return out
+    log_append = attrs & _LOG_APPEND_TIME
+    first_ts, max_ts = h[_H_BASE_TS], h[_H_MAX_TS]
+    out = []
+    pos = HEADER_SIZE
+    for _ in range(h[_H_COUNT]):
+        length, pos = _varint(raw, pos)
+        end = pos + length
+        p = pos + 1  # attributes
+        ts_delta, p = _varint(raw, p)
+        off_delta, p = _varint(raw, p)
+        offset = base + off_delta
+        if offset in offsets:
+            n, p = _varint(raw, p)
+            key = None if n < 0 else raw[p:p + n]
+            p += max(n, 0)
+            n, p = _varint(raw, p)
+            value = None if n < 0 else raw[p:p + n]
+            p += max(n, 0)
+            count, p = _varint(raw, p)
+            headers: list[tuple[str, bytes | None]] = []
+            for _h in range(count):
+                n, p = _varint(raw, p)
+                name = raw[p:p + n].decode("utf-8", "replace")
+                p += n
+                n, p = _varint(raw, p)
+                headers.append((name, None if n < 0 else raw[p:p + n]))
+                p += max(n, 0)
+            out.append(StoredRecord(offset, max_ts if log_append else first_ts + ts_delta, key, value, headers))
+        if offset >= hi:
+            break
+        pos = end
+    return out
 
 
 class AbortedRanges:
@@ -122,18 +201,28 @@ class PartitionFiles:
         n = len(raw) // 8
         if not n:
             return 0
-        rel = [_INDEX_ENTRY.unpack_from(raw, i * 8) for i in range(n)]
         # Entries name the last offset of the batch at their position: start at the
-        # last batch that ends before `offset` (it is skipped by the walk).
-        i = bisect.bisect_left([r[0] for r in rel], offset - base) - 1
-        return rel[i][1] if i >= 0 else 0
+        # last batch that ends before `offset` (it is skipped by the walk). A binary
+        # search on the bytes: unpacking every entry cost 2 ms per search hit.
+        target = offset - base
+        lo, hi = 0, n
+        unpack = _INDEX_ENTRY.unpack_from
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if unpack(raw, mid * 8)[0] < target:
+                lo = mid + 1
+            else:
+                hi = mid
+        return unpack(raw, (lo - 1) * 8)[1] if lo > 0 else 0
 
     # -- reading ------------------------------------------------------------------------
-    def batches(self, start: int, bound: int, max_bytes: int = 4 * _CHUNK) -> Iterator[tuple[int, int, bytes]]:
+    def batches(self, start: int, bound: int, max_bytes: int = 4 * _CHUNK,
+                chunk_bytes: int = _CHUNK) -> Iterator[tuple[int, int, bytes]]:
         """(base offset, last offset, batch bytes) of batches holding offsets in [start, bound).
 
         Stops after about `max_bytes`, at the bound, at a torn or damaged batch,
         or at the end of the files; continue by calling again from the next offset.
+        Reads (and checks the CRC of) `chunk_bytes` at a time: small for lookups.
         """
         if start >= bound:
             return
@@ -159,7 +248,7 @@ class PartitionFiles:
                     pos = self._start_position(base, offset)
                 size = os.fstat(fd).st_size
                 while pos < size and offset < bound:
-                    chunk = os.pread(fd, min(_CHUNK, size - pos), pos)
+                    chunk = os.pread(fd, min(chunk_bytes, size - pos), pos)
                     good, _why = verify_batches(chunk)
                     if good == 0:
                         if len(chunk) >= HEADER_SIZE:
@@ -218,18 +307,21 @@ class PartitionFiles:
                     yield r
 
     def lookup(self, offsets: list[int]) -> dict[int, StoredRecord]:
-        """The records at `offsets` that the files still hold (compaction may have dropped some)."""
-        want = sorted(set(offsets))
+        """The records at `offsets` that the files still hold (compaction may have dropped some).
+
+        Reads LOOKUP_CHUNK bytes from the batch boundary the offset index gives
+        (a whole batch if it is larger): reading 1 MiB chunks and checking their
+        CRC made a search with 10 hits spend 5 ms here.
+        """
+        want = set(offsets)
         out: dict[int, StoredRecord] = {}
         saved = self._cursor
-        for o in want:
+        for o in sorted(want):
             if o in out:
                 continue
-            for _b, last, raw in self.batches(o, o + 1, 1):
-                for r in decode_batch(raw):
-                    if r.offset in want:
-                        out[r.offset] = r
-                del last
+            for _b, _last, raw in self.batches(o, o + 1, 1, LOOKUP_CHUNK):
+                for r in records_at(raw, want):
+                    out[r.offset] = r
         self._cursor = saved
         return out
 

@@ -295,3 +295,27 @@ def test_malformed_bodies_get_400_and_the_broker_keeps_serving(search_factory, b
     assert status == 400, out
     assert out["status"] == 400 and out["error"]["type"] and out["error"]["root_cause"]
     assert b.search("m", {"match": {"value": "hello"}}) == ["0-0"]
+
+
+def test_a_backlog_larger_than_one_commit_is_indexed_once(search_factory):
+    """More records than the indexer keeps uncommitted (it commits within a slice): each exactly once."""
+    from chronik.search.index import MAX_UNCOMMITTED_DOCS
+
+    b = search_factory()
+    n = 2 * MAX_UNCOMMITTED_DOCS + 1234
+    create(b.bootstrap, "backlog")  # search off: the whole backlog is there when it is turned on
+    p = Producer({"bootstrap.servers": b.bootstrap, "linger.ms": 50, "batch.size": 1 << 20})
+    for i in range(n):
+        p.produce("backlog", key=f"k{i % 7}".encode(), value=json.dumps({"i": i, "even": i % 2 == 0}).encode())
+        if i % 10_000 == 0:
+            p.poll(0)
+    assert p.flush(60) == 0
+    admin = AdminClient({"bootstrap.servers": b.bootstrap})
+    res = ConfigResource("topic", "backlog", set_config={"chronik.search.enable": "true"})
+    list(admin.alter_configs([res]).values())[0].result(10)
+    b.wait_docs("backlog", n, timeout=300)
+    assert b.total("backlog", {"term": {"key": "k3"}}) == len(range(3, n, 7))
+    assert b.total("backlog", {"term": {"value.even": True}}) == len(range(0, n, 2))
+    assert set(b.search("backlog", {"term": {"value.i": n - 1}})) == {f"0-{n - 1}"}
+    assert set(b.search("backlog", {"range": {"offset": {"gte": 9_000, "lt": 9_005}}})) == \
+        {f"0-{o}" for o in range(9_000, 9_005)}
