@@ -86,11 +86,12 @@ def _start_http(config: BrokerConfig, server: Server, core: BrokerCore) -> tuple
     admin_url = f"http://{fmt_host}:{admin}" if admin is not None else None
     app.http_url = admin_url
     if config.console_enabled and admin is not None:
-        from chronik.console.app import ConsoleApp
+        from chronik.console.mount import ConsoleMount, owns
+        from chronik.http.app import WARM_UP_AFTER_S
 
-        console = ConsoleApp(app, read_only=config.console_read_only)
-        app.router.mount(console.owns, console)
-        console.start()
+        console = ConsoleMount(app, read_only=config.console_read_only)
+        app.router.mount(owns, console)
+        app.scheduler.call_later(WARM_UP_AFTER_S, console.build)
         core.on_close(console.close)
     registry_url = None
     if config.schema_registry_enabled:

@@ -1,7 +1,8 @@
 """The web console: pages and a JSON API on the admin HTTP port, served by the broker's own loop.
 
 chronik.console.app.ConsoleApp is mounted on the admin port's router at
-start-up (chronik.broker.main). It reads the core as the HTTP app does and
+start-up (chronik.broker.main) through chronik.console.mount, which builds it
+a moment after start or on the first console request. It reads the core as the HTTP app does and
 changes it only through the Kafka handlers (chronik.console.kafka_calls), as
 the logged-in principal. The page is hand-written HTML, CSS and JavaScript
 in chronik/console/static (package data; no build step, no CDN, no
@@ -40,6 +41,7 @@ read-only mode):
     GET  /console/api/schemas/<s>             every version pretty-printed, compatibility
 
 A message is `{partition, offset, timestamp, timestamp_type, key, value,
-headers}`; key and value are `null` or `{size, base64, text, format, json?,
-schema_id?, error?, truncated?}` (chronik.console.decode).
+headers}`; key and value are `null` or `{size, text, format, base64?, json?,
+schema_id?, error?, truncated?}` (chronik.console.decode; base64 only
+for bytes that are not UTF-8 text).
 """

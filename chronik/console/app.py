@@ -1,7 +1,7 @@
 """The console's HTTP app: its pages, its JSON API, sessions and the write guards.
 
 Mounted on the admin port's router by the broker's start-up
-(`AdminApp.router.mount(console.owns, console)`), so it runs on the one
+(through chronik.console.mount.ConsoleMount), so it runs on the one
 selectors loop through the sans-IO HTTP layer (chronik.http.protocol): a
 route answers at once from memory, or later (a download built in slices, a
 search collected from the search threads), never by waiting.
@@ -34,6 +34,7 @@ from chronik.console.decode import Decoder
 from chronik.console.groups import GroupRoutes
 from chronik.console.kafka_calls import ConsoleSecurity, KafkaCallError, http_status
 from chronik.console.messages import Later, MessageRoutes
+from chronik.console.mount import PAGE_PATHS, owns
 from chronik.console.records import ReadError
 from chronik.console.sampler import Sampler
 from chronik.console.schemas import SchemaRoutes
@@ -66,9 +67,6 @@ SECURITY_HEADERS = [
     ("x-frame-options", "DENY"),
     ("referrer-policy", "no-referrer"),
 ]
-PAGE_PATHS = ("/", "/console", "/index.html")
-
-
 GZIP_MIN, GZIP_MAX = 2048, 1024 * 1024
 
 
@@ -85,10 +83,6 @@ def _gzipping(respond: Callable[[Response], None]) -> Callable[[Response], None]
         respond(resp)
 
     return send
-
-
-def owns(path: str) -> bool:
-    return path in PAGE_PATHS or path == "/console/" or path.startswith("/console/") or path == "/favicon.ico"
 
 
 class ConsoleApp:

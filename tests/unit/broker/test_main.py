@@ -65,6 +65,7 @@ class FakeServer:
 def test_the_console_is_mounted_on_the_admin_port_unless_turned_off(tmp_path):
     from chronik.broker.config import BrokerConfig
     from chronik.broker.core import BrokerCore
+    from chronik.http.app import WARM_UP_AFTER_S
 
     for enabled in (True, False):
         server = FakeServer()
@@ -78,8 +79,11 @@ def test_the_console_is_mounted_on_the_admin_port_unless_turned_off(tmp_path):
             mounted = [owns for owns, _ in router.mounts if owns("/") and owns("/console/api/topics")]
             assert len(mounted) == (1 if enabled else 0)
             if enabled:
-                console = next(h for owns, h in router.mounts if owns("/"))
-                assert console.read_only is True
+                mount = next(h for owns, h in router.mounts if owns("/"))
+                assert mount.app is None  # built after start-up, off the path to serving Kafka
+                assert (WARM_UP_AFTER_S, mount.build) in server.timers
+                console = mount.build()
+                assert console.read_only is True and mount.build() is console
                 assert any(fn.__self__ is console.sampler for _, fn in server.timers
                            if hasattr(fn, "__self__"))  # sampling once a second on the loop
         finally:
