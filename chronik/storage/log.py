@@ -106,6 +106,8 @@ class PartitionLog:
         config: LogConfig,
         *,
         now_ms: Callable[[], int] = wall_ms,
+        lazy: bool = False,
+        on_open: Callable[[PartitionLog], None] | None = None,
     ) -> None:
         self.directory = Path(directory)
         self.config = config
@@ -121,12 +123,50 @@ class PartitionLog:
         self._damage: set[tuple[int, int]] = set()  # (segment base, byte) already reported
         # What recovery repaired at open, one description per repair.
         self.recovery_actions: list[str] = []
-        self.directory.mkdir(parents=True, exist_ok=True)
         self._segments: list[Segment] = []
         self._bases: list[int] = []
-        self._open_segments()
+        self._log_start = self._log_end = 0
+        # Called once the log is open (the broker rebuilds producer state there).
+        self.on_open = on_open
+        self._opened = False
+        if not lazy:
+            self.open()
 
     # -- opening --------------------------------------------------------------
+
+    @property
+    def opened(self) -> bool:
+        return self._opened
+
+    def open(self) -> None:
+        """Load and recover the segments, once.
+
+        A ``lazy`` log does this on first use (any read, append or offset
+        lookup), so a broker with many partitions accepts connections first and
+        recovers them afterwards or on demand; until then nothing is on disk for
+        a partition that was never written. A failed open leaves the log closed
+        to use and is tried again next time.
+        """
+        if self._opened or self._closed:
+            return
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._open_segments()
+        except BaseException:
+            for seg in self._segments:
+                try:
+                    seg.close()
+                except OSError:
+                    pass
+            self._segments.clear()
+            self._bases.clear()
+            raise
+        self._opened = True
+        if self.on_open is not None:
+            try:
+                self.on_open(self)
+            except Exception:
+                logger.exception("%s: after-open hook failed", self.directory)
 
     def _open_segments(self) -> None:
         d = self.directory
@@ -203,10 +243,14 @@ class PartitionLog:
 
     @property
     def log_start_offset(self) -> int:
+        if not self._opened:
+            self.open()
         return self._log_start
 
     @property
     def log_end_offset(self) -> int:
+        if not self._opened:
+            self.open()
         return self._log_end
 
     @property
@@ -215,9 +259,13 @@ class PartitionLog:
 
     @property
     def segments(self) -> list[Segment]:
+        if not self._opened:
+            self.open()
         return list(self._segments)
 
     def size_bytes(self) -> int:
+        if not self._opened:
+            self.open()
         return sum(seg.size for seg in self._segments)
 
     # -- append ---------------------------------------------------------------
@@ -228,6 +276,8 @@ class PartitionLog:
         The BatchInfo objects are updated in place with their assigned offsets
         (and LogAppendTime timestamps) so callers can use them afterwards.
         """
+        if not self._opened:
+            self.open()
         if batches is None:
             batches = scan_batches(data)
         elif not batches:
@@ -309,6 +359,8 @@ class PartitionLog:
         At least one batch is returned even if it alone exceeds ``max_bytes``
         (KIP-74), so a consumer can always make progress.
         """
+        if not self._opened:
+            self.open()
         log_end = self._log_end
         log_start = self._log_start
         if offset == log_end:
@@ -320,7 +372,7 @@ class PartitionLog:
         segments = self._segments
         bases = self._bases
         hint = self._read_hints.get(offset)
-        if hint is not None and hint[0].fd >= 0 and hint[1] < hint[0].size:
+        if hint is not None and not hint[0].closed and hint[1] < hint[0].size:
             # A consumer continuing where its previous fetch ended: skip the
             # index lookup and header walk.
             seg, start = hint
@@ -410,6 +462,8 @@ class PartitionLog:
 
     def offset_for_timestamp(self, timestamp_ms: int) -> tuple[int, int] | None:
         """(offset, timestamp) of the earliest record with timestamp >= ``timestamp_ms``."""
+        if not self._opened:
+            self.open()
         log_start = self._log_start
         for seg in self._segments:
             if seg.max_timestamp < timestamp_ms:
@@ -429,6 +483,8 @@ class PartitionLog:
 
     def max_timestamp(self) -> tuple[int, int]:
         """(offset, timestamp) of the first record carrying the largest timestamp."""
+        if not self._opened:
+            self.open()
         best: Segment | None = None
         for seg in self._segments:
             if seg.max_timestamp >= 0 and (best is None or seg.max_timestamp > best.max_timestamp):
@@ -470,6 +526,8 @@ class PartitionLog:
 
     def delete_records_before(self, offset: int) -> int:
         """Advance the log start (DeleteRecords) and drop segments wholly below it."""
+        if not self._opened:
+            self.open()
         if offset > self._log_end or offset < 0:
             raise OffsetOutOfRangeError(
                 f"cannot delete before {offset}: log end is {self._log_end}"
@@ -488,6 +546,8 @@ class PartitionLog:
 
     def roll_if_due(self) -> bool:
         """Roll a non-empty active segment older than segment.ms (the timer half of rolling)."""
+        if not self._opened:
+            self.open()
         seg = self._segments[-1]
         if seg.size and self._now_ms() - seg.created_ms > self.config.segment_ms:
             self._roll()
@@ -500,6 +560,8 @@ class PartitionLog:
         The active segment is rolled first if it is among them, so a log never
         lacks a segment to append to. Returns the deleted segments.
         """
+        if not self._opened:
+            self.open()
         count = min(count, len(self._segments))
         if count <= 0:
             return []
@@ -544,6 +606,8 @@ class PartitionLog:
         ``swap_path`` None every record of ``old`` was dropped and the
         segments are just deleted (any subset of them is an equally valid log).
         """
+        if not self._opened:
+            self.open()
         if not old or any(seg not in self._segments for seg in old):
             raise ValueError("segments to replace are no longer part of the log")
         first = self._segments.index(old[0])
@@ -581,7 +645,8 @@ class PartitionLog:
     # -- lifecycle ------------------------------------------------------------
 
     def flush(self) -> None:
-        self._segments[-1].flush()
+        if self._opened:
+            self._segments[-1].flush()
         self._unflushed = 0
 
     def close(self) -> None:

@@ -204,7 +204,6 @@ def _verified_batches(seg: Segment, state: dict) -> Iterator[tuple[int, int, int
     Stops silently at the first bad batch, leaving its position and the reason
     in ``state`` so the caller can truncate.
     """
-    fd = seg.fd
     size = seg.size
     pos = state["position"]
     buf = b""
@@ -218,7 +217,7 @@ def _verified_batches(seg: Segment, state: dict) -> Iterator[tuple[int, int, int
             break
         off = pos - buf_pos
         if off + HEADER_SIZE > len(buf):
-            buf = os.pread(fd, _SCAN_CHUNK, pos)
+            buf = os.pread(seg.fd, _SCAN_CHUNK, pos)  # not kept across yields (LRU)
             buf_pos, off = pos, 0
         h = unpack(buf, off)
         try:
@@ -230,7 +229,7 @@ def _verified_batches(seg: Segment, state: dict) -> Iterator[tuple[int, int, int
         batch_size = LOG_OVERHEAD + h[H_BATCH_LENGTH]
         end = pos + batch_size
         if end - buf_pos > len(buf):
-            buf = os.pread(fd, max(_SCAN_CHUNK, end - pos), pos)
+            buf = os.pread(seg.fd, max(_SCAN_CHUNK, end - pos), pos)
             buf_pos, off = pos, 0
         if crc32c(memoryview(buf)[off + ATTRIBUTES_OFFSET : end - buf_pos]) != h[H_CRC]:
             state["reason"] = f"CRC mismatch in batch with baseOffset {base_offset}"

@@ -38,6 +38,7 @@ from chronik.storage.batch import (
     MIN_BATCH_LENGTH,
     CorruptBatchError,
 )
+from chronik.storage.handles import OPEN_FILES
 
 logger = logging.getLogger("chronik.storage")
 
@@ -77,25 +78,34 @@ def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
 
 
 class _IndexFile:
-    """An index kept in memory and appended to its file in batches of entries."""
+    """An index kept in memory and appended to its file in batches of entries.
 
-    __slots__ = ("path", "_fd", "_pending")
+    The file is opened for each batch write and closed again: writes come once
+    per ~32 entries, and a descriptor held per active segment would count
+    against the limit the segment-file LRU (storage.handles) keeps.
+    """
+
+    __slots__ = ("path", "_pending", "_unsynced")
 
     def sync(self) -> None:
         """Write pending entries to the file (one write), or leave the file as it was."""
         if self._pending:
-            fd = self._writer()
-            before = os.lseek(fd, 0, os.SEEK_END)
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | _CLOEXEC, 0o644)
             try:
-                write_all(fd, self._encode(self._pending))
-            except OSError:
-                # A full disk: no torn entry stays behind; the entries stay pending.
+                before = os.lseek(fd, 0, os.SEEK_END)
                 try:
-                    os.ftruncate(fd, before)
+                    write_all(fd, self._encode(self._pending))
                 except OSError:
-                    pass
-                raise
+                    # A full disk: no torn entry stays behind; the entries stay pending.
+                    try:
+                        os.ftruncate(fd, before)
+                    except OSError:
+                        pass
+                    raise
+            finally:
+                os.close(fd)
             self._pending = []
+            self._unsynced = True
 
     def _encode(self, entries: list[int]) -> bytes:
         raise NotImplementedError
@@ -104,25 +114,27 @@ class _IndexFile:
         raise NotImplementedError
 
     def rewrite(self) -> None:
-        self.close()
         self._pending = []
         atomic_write(self.path, self.to_bytes())
 
-    def _writer(self) -> int:
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | _CLOEXEC, 0o644)
-        return self._fd
-
     def flush(self) -> None:
+        """Pending entries written and the file fsynced (through a fresh descriptor:
+        fsync flushes the file, whichever descriptor wrote it)."""
         self.sync()
-        if self._fd is not None:
-            os.fsync(self._fd)
+        if not self._unsynced:
+            return
+        try:
+            fd = os.open(self.path, os.O_RDONLY | _CLOEXEC)
+        except FileNotFoundError:
+            return
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self._unsynced = False
 
     def close(self) -> None:
         self.sync()
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
 
 
 class OffsetIndex(_IndexFile):
@@ -133,9 +145,9 @@ class OffsetIndex(_IndexFile):
         self.base_offset = base_offset
         self.offsets = array("i")  # relative last offsets
         self.positions = array("i")
-        self._fd: int | None = None
         # Entries not yet written to the file (see Segment.persist_index_entries).
         self._pending: list[int] = []
+        self._unsynced = False  # written since the last fsync
         self.dropped = 0
 
     def __len__(self) -> int:
@@ -221,8 +233,8 @@ class TimeIndex(_IndexFile):
         self.base_offset = base_offset
         self.timestamps = array("q")
         self.offsets = array("i")  # relative
-        self._fd: int | None = None
         self._pending: list[int] = []
+        self._unsynced = False
 
     def __len__(self) -> int:
         return len(self.timestamps)
@@ -273,12 +285,17 @@ class TimeIndex(_IndexFile):
 
 
 class Segment:
-    """A segment file kept open for pread; writes go through O_APPEND."""
+    """A segment file opened for pread; writes go through O_APPEND.
+
+    Its descriptor is one of the LRU in storage.handles: ``fd`` reopens the
+    file when it was evicted, and is -1 once the segment is closed.
+    """
 
     __slots__ = (
         "base_offset",
         "path",
-        "fd",
+        "_fd",
+        "closed",
         "size",
         "index",
         "time_index",
@@ -294,8 +311,10 @@ class Segment:
         self.base_offset = base_offset
         self.path = directory / segment_name(base_offset, ".log")
         flags = os.O_RDWR | os.O_APPEND | _CLOEXEC | (os.O_CREAT | os.O_EXCL if create else 0)
-        self.fd = os.open(self.path, flags, 0o644)
-        self.size = os.fstat(self.fd).st_size
+        self._fd = os.open(self.path, flags, 0o644)
+        self.closed = False
+        OPEN_FILES.opened(self)
+        self.size = 0 if create else os.fstat(self._fd).st_size
         self.index = OffsetIndex(directory / segment_name(base_offset, ".index"), base_offset)
         self.time_index = TimeIndex(
             directory / segment_name(base_offset, ".timeindex"), base_offset
@@ -317,6 +336,27 @@ class Segment:
 
     def __repr__(self) -> str:
         return f"Segment(base_offset={self.base_offset}, size={self.size}, path={self.path})"
+
+    # -- the descriptor (see storage.handles) -----------------------------------
+
+    @property
+    def fd(self) -> int:
+        """An open descriptor of the ``.log`` file (reopened if evicted); -1 once closed."""
+        fd = self._fd
+        if fd >= 0:
+            OPEN_FILES.touch(self)
+            return fd
+        if self.closed:
+            return -1
+        fd = self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | _CLOEXEC)
+        OPEN_FILES.opened(self)
+        return fd
+
+    def evict(self) -> None:
+        """Close the descriptor to make room; the next ``fd`` reopens the file."""
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)
 
     # -- indexing -------------------------------------------------------------
 
@@ -445,14 +485,14 @@ class Segment:
         Reads headers only, in chunks, never record data beyond a chunk.
         """
         end = self.size if end is None else end
-        fd = self.fd
         unpack = HEADER.unpack_from
         chunk = b""
         chunk_pos = 0
         while position + HEADER_SIZE <= end:
             off = position - chunk_pos
             if off < 0 or off + HEADER_SIZE > len(chunk):
-                chunk = os.pread(fd, min(_WALK_CHUNK, end - position), position)
+                # Not kept across yields: the LRU may close it in between.
+                chunk = os.pread(self.fd, min(_WALK_CHUNK, end - position), position)
                 chunk_pos = position
                 off = 0
                 if len(chunk) < HEADER_SIZE:
@@ -499,9 +539,11 @@ class Segment:
     def close(self) -> None:
         self.time_index.close()
         self.index.close()
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
+        self.closed = True
+        OPEN_FILES.forget(self)
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)
 
     def delete(self) -> None:
         self.close()
