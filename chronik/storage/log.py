@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chronik.clock import wall_ms
-from chronik.storage.atomic import atomic_write, fsync_dir
+from chronik.storage.atomic import TMP_SUFFIX, atomic_write, fsync_dir
 from chronik.storage.batch import (
     BATCH_LENGTH_OFFSET,
     H_BASE_OFFSET,
@@ -39,7 +39,7 @@ from chronik.storage.batch import (
 )
 from chronik.storage.recovery import load_sealed_segment, recover_active_segment
 from chronik.storage.segment import INT32_MAX, Segment
-from chronik.storage.swap import finish_interrupted_swaps
+from chronik.storage.swap import CLEANED_SUFFIX, SWAP_SUFFIX, finish_interrupted_swaps
 
 __all__ = [
     "AppendResult",
@@ -150,7 +150,6 @@ class PartitionLog:
         if self._opened or self._closed:
             return
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
             self._open_segments()
         except BaseException:
             for seg in self._segments:
@@ -170,11 +169,22 @@ class PartitionLog:
 
     def _open_segments(self) -> None:
         d = self.directory
-        for stray in d.glob("*.tmp"):
-            stray.unlink(missing_ok=True)
-        repairs: list[str] = finish_interrupted_swaps(d)
+        # One listing serves every question below: opening 10,000 partitions
+        # at start-up is mostly system calls.
+        try:
+            names = os.listdir(d)
+        except FileNotFoundError:
+            d.mkdir(parents=True, exist_ok=True)
+            names = []
+        repairs: list[str] = []
+        for name in names:
+            if name.endswith(TMP_SUFFIX):
+                (d / name).unlink(missing_ok=True)
+        if any(n.endswith((CLEANED_SUFFIX, SWAP_SUFFIX)) for n in names):
+            repairs += finish_interrupted_swaps(d)
+            names = os.listdir(d)
         bases = sorted(
-            int(p.stem) for p in d.glob("*.log") if len(p.stem) == 20 and p.stem.isdigit()
+            int(n[:20]) for n in names if len(n) == 24 and n.endswith(".log") and n[:20].isdigit()
         )
         interval = self.config.index_interval_bytes
         for base in bases:
@@ -184,7 +194,7 @@ class PartitionLog:
         for seg in self._segments[:-1]:
             repairs += [f"{seg.path.name}: {a}" for a in load_sealed_segment(seg, interval)]
 
-        stored_start = self._read_log_start()
+        stored_start = self._read_log_start() if LOG_START_OFFSET_FILE in names else 0
         if self._segments:
             active = self._segments[-1]
             result = recover_active_segment(active, interval)

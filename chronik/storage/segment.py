@@ -59,6 +59,8 @@ _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 # Header walks read this much at a time so that runs of small batches cost one syscall.
 _WALK_CHUNK = 16384
 INT32_MAX = 2**31 - 1
+MISSING_OFFSET_INDEX = "offset index missing"
+MISSING_TIME_INDEX = "time index missing"
 # Offset index entries buffered before one write to the index files.
 _INDEX_WRITE_BATCH = 32
 
@@ -165,7 +167,7 @@ class OffsetIndex(_IndexFile):
         try:
             data = self.path.read_bytes()
         except FileNotFoundError:
-            return "offset index missing"
+            return MISSING_OFFSET_INDEX
         if len(data) % 8:
             return f"offset index size {len(data)} is not a multiple of 8"
         both = array("i")
@@ -245,7 +247,7 @@ class TimeIndex(_IndexFile):
         try:
             data = self.path.read_bytes()
         except FileNotFoundError:
-            return "time index missing"
+            return MISSING_TIME_INDEX
         if len(data) % 12:
             return f"time index size {len(data)} is not a multiple of 12"
         ts = array("q")
@@ -330,9 +332,9 @@ class Segment:
         # Bytes from the start known to hold sound batches (checked when first
         # read, or when appended after the producer's CRC was checked).
         self.verified = 0
-        if create:
-            self.index.path.write_bytes(b"")
-            self.time_index.path.write_bytes(b"")
+        # A new segment's index files appear with their first entries (or when
+        # it is sealed): creating a file costs ~1 ms of kernel time on a busy
+        # disk, and a partition's first append used to create four.
 
     def __repr__(self) -> str:
         return f"Segment(base_offset={self.base_offset}, size={self.size}, path={self.path})"
@@ -432,6 +434,9 @@ class Segment:
         # Sealed segments are read-only; their indexes stay in memory.
         self.time_index.close()
         self.index.close()
+        for index in (self.index, self.time_index):
+            # Kafka's layout: every sealed segment has both files, empty or not.
+            os.close(os.open(index.path, os.O_WRONLY | os.O_CREAT | _CLOEXEC, 0o644))
 
     # -- writing --------------------------------------------------------------
 
