@@ -39,6 +39,8 @@ MAX_TOPIC_NAME = 249
 # CreatePartitions request may create (PolicyViolation beyond it).
 MAX_PARTITIONS_PER_REQUEST = 10_000
 TOO_MANY_PARTITIONS = "Excessively large number of partitions per request."
+# Closing more dirty partition logs than this syncs the file systems once instead.
+_SYNC_ALL_ABOVE = 64
 
 
 def topic_name_error(name: str | None) -> str | None:
@@ -302,10 +304,18 @@ class TopicTable:
             topic.reparse()
 
     def close(self) -> None:
-        for topic in self._by_name.values():
-            for plog in topic.partitions:
-                try:
+        logs = [plog for topic in self._by_name.values() for plog in topic.partitions]
+        dirty = [plog for plog in logs if plog.dirty]
+        if len(dirty) > _SYNC_ALL_ABOVE and hasattr(os, "sync"):
+            # One sync() instead of an fsync per partition: 10,000 fsyncs took
+            # ~20 s on a busy disk, the kernel writes them back together in one.
+            os.sync()
+            for plog in dirty:
+                plog.dirty = False
+        for plog in logs:
+            try:
+                if plog.dirty:
                     plog.flush()
-                    plog.close()
-                except Exception:
-                    log.exception("closing %s failed", plog.directory)
+                plog.close()
+            except Exception:
+                log.exception("closing %s failed", plog.directory)

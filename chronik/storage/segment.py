@@ -87,7 +87,14 @@ class _IndexFile:
     against the limit the segment-file LRU (storage.handles) keeps.
     """
 
-    __slots__ = ("path", "_pending", "_unsynced")
+    __slots__ = ("directory", "base_offset", "_pending", "_unsynced")
+    SUFFIX = ""
+
+    @property
+    def path(self) -> Path:
+        # Made on use, not kept: three Path objects per partition were ~1 KB of
+        # a 10,000-partition broker's memory each.
+        return self.directory / segment_name(self.base_offset, self.SUFFIX)
 
     def sync(self) -> None:
         """Write pending entries to the file (one write), or leave the file as it was."""
@@ -140,10 +147,11 @@ class _IndexFile:
 
 
 class OffsetIndex(_IndexFile):
-    __slots__ = ("base_offset", "offsets", "positions", "dropped")
+    __slots__ = ("offsets", "positions", "dropped")
+    SUFFIX = ".index"
 
-    def __init__(self, path: Path, base_offset: int) -> None:
-        self.path = path
+    def __init__(self, directory: Path, base_offset: int) -> None:
+        self.directory = directory
         self.base_offset = base_offset
         self.offsets = array("i")  # relative last offsets
         self.positions = array("i")
@@ -228,10 +236,11 @@ class OffsetIndex(_IndexFile):
 
 
 class TimeIndex(_IndexFile):
-    __slots__ = ("base_offset", "timestamps", "offsets")
+    __slots__ = ("timestamps", "offsets")
+    SUFFIX = ".timeindex"
 
-    def __init__(self, path: Path, base_offset: int) -> None:
-        self.path = path
+    def __init__(self, directory: Path, base_offset: int) -> None:
+        self.directory = directory
         self.base_offset = base_offset
         self.timestamps = array("q")
         self.offsets = array("i")  # relative
@@ -295,7 +304,7 @@ class Segment:
 
     __slots__ = (
         "base_offset",
-        "path",
+        "directory",
         "_fd",
         "closed",
         "size",
@@ -311,16 +320,14 @@ class Segment:
 
     def __init__(self, directory: Path, base_offset: int, *, create: bool = False) -> None:
         self.base_offset = base_offset
-        self.path = directory / segment_name(base_offset, ".log")
+        self.directory = directory
         flags = os.O_RDWR | os.O_APPEND | _CLOEXEC | (os.O_CREAT | os.O_EXCL if create else 0)
         self._fd = os.open(self.path, flags, 0o644)
         self.closed = False
         OPEN_FILES.opened(self)
         self.size = 0 if create else os.fstat(self._fd).st_size
-        self.index = OffsetIndex(directory / segment_name(base_offset, ".index"), base_offset)
-        self.time_index = TimeIndex(
-            directory / segment_name(base_offset, ".timeindex"), base_offset
-        )
+        self.index = OffsetIndex(directory, base_offset)
+        self.time_index = TimeIndex(directory, base_offset)
         # Max timestamp seen in this segment and the last offset of its batch
         # (Kafka's "shallow" offset of max timestamp).
         self.max_timestamp = -1
@@ -338,6 +345,11 @@ class Segment:
 
     def __repr__(self) -> str:
         return f"Segment(base_offset={self.base_offset}, size={self.size}, path={self.path})"
+
+    @property
+    def path(self) -> Path:
+        """The ``.log`` file (made on use: see _IndexFile.path)."""
+        return self.directory / segment_name(self.base_offset, ".log")
 
     # -- the descriptor (see storage.handles) -----------------------------------
 
