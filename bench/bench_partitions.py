@@ -28,9 +28,11 @@ Called from bench/run.py as::
 ``measure(target, topics, partitions, *, batch=100, restart=True)`` takes a
 *started* ``targets.Target`` and returns a dict of plain numbers:
 ``create_s``, ``create_topics_per_s``, ``create_cpu_s``, ``produce_s``,
-``produce_cpu_s``, ``rss_mb``, ``fds``, ``restart_accept_s``,
-``restart_accept_cpu_s`` (broker CPU seconds at the first accepted
-connection: the load-robust start-up figure), ``restart_all_offsets_s``,
+``produce_cpu_s``, ``rss_mb``, ``fds``, ``stop_s``, ``restart_accept_s``,
+``restart_accept_cpu_s``, ``restart_serving_s`` (to the first answered
+ApiVersions: a listening socket accepts before the loop serves),
+``restart_serving_cpu_s`` (broker CPU seconds by then: the load-robust
+start-up figure), ``restart_all_offsets_s``,
 ``restart_cpu_s`` (broker CPU seconds once every end offset was answered), ``rss_after_restart_mb``, ``peak_rss_mb``,
 ``fds_after_restart``, ``offsets_ok`` (bool), ``errors`` (list of strings);
 figures a target cannot give are None. The target is left running (restarted)
@@ -42,6 +44,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
+import struct
 import subprocess
 import sys
 import time
@@ -140,23 +144,52 @@ def end_offsets(target: Target, names: list[str], partitions: int) -> dict[tuple
     return out
 
 
-def restart(target: Target) -> tuple[float, float]:
+def api_versions_answered(port: int, timeout: float = 120.0) -> bool:
+    """Send ApiVersions v0 on a fresh connection; True once the broker answers it.
+
+    A listening socket accepts TCP connections before the broker serves them
+    (the kernel completes the handshake), so "accepting" alone can flatter a
+    broker still busy recovering: this is the figure that counts.
+    """
+    request = struct.pack(">hhih", 18, 0, 1, -1)
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(struct.pack(">i", len(request)) + request)
+        head = b""
+        while len(head) < 4:
+            chunk = s.recv(4 - len(head))
+            if not chunk:
+                return False
+            head += chunk
+        return struct.unpack(">i", head)[0] > 0
+
+
+def restart(target: Target) -> dict[str, float]:
     """Stop by PID (SIGTERM), start on the same data.
 
-    Returns (seconds from spawn to the first accepted connection, broker CPU
-    seconds spent by then): the CPU figure holds on a loaded machine.
+    Returns seconds from SIGTERM to exit (``stop_s``), from spawn to the first
+    accepted TCP connection (``restart_accept_s``) and to the first answered
+    request (``restart_serving_s``), with the broker's CPU seconds at those
+    two points (``*_cpu_s``: they hold on a loaded machine).
     """
     assert target.proc is not None
+    t0 = time.perf_counter()
     target.proc.terminate()
     target.proc.wait(timeout=300)
+    out = {"stop_s": time.perf_counter() - t0}
     old = targets.STARTUP_TIMEOUT_S
     targets.STARTUP_TIMEOUT_S = 120.0
+    spawned = time.perf_counter()
     try:
         target.start()
     finally:
         targets.STARTUP_TIMEOUT_S = old
     assert target.startup_s is not None and target.pid is not None
-    return target.startup_s, cpu_seconds(target.pid)
+    out["restart_accept_s"] = target.startup_s
+    out["restart_accept_cpu_s"] = cpu_seconds(target.pid)
+    api_versions_answered(target.port)
+    out["restart_serving_s"] = time.perf_counter() - spawned
+    out["restart_serving_cpu_s"] = cpu_seconds(target.pid)
+    return out
 
 
 def measure(target: Target, topics: int, partitions: int, *, batch: int = 100,
@@ -179,16 +212,17 @@ def measure(target: Target, topics: int, partitions: int, *, batch: int = 100,
     res["produce_cpu_s"] = cpu_seconds(pid) - cpu0 if pid and cpu0 is not None else None
     res["rss_mb"] = status_kib(pid, "VmRSS") / 1024 if pid else None
     res["fds"] = open_fds(pid) if pid else None
-    for key in ("restart_accept_s", "restart_accept_cpu_s", "restart_all_offsets_s", "restart_cpu_s",
+    for key in ("stop_s", "restart_accept_s", "restart_accept_cpu_s", "restart_serving_s",
+                "restart_serving_cpu_s", "restart_all_offsets_s", "restart_cpu_s",
                 "rss_after_restart_mb", "peak_rss_mb", "fds_after_restart"):
         res[key] = None
     res["offsets_ok"] = None
     if restart_too and not target.external and target.name != "tansu":
-        res["restart_accept_s"], res["restart_accept_cpu_s"] = restart(target)
+        res.update(restart(target))
         pid = target.pid
         t0 = time.perf_counter()
         ends = end_offsets(target, names, partitions)
-        res["restart_all_offsets_s"] = res["restart_accept_s"] + time.perf_counter() - t0
+        res["restart_all_offsets_s"] = res["restart_serving_s"] + time.perf_counter() - t0
         res["restart_cpu_s"] = cpu_seconds(pid)
         bad = [f"{n}-{p}={o}" for (n, p), o in ends.items() if o != 1]
         missing = topics * partitions - len(ends)
@@ -211,7 +245,8 @@ def _fmt(v: Any) -> str:
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     keys = ["target", "topics", "partitions", "batch", "create_topics_per_s", "create_cpu_s",
-            "produce_s", "produce_cpu_s", "rss_mb", "fds", "restart_accept_s", "restart_accept_cpu_s",
+            "produce_s", "produce_cpu_s", "rss_mb", "fds", "stop_s", "restart_accept_s",
+            "restart_accept_cpu_s", "restart_serving_s", "restart_serving_cpu_s",
             "restart_all_offsets_s", "restart_cpu_s",
             "rss_after_restart_mb", "peak_rss_mb", "fds_after_restart", "offsets_ok"]
     for k in keys:

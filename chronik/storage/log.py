@@ -109,7 +109,7 @@ class PartitionLog:
         lazy: bool = False,
         on_open: Callable[[PartitionLog], None] | None = None,
     ) -> None:
-        self.directory = Path(directory)
+        self.directory = directory if isinstance(directory, Path) else Path(directory)
         self.config = config
         self._now_ms = now_ms
         # Stamped into every appended batch as Kafka does; a single-node broker

@@ -171,6 +171,10 @@ def test_admin_topic_lifecycle(broker):
 
     admin.create_partitions([NewPartitions("adm", 5)])["adm"].result(10)
     assert len(admin.list_topics(timeout=10).topics["adm"].partitions) == 5
+    # A partition's directory appears with its first use (lazy partition logs).
+    p = Producer({"bootstrap.servers": broker.bootstrap})
+    p.produce("adm", b"v", partition=4)
+    assert p.flush(10) == 0
     assert (broker.data_dir / "adm-4").is_dir()
 
     admin.delete_topics(["adm"])["adm"].result(10)
