@@ -150,7 +150,9 @@ class BrokerCore:
         sched = self.scheduler
         self.registry.recover()
         sched.call_later(0, self.transactions.recover)
-        sched.call_later(0, self._set_ready)
+        # Ready (/readyz) once every partition log is recovered (the log manager
+        # opens them in slices after the first select; the first slice may be all).
+        self.log_manager.on_all_open.append(self._set_ready)
         self._every(max(0.05, min(self.config.housekeeping_interval_ms, 1000) / 1000.0),
                     self.transactions.housekeeping)
         self._every(max(self.config.housekeeping_interval_ms, 1000) / 1000.0, self.groups.expire_offsets)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -72,8 +72,9 @@ class LogManager:
         self._stopped = False
         self.worst_slice = 0.0
         self._unopened: Iterator[PartitionLog] | None = None
-        # Set once every partition log listed at start-up is open.
+        # Set once every partition log listed at start-up is open; then these run.
         self.all_open = False
+        self.on_all_open: list[Callable[[], None]] = []
 
     # -- timers -------------------------------------------------------------------
 
@@ -99,6 +100,8 @@ class LogManager:
         self._unopened = None
         self.all_open = True
         log.info("all partition logs open")
+        for call in self.on_all_open:
+            call()
 
     def stop(self) -> None:
         self._stopped = True

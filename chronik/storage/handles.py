@@ -17,6 +17,8 @@ threads never touch a segment's ``fd``: evictions happen on the loop.
 
 from __future__ import annotations
 
+import errno
+import os
 import resource
 from collections import OrderedDict
 from typing import Protocol
@@ -78,6 +80,26 @@ class OpenFiles:
     def forget(self, item: Evictable) -> None:
         """The file was closed by its owner."""
         self._lru.pop(item, None)
+
+    def make_room(self) -> bool:
+        """Out of descriptors (EMFILE): close the older half of the files; False if none is open."""
+        lru = self._lru
+        if not lru:
+            return False
+        for _ in range(max(1, len(lru) // 2)):
+            old, _ = lru.popitem(last=False)
+            self.evictions += 1
+            old.evict()
+        return True
+
+    def open(self, path: str | os.PathLike[str], flags: int, mode: int = 0o644) -> int:
+        """os.open, making room in the LRU and trying again if the process is out of descriptors."""
+        try:
+            return os.open(path, flags, mode)
+        except OSError as exc:
+            if exc.errno not in (errno.EMFILE, errno.ENFILE) or not self.make_room():
+                raise
+        return os.open(path, flags, mode)
 
     def resize(self, capacity: int) -> None:
         self.capacity = max(1, capacity)

@@ -322,7 +322,7 @@ class Segment:
         self.base_offset = base_offset
         self.directory = directory
         flags = os.O_RDWR | os.O_APPEND | _CLOEXEC | (os.O_CREAT | os.O_EXCL if create else 0)
-        self._fd = os.open(self.path, flags, 0o644)
+        self._fd = OPEN_FILES.open(self.path, flags, 0o644)
         self.closed = False
         OPEN_FILES.opened(self)
         self.size = 0 if create else os.fstat(self._fd).st_size
@@ -362,7 +362,7 @@ class Segment:
             return fd
         if self.closed:
             return -1
-        fd = self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | _CLOEXEC)
+        fd = self._fd = OPEN_FILES.open(self.path, os.O_RDWR | os.O_APPEND | _CLOEXEC)
         OPEN_FILES.opened(self)
         return fd
 

@@ -60,6 +60,34 @@ def test_evicts_least_recently_used_first():
     assert a not in lru and len(lru) == 1
 
 
+def test_out_of_descriptors_closes_older_files_and_retries(tmp_path, monkeypatch):
+    import errno
+
+    lru = OpenFiles(100)
+    evicted = []
+
+    class File:
+        def evict(self):
+            evicted.append(self)
+
+    files = [File() for _ in range(4)]
+    for f in files:
+        lru.opened(f)
+    real_open = os.open
+    calls = []
+
+    def emfile_once(path, flags, mode=0o777):
+        calls.append(path)
+        if len(calls) == 1:
+            raise OSError(errno.EMFILE, "Too many open files")
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(os, "open", emfile_once)
+    fd = lru.open(tmp_path / "f", os.O_CREAT | os.O_WRONLY)
+    os.close(fd)
+    assert evicted == files[:2] and len(lru) == 2 and len(calls) == 2
+
+
 def test_reads_and_writes_across_evictions(tmp_path, small_lru):
     before = open_fds()
     # Small segments: several per log, so reads cross evicted sealed segments too.
