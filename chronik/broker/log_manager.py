@@ -210,6 +210,9 @@ class LogManager:
         if plog.closed or topic is None:
             self._queued.discard(id(plog))
             return
+        # The cleaner reads the aborted-transaction index file: one missing since
+        # a restart is rebuilt on first use, so use it now.
+        self.core.transactions.aborted_transactions(name, partition, 0, 0)
         now = wall_ms()
         due = self._tombstone_due.pop(id(plog), None)
         gen = clean_log(
