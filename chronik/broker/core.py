@@ -196,9 +196,18 @@ class BrokerCore:
 
     def snapshot_producers(self) -> None:
         try:
-            ends = {(t.name, i): p.log_end_offset for t in self.topics.values()
-                    for i, p in enumerate(t.partitions)}
-            self.producers.snapshot(ends)
+            # Partitions not opened yet (lazy logs) keep their entries of the last
+            # snapshot: their state has not changed, and opening them here would
+            # make a stop right after start recover every partition.
+            ends: dict[tuple[str, int], int] = {}
+            unchanged: list[str] = []
+            for t in self.topics.values():
+                for i, p in enumerate(t.partitions):
+                    if p.opened:
+                        ends[(t.name, i)] = p.log_end_offset
+                    elif not p.closed:
+                        unchanged.append(f"{t.name}-{i}")
+            self.producers.snapshot(ends, unchanged)
         except Exception:
             log.exception("producer state snapshot failed")
 

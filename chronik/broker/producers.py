@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -171,8 +172,9 @@ class ProducerStateManager:
         for b, _data in iter_batches(plog, offset):
             self.update(topic, partition, b, b.base_offset)
 
-    def snapshot(self, end_offsets: dict[tuple[str, int], int]) -> None:
-        data = {}
+    def snapshot(self, end_offsets: dict[tuple[str, int], int], unchanged: Iterable[str] = ()) -> None:
+        """Write the state of the partitions in `end_offsets`; `unchanged` ones ("topic-p") keep the last."""
+        data = {key: self._snapshot[key] for key in unchanged if key in self._snapshot}
         for (topic, partition), producers in self.partitions.items():
             if (topic, partition) not in end_offsets:
                 continue
