@@ -165,7 +165,12 @@ class ProducerStateManager:
             segs = plog.segments
             if segs:
                 start = max(start, segs[-1].base_offset)
-        self.partitions[(topic, partition)] = producers
+        if producers:
+            self.partitions[(topic, partition)] = producers
+        else:
+            # No entry for a partition without producers (update() adds one):
+            # an empty dict and its key were ~220 bytes x every partition.
+            self.partitions.pop((topic, partition), None)
         self._replay(topic, partition, plog, start)
 
     def _replay(self, topic: str, partition: int, plog: PartitionLog, offset: int) -> None:
@@ -175,11 +180,13 @@ class ProducerStateManager:
     def snapshot(self, end_offsets: dict[tuple[str, int], int], unchanged: Iterable[str] = ()) -> None:
         """Write the state of the partitions in `end_offsets`; `unchanged` ones ("topic-p") keep the last."""
         data = {key: self._snapshot[key] for key in unchanged if key in self._snapshot}
-        for (topic, partition), producers in self.partitions.items():
-            if (topic, partition) not in end_offsets:
-                continue
+        empty: dict[int, ProducerEntry] = {}
+        for (topic, partition), end in end_offsets.items():
+            # Every partition, with producers or not: its end offset spares a
+            # replay of the active segment at the next start.
+            producers = self.partitions.get((topic, partition), empty)
             data[f"{topic}-{partition}"] = {
-                "end_offset": end_offsets[(topic, partition)],
+                "end_offset": end,
                 "producers": {
                     str(pid): {
                         "epoch": e.epoch,

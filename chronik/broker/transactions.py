@@ -82,7 +82,11 @@ class TransactionCoordinator:
                   if e.txn_first_offset is not None}
         if opened:
             self.open_txns[key] = opened
-        self._index(topic, partition, plog)
+        # Loaded now, before any append: entries past the log end are crash
+        # leftovers only at this point. An empty one is made again on first use.
+        idx = AbortedIndex.load(plog.directory / INDEX_FILE, plog)
+        if not idx.empty:
+            self.indexes[key] = idx
         if self._recovered and opened:
             # recover() ran before this log opened: its orphan check is due now
             # (the markers go through the core's append; the log is open by then).

@@ -95,6 +95,11 @@ class AbortedIndex:
         self._stale_log: PartitionLog | None = None
 
     @property
+    def empty(self) -> bool:
+        """No entries, and none to rebuild (without reading the log)."""
+        return not self._entries and self._stale_log is None
+
+    @property
     def entries(self) -> list[AbortedEntry]:
         self._fresh()
         return self._entries
