@@ -113,7 +113,10 @@ def produce_one_each(target: Target, names: list[str], partitions: int) -> list[
         if err is not None:
             errors.append(f"produce {msg.topic()}-{msg.partition()}: {err}")
 
+    # Idempotent: a retry after a timeout on a loaded machine must not add a
+    # second copy, since the restart leg checks every end offset exactly.
     p = Producer({"bootstrap.servers": target.bootstrap, "linger.ms": 20, "acks": "all",
+                  "enable.idempotence": True,
                   "queue.buffering.max.messages": 1_000_000, "message.timeout.ms": 300000})
     for n in names:
         for part in range(partitions):
