@@ -100,6 +100,13 @@ class ReadResult:
 class PartitionLog:
     """Append/read/trim one partition. Not thread-safe: one owner (the event loop)."""
 
+    # Slots: a broker keeps one per partition (a __dict__ of these was ~1 KB each).
+    __slots__ = (
+        "directory", "config", "_now_ms", "leader_epoch", "_unflushed", "dirty", "_closed",
+        "rolls", "_read_hints", "_damage", "recovery_actions", "_segments", "_bases",
+        "_log_start", "_log_end", "on_open", "_opened", "__weakref__",
+    )
+
     def __init__(
         self,
         directory: Path,
