@@ -23,7 +23,6 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 from chronik.metadata.configs import ConfigError, TopicConfig, effective_topic_config, validate_topic_configs
@@ -97,6 +96,7 @@ class TopicTable:
         self._normalized: dict[str, str] = {}
         # (topic, partition, log) once a lazy partition log has been opened.
         self.on_partition_open: Callable[[str, int, PartitionLog], None] | None = None
+        self._opened_hook = self._opened  # one bound method shared by every log
 
     # -- the mapping ------------------------------------------------------------
     def get(self, name: str | None) -> Topic | None:
@@ -143,12 +143,13 @@ class TopicTable:
         return listed
 
     def _log(self, name: str, partition: int, cfg: LogConfig) -> PartitionLog:
-        return PartitionLog(self.partition_dir(name, partition), cfg, lazy=True,
-                            on_open=partial(self._opened, name, partition))
+        return PartitionLog(self.partition_dir(name, partition), cfg, lazy=True, on_open=self._opened_hook)
 
-    def _opened(self, name: str, partition: int, plog: PartitionLog) -> None:
+    def _opened(self, plog: PartitionLog) -> None:
+        # The directory names the partition (<topic>-<index>): no closure per log.
+        name, _, index = plog.directory.name.rpartition("-")
         if self.on_partition_open is not None:
-            self.on_partition_open(name, partition, plog)
+            self.on_partition_open(name, int(index), plog)
 
     def unopened(self) -> Iterator[PartitionLog]:
         """Partition logs not opened yet (the log manager opens them after start-up)."""

@@ -83,9 +83,10 @@ class TransactionCoordinator:
         if opened:
             self.open_txns[key] = opened
         # Loaded now, before any append: entries past the log end are crash
-        # leftovers only at this point. An empty one is made again on first use.
+        # leftovers only at this point. Without entries (or file) it is made
+        # again on first use, rebuilding a missing file from the log then.
         idx = AbortedIndex.load(plog.directory / INDEX_FILE, plog)
-        if not idx.empty:
+        if idx.holds_entries:
             self.indexes[key] = idx
         if self._recovered and opened:
             # recover() ran before this log opened: its orphan check is due now

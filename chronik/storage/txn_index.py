@@ -95,9 +95,9 @@ class AbortedIndex:
         self._stale_log: PartitionLog | None = None
 
     @property
-    def empty(self) -> bool:
-        """No entries, and none to rebuild (without reading the log)."""
-        return not self._entries and self._stale_log is None
+    def holds_entries(self) -> bool:
+        """Entries were loaded from the file (a missing file is rebuilt on use instead)."""
+        return bool(self._entries)
 
     @property
     def entries(self) -> list[AbortedEntry]:
