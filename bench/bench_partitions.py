@@ -117,7 +117,10 @@ def produce_one_each(target: Target, names: list[str], partitions: int) -> list[
     # second copy, since the restart leg checks every end offset exactly.
     p = Producer({"bootstrap.servers": target.bootstrap, "linger.ms": 20, "acks": "all",
                   "enable.idempotence": True,
-                  "queue.buffering.max.messages": 1_000_000, "message.timeout.ms": 300000})
+                  "queue.buffering.max.messages": 1_000_000, "message.timeout.ms": 1_800_000,
+                  # First writes to tens of thousands of new partitions create a
+                  # directory and a file each: one request can take minutes on a busy disk.
+                  "request.timeout.ms": 900_000})
     for n in names:
         for part in range(partitions):
             while True:
