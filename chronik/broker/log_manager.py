@@ -130,7 +130,9 @@ class LogManager:
             config = topic.config
             retention_config, cleaner_config = config.retention_config(), config.cleaner_config()
             for p, plog in enumerate(topic.partitions):
-                if plog.closed:
+                if plog.closed or not plog.opened:
+                    # Not opened yet: nothing to roll, delete or clean (and opening
+                    # 50,000 of them here held the loop for minutes).
                     continue
                 plog.roll_if_due()
                 if retention:

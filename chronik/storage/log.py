@@ -104,7 +104,7 @@ class PartitionLog:
     __slots__ = (
         "directory", "config", "_now_ms", "leader_epoch", "_unflushed", "dirty", "_closed",
         "rolls", "_read_hints", "_damage", "recovery_actions", "_segments", "_bases",
-        "_log_start", "_log_end", "on_open", "_opened", "__weakref__",
+        "_log_start", "_log_end", "on_open", "_opened", "_lazy_create", "__weakref__",
     )
 
     def __init__(
@@ -140,6 +140,8 @@ class PartitionLog:
         # Called once the log is open (the broker rebuilds producer state there).
         self.on_open = on_open
         self._opened = False
+        # A lazy log whose directory is missing stays without files until written.
+        self._lazy_create = lazy
         if not lazy:
             self.open()
 
@@ -185,6 +187,12 @@ class PartitionLog:
         try:
             names = os.listdir(d)
         except FileNotFoundError:
+            if self._lazy_create:
+                # Never written: an empty log at offset 0 with nothing on disk
+                # until its first append (reads, offset lookups, metrics and the
+                # start-up opener must not create 50,000 directories).
+                self._log_start = self._log_end = 0
+                return
             d.mkdir(parents=True, exist_ok=True)
             names = []
         repairs: list[str] = []
@@ -233,6 +241,11 @@ class PartitionLog:
         self.recovery_actions = repairs
         if repairs:
             logger.warning("recovered %s: %s", self.directory, "; ".join(repairs))
+
+    def _materialize(self) -> None:
+        """The directory and first segment of a log that had nothing on disk."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._new_segment(self._log_end)
 
     def _roll_base_ms(self, seg: Segment) -> int:
         # The in-process creation time is gone after a restart; like Kafka, fall
@@ -299,6 +312,8 @@ class PartitionLog:
         """
         if not self._opened:
             self.open()
+        if not self._segments:
+            self._materialize()
         if batches is None:
             batches = scan_batches(data)
         elif not batches:
@@ -572,6 +587,8 @@ class PartitionLog:
         """Roll a non-empty active segment older than segment.ms (the timer half of rolling)."""
         if not self._opened:
             self.open()
+        if not self._segments:
+            return False
         seg = self._segments[-1]
         if seg.size and self._now_ms() - seg.created_ms > self.config.segment_ms:
             self._roll()
@@ -669,7 +686,7 @@ class PartitionLog:
     # -- lifecycle ------------------------------------------------------------
 
     def flush(self) -> None:
-        if self._opened:
+        if self._segments:
             self._segments[-1].flush()
         self._unflushed = 0
         self.dirty = False

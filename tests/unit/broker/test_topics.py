@@ -10,6 +10,7 @@ import pytest
 from chronik.broker.topics import MAX_PARTITIONS_PER_REQUEST, TopicTable, topic_name_error
 from chronik.metadata.store import MetadataStore
 from chronik.wire.errors import ErrorCode, KafkaApiError
+from tests.unit.storage.test_support import build_batch
 
 
 @pytest.fixture
@@ -83,7 +84,9 @@ def test_create_many_is_one_metadata_write_and_checks_each(table, monkeypatch):
 def test_new_partitions_touch_the_disk_only_when_used(table):
     topic = table.create("lazy", 2)
     assert not (table.data_dir / "lazy-0").exists()
-    assert topic.partitions[0].log_end_offset == 0  # first use opens it
+    assert topic.partitions[0].log_end_offset == 0  # reading opens it, creates nothing
+    assert topic.partitions[0].opened and not (table.data_dir / "lazy-0").exists()
+    topic.partitions[0].append(bytearray(build_batch(1)))
     assert (table.data_dir / "lazy-0" / f"{0:020d}.log").exists()
     assert not (table.data_dir / "lazy-1").exists()
 

@@ -161,12 +161,21 @@ def test_lazy_log_touches_the_disk_on_first_use(tmp_path):
     calls = []
     log = PartitionLog(tmp_path / "lazy-0", LogConfig(), lazy=True, on_open=calls.append)
     assert not (tmp_path / "lazy-0").exists() and not log.opened
-    assert log.log_end_offset == 0
+    assert log.log_end_offset == 0 and log.read(0, 100).data == b""
     assert log.opened and calls == [log]
+    # Reads, offset lookups and housekeeping of a never-written log create nothing.
+    assert log.offset_for_timestamp(0) is None and log.max_timestamp() == (-1, -1)
+    assert not log.roll_if_due() and log.delete_oldest_segments(1) == []
+    log.flush()
+    assert not (tmp_path / "lazy-0").exists()
+    assert log.append(bytearray(build_batch(2))).base_offset == 0
     assert (tmp_path / "lazy-0" / f"{0:020d}.log").exists()
     log.log_start_offset  # noqa: B018 - opening is once only
     assert calls == [log]
     log.close()
+    again = PartitionLog(tmp_path / "lazy-0", LogConfig(), lazy=True)
+    assert again.log_end_offset == 2
+    again.close()
 
 
 def test_a_failed_open_is_tried_again(tmp_path):
