@@ -130,7 +130,7 @@ def produce_one_each(target: Target, names: list[str], partitions: int) -> list[
                 except BufferError:
                     p.poll(0.05)
         p.poll(0)
-    left = p.flush(300)
+    left = p.flush(1200)
     if left:
         errors.append(f"{left} records not delivered")
     return errors
