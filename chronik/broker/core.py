@@ -65,7 +65,7 @@ from chronik.security.acl import AclBinding, Authorizer
 from chronik.security.scram import MECHANISMS, CredentialStore
 from chronik.storage.batch import BatchInfo, CorruptBatchError, keyless_records, record_timestamps, scan_batches
 from chronik.storage.log import MessageTooLargeError, OffsetOutOfRangeError, PartitionLog
-from chronik.wire.errors import ErrorCode
+from chronik.wire.errors import ErrorCode, KafkaApiError
 
 log = logging.getLogger("chronik.core")
 
@@ -90,8 +90,10 @@ class BrokerCore:
         # Dynamic broker configs by scope: "" (cluster-wide default) and this broker's id.
         self.broker_configs = self.store.load_broker_configs()
         self.topics.defaults.update(self._topic_defaults())
-        for name, p, plog in self.topics.load():
-            self.producers.rebuild(name, p, plog)
+        # Partition logs open lazily (chronik.broker.topics): producer state and
+        # transaction indexes are rebuilt as each one opens.
+        self.topics.on_partition_open = self._partition_opened
+        self.topics.load()
         self.offsets = OffsetStore(self.data_dir)
         self.groups = GroupCoordinator(
             self.offsets,
@@ -150,7 +152,9 @@ class BrokerCore:
         sched = self.scheduler
         self.registry.recover()
         sched.call_later(0, self.transactions.recover)
-        sched.call_later(0, self._set_ready)
+        # Ready (/readyz) once every partition log is recovered (the log manager
+        # opens them in slices after the first select; the first slice may be all).
+        self.log_manager.on_all_open.append(self._set_ready)
         self._every(max(0.05, min(self.config.housekeeping_interval_ms, 1000) / 1000.0),
                     self.transactions.housekeeping)
         self._every(max(self.config.housekeeping_interval_ms, 1000) / 1000.0, self.groups.expire_offsets)
@@ -160,6 +164,12 @@ class BrokerCore:
         self._every(PRODUCER_SNAPSHOT_INTERVAL_S, self.snapshot_producers)
         self.log_manager.start()
         self.search.start()
+
+    def _partition_opened(self, name: str, partition: int, plog: PartitionLog) -> None:
+        self.producers.rebuild(name, partition, plog)
+        transactions = getattr(self, "transactions", None)
+        if transactions is not None:
+            transactions.partition_opened(name, partition, plog)
 
     def _set_ready(self) -> None:
         self.ready = True
@@ -188,9 +198,18 @@ class BrokerCore:
 
     def snapshot_producers(self) -> None:
         try:
-            ends = {(t.name, i): p.log_end_offset for t in self.topics.values()
-                    for i, p in enumerate(t.partitions)}
-            self.producers.snapshot(ends)
+            # Partitions not opened yet (lazy logs) keep their entries of the last
+            # snapshot: their state has not changed, and opening them here would
+            # make a stop right after start recover every partition.
+            ends: dict[tuple[str, int], int] = {}
+            unchanged: list[str] = []
+            for t in self.topics.values():
+                for i, p in enumerate(t.partitions):
+                    if p.opened:
+                        ends[(t.name, i)] = p.log_end_offset
+                    elif not p.closed:
+                        unchanged.append(f"{t.name}-{i}")
+            self.producers.snapshot(ends, unchanged)
         except Exception:
             log.exception("producer state snapshot failed")
 
@@ -207,6 +226,10 @@ class BrokerCore:
 
     def create_topic(self, name: str, num_partitions: int, configs: dict[str, str | None] | None = None) -> Topic:
         return self.topics.create(name, num_partitions, configs)
+
+    def create_topics(self, specs: list[tuple[str, int, dict[str, str | None] | None]]) -> list[Topic | KafkaApiError]:
+        """Several topics, one metadata write: each a Topic, or the error that refused it."""
+        return self.topics.create_many(specs)
 
     def check_new_topic(self, name: str, num_partitions: int, configs: dict[str, str | None]) -> dict[str, str]:
         return self.topics.check_new(name, num_partitions, configs)
@@ -265,6 +288,13 @@ class BrokerCore:
         plog = t.partition(partition) if t is not None else None
         if plog is None:
             return AppendOutcome(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+        if not plog.opened:
+            # Its producer state is rebuilt as it opens: before the dedupe checks.
+            try:
+                plog.open()
+            except OSError as exc:
+                self.storage.failed("partition logs", exc)
+                return AppendOutcome(ErrorCode.KAFKA_STORAGE_ERROR, message=exc.strerror or str(exc))
         if not records:
             return AppendOutcome(ErrorCode.CORRUPT_MESSAGE, message="empty record set")
         # The request frame is decoded with writable views (chronik.wire.zero_copy),

@@ -12,6 +12,11 @@ Kafka's log manager, reduced to a single-node broker on one event loop:
   ``delete.retention.ms`` has passed, or dirty data older than
   ``max.compaction.lag.ms``) is cleaned by storage.compaction.clean_log.
 
+* Start-up: partition logs are lazy (chronik.broker.topics), so the broker
+  accepts connections before recovering them; a timer then opens (recovers)
+  the rest in slices of at most ``OPEN_SLICE_SECONDS``, and any request for a
+  partition opens it at once.
+
 The loop must never block, so a cleaning round is a generator driven from a
 timer in slices of at most ``SLICE_SECONDS``; between slices the loop serves
 requests, and the round's fsyncs run in one worker thread. Only one
@@ -22,7 +27,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Generator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -39,6 +44,8 @@ log = logging.getLogger("chronik.log_manager")
 
 # Longest a cleaner slice may hold the loop; one step past it is allowed.
 SLICE_SECONDS = 0.002
+# Longest a slice of opening lazy partition logs after start-up may hold the loop.
+OPEN_SLICE_SECONDS = 0.005
 # Kafka's log.cleaner.backoff.ms: how often compacted partitions are looked at.
 CLEANER_BACKOFF_SECONDS = 15.0
 
@@ -64,11 +71,37 @@ class LogManager:
         self._tombstone_due: dict[int, int] = {}
         self._stopped = False
         self.worst_slice = 0.0
+        self._unopened: Iterator[PartitionLog] | None = None
+        # Set once every partition log listed at start-up is open; then these run.
+        self.all_open = False
+        self.on_all_open: list[Callable[[], None]] = []
 
     # -- timers -------------------------------------------------------------------
 
     def start(self) -> None:
+        self._unopened = self.core.topics.unopened()
+        self.server.call_later(0, self._open_slice)
         self.server.call_later(self.check_interval, self._tick)
+
+    def _open_slice(self) -> None:
+        """Open lazy partition logs for one slice; again next loop turn until none is left."""
+        if self._stopped or self._unopened is None:
+            return
+        deadline = monotonic() + OPEN_SLICE_SECONDS
+        for plog in self._unopened:
+            try:
+                plog.open()
+            except Exception as exc:
+                # Tried again by whoever uses it next; the broker keeps serving the rest.
+                log.error("cannot open %s: %s", plog.directory, exc)
+            if monotonic() >= deadline:
+                self.server.call_later(0, self._open_slice)
+                return
+        self._unopened = None
+        self.all_open = True
+        log.info("all partition logs open")
+        for call in self.on_all_open:
+            call()
 
     def stop(self) -> None:
         self._stopped = True
@@ -97,7 +130,9 @@ class LogManager:
             config = topic.config
             retention_config, cleaner_config = config.retention_config(), config.cleaner_config()
             for p, plog in enumerate(topic.partitions):
-                if plog.closed:
+                if plog.closed or not plog.opened:
+                    # Not opened yet: nothing to roll, delete or clean (and opening
+                    # 50,000 of them here held the loop for minutes).
                     continue
                 plog.roll_if_due()
                 if retention:
@@ -177,6 +212,9 @@ class LogManager:
         if plog.closed or topic is None:
             self._queued.discard(id(plog))
             return
+        # The cleaner reads the aborted-transaction index file: one missing since
+        # a restart is rebuilt on first use, so use it now.
+        self.core.transactions.aborted_transactions(name, partition, 0, 0)
         now = wall_ms()
         due = self._tombstone_due.pop(id(plog), None)
         gen = clean_log(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -164,20 +165,28 @@ class ProducerStateManager:
             segs = plog.segments
             if segs:
                 start = max(start, segs[-1].base_offset)
-        self.partitions[(topic, partition)] = producers
+        if producers:
+            self.partitions[(topic, partition)] = producers
+        else:
+            # No entry for a partition without producers (update() adds one):
+            # an empty dict and its key were ~220 bytes x every partition.
+            self.partitions.pop((topic, partition), None)
         self._replay(topic, partition, plog, start)
 
     def _replay(self, topic: str, partition: int, plog: PartitionLog, offset: int) -> None:
         for b, _data in iter_batches(plog, offset):
             self.update(topic, partition, b, b.base_offset)
 
-    def snapshot(self, end_offsets: dict[tuple[str, int], int]) -> None:
-        data = {}
-        for (topic, partition), producers in self.partitions.items():
-            if (topic, partition) not in end_offsets:
-                continue
+    def snapshot(self, end_offsets: dict[tuple[str, int], int], unchanged: Iterable[str] = ()) -> None:
+        """Write the state of the partitions in `end_offsets`; `unchanged` ones ("topic-p") keep the last."""
+        data = {key: self._snapshot[key] for key in unchanged if key in self._snapshot}
+        empty: dict[int, ProducerEntry] = {}
+        for (topic, partition), end in end_offsets.items():
+            # Every partition, with producers or not: its end offset spares a
+            # replay of the active segment at the next start.
+            producers = self.partitions.get((topic, partition), empty)
             data[f"{topic}-{partition}"] = {
-                "end_offset": end_offsets[(topic, partition)],
+                "end_offset": end,
                 "producers": {
                     str(pid): {
                         "epoch": e.epoch,

@@ -65,15 +65,33 @@ class TransactionCoordinator:
         self.by_pid: dict[int, TxnMetadata] = {m.producer_id: m for m in self.txns.values()}
         # (topic, partition) -> producer id -> first offset of its open transaction
         self.open_txns: dict[TopicPartition, dict[int, int]] = {}
-        for key, producers in core.producers.partitions.items():
-            opened = {pid: e.txn_first_offset for pid, e in producers.items()
-                      if e.txn_first_offset is not None}
-            if opened:
-                self.open_txns[key] = opened
         self.indexes: dict[TopicPartition, AbortedIndex] = {}
+        # Partition logs open lazily (chronik.broker.topics): each one's open
+        # transactions and aborted index are taken up by partition_opened().
+        self._recovered = False
         for topic in core.topics.values():
             for p, plog in enumerate(topic.partitions):
-                self._index(topic.name, p, plog)
+                if plog.opened:
+                    self.partition_opened(topic.name, p, plog)
+
+    def partition_opened(self, topic: str, partition: int, plog: PartitionLog) -> None:
+        """A partition log was opened (its producer state rebuilt): take up its transactions."""
+        key = (topic, partition)
+        opened = {pid: e.txn_first_offset
+                  for pid, e in self.core.producers.producers_of(topic, partition).items()
+                  if e.txn_first_offset is not None}
+        if opened:
+            self.open_txns[key] = opened
+        # Loaded now, before any append: entries past the log end are crash
+        # leftovers only at this point. Without entries (or file) it is made
+        # again on first use, rebuilding a missing file from the log then.
+        idx = AbortedIndex.load(plog.directory / INDEX_FILE, plog)
+        if idx.holds_entries:
+            self.indexes[key] = idx
+        if self._recovered and opened:
+            # recover() ran before this log opened: its orphan check is due now
+            # (the markers go through the core's append; the log is open by then).
+            self._abort_orphans(topic, partition)
 
     # -- start-up ---------------------------------------------------------------
 
@@ -87,25 +105,32 @@ class TransactionCoordinator:
                 self._complete(meta)
         # An open transaction on a partition that no coordinator entry covers
         # (its state was lost) would hold the LSO back forever: abort it.
-        for (topic, partition), opened in list(self.open_txns.items()):
-            for pid in list(opened):
-                meta = self.by_pid.get(pid)
-                if meta is None or meta.state is not TxnState.ONGOING \
-                        or (topic, partition) not in meta.partitions:
-                    log.warning("aborting orphan transaction of producer %d on %s-%d",
-                                pid, topic, partition)
-                    entry = self.core.producers.producers_of(topic, partition).get(pid)
-                    epoch = entry.epoch if entry is not None else 0
-                    self._write_marker(topic, partition, pid, epoch, commit=False)
+        for topic, partition in list(self.open_txns):
+            self._abort_orphans(topic, partition)
+        self._recovered = True
         self.store.maybe_compact(self.txns)
+
+    def _abort_orphans(self, topic: str, partition: int) -> None:
+        opened = self.open_txns.get((topic, partition), {})
+        for pid in list(opened):
+            meta = self.by_pid.get(pid)
+            if meta is None or meta.state is not TxnState.ONGOING \
+                    or (topic, partition) not in meta.partitions:
+                log.warning("aborting orphan transaction of producer %d on %s-%d",
+                            pid, topic, partition)
+                entry = self.core.producers.producers_of(topic, partition).get(pid)
+                epoch = entry.epoch if entry is not None else 0
+                self._write_marker(topic, partition, pid, epoch, commit=False)
 
     def _restore_open_txns(self) -> None:
         for meta in self.txns.values():
             if meta.state not in (TxnState.ONGOING, TxnState.PREPARE_COMMIT, TxnState.PREPARE_ABORT):
                 continue
             for (topic, partition), first in meta.first_offsets.items():
-                opened = self.open_txns.get((topic, partition), {})
                 plog = self.core.partition(topic, partition)
+                if plog is not None:
+                    plog.open()  # a lazy log: its producer state first
+                opened = self.open_txns.get((topic, partition), {})
                 if meta.producer_id in opened or plog is None or first < plog.log_start_offset:
                     continue
                 if marker_after(plog, meta.producer_id, first):
@@ -159,6 +184,7 @@ class TransactionCoordinator:
         plog = self.core.partition(topic, partition)
         if plog is None:
             return  # the topic was deleted while the transaction was open
+        plog.open()  # a lazy log: its open transactions are known after
         first = self.open_txns.get((topic, partition), {}).get(producer_id)
         idx = None
         if not commit and first is not None:
@@ -420,9 +446,10 @@ class TransactionCoordinator:
         plog = self.core.partition(topic, partition)
         if plog is None:
             return -1
+        end = plog.log_end_offset  # opens a lazy log: its open transactions are known after
         opened = self.open_txns.get((topic, partition))
         if not opened:
-            return plog.log_end_offset
+            return end
         return max(min(opened.values()), plog.log_start_offset)
 
     def aborted_transactions(self, topic: str, partition: int, fetch_offset: int,

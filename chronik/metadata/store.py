@@ -4,6 +4,11 @@ TinyDB keeps the data; our storage class writes every change to a temp
 file, fsyncs it and renames it over the old one, so a crash leaves either
 the old or the new file. Changes here are rare (topic admin), which is why
 a whole-file rewrite per change is fine; high-rate state lives elsewhere.
+
+The storage keeps the last content it read or wrote in memory: TinyDB reads
+the whole file before every change, which made creating the 1,000th topic
+parse 999 rows (and 1,000 topics ~0.1 s of JSON each). A CreateTopics request
+writes all its topics in one rewrite (``save_new_topics``).
 """
 
 from __future__ import annotations
@@ -29,8 +34,16 @@ class MetadataError(Exception):
 class AtomicJSONStorage(Storage):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        # What the file holds (we are its only writer); None: read it.
+        self._cache: dict[str, Any] | None = None
 
     def read(self) -> dict[str, Any] | None:
+        if self._cache is not None:
+            return self._cache
+        self._cache = self._read_file()
+        return self._cache
+
+    def _read_file(self) -> dict[str, Any] | None:
         try:
             with open(self.path, encoding="utf-8") as f:
                 text = f.read()
@@ -45,7 +58,14 @@ class AtomicJSONStorage(Storage):
                                 f"restore it from a backup or move it away to start empty") from None
 
     def write(self, data: dict[str, Any]) -> None:
-        atomic_write(self.path, json.dumps(data, separators=(",", ":"), sort_keys=True))
+        try:
+            atomic_write(self.path, json.dumps(data, separators=(",", ":"), sort_keys=True))
+        except BaseException:
+            # TinyDB changed the dict we handed it before writing: forget it,
+            # the file still holds the truth.
+            self._cache = None
+            raise
+        self._cache = data
 
     def close(self) -> None:
         pass
@@ -77,6 +97,10 @@ class MetadataStore:
             {"name": name, "id": topic_id, "partitions": partitions, "configs": configs},
             Query().name == name,
         )
+
+    def save_new_topics(self, rows: list[dict[str, Any]]) -> None:
+        """Add topics (name, id, partitions, configs) that are not in the store, in one write."""
+        self.topics_table.insert_multiple(rows)
 
     def delete_topic(self, name: str) -> None:
         self.topics_table.remove(Query().name == name)

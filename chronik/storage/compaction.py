@@ -423,9 +423,9 @@ def _clean_group(
         yield Blocking(lambda: os.fsync(fd))
     finally:
         os.close(fd)
-        if not changed or not alive() or any(s.fd < 0 for s in group):
+        if not changed or not alive() or any(s.closed for s in group):
             cleaned.unlink(missing_ok=True)
-    if not alive() or any(s.fd < 0 for s in group):
+    if not alive() or any(s.closed for s in group):
         return
     yield
     # Even an empty result is swapped in as an (empty) segment, as Kafka does:
@@ -433,7 +433,7 @@ def _clean_group(
     # topic, and readers starting from offset 0 would be told it is out of range.
     os.replace(cleaned, swap)
     yield Blocking(lambda: fsync_dir(directory))
-    if not alive() or any(s.fd < 0 for s in group):
+    if not alive() or any(s.closed for s in group):
         swap.unlink(missing_ok=True)
         return
     try:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chronik.clock import wall_ms
-from chronik.storage.atomic import atomic_write, fsync_dir
+from chronik.storage.atomic import TMP_SUFFIX, atomic_write, fsync_dir
 from chronik.storage.batch import (
     BATCH_LENGTH_OFFSET,
     H_BASE_OFFSET,
@@ -39,7 +39,7 @@ from chronik.storage.batch import (
 )
 from chronik.storage.recovery import load_sealed_segment, recover_active_segment
 from chronik.storage.segment import INT32_MAX, Segment
-from chronik.storage.swap import finish_interrupted_swaps
+from chronik.storage.swap import CLEANED_SUFFIX, SWAP_SUFFIX, finish_interrupted_swaps
 
 __all__ = [
     "AppendResult",
@@ -100,41 +100,110 @@ class ReadResult:
 class PartitionLog:
     """Append/read/trim one partition. Not thread-safe: one owner (the event loop)."""
 
+    # Slots: a broker keeps one per partition (a __dict__ of these was ~1 KB each).
+    __slots__ = (
+        "directory", "config", "_now_ms", "leader_epoch", "_unflushed", "dirty", "_closed",
+        "rolls", "_read_hints", "_damage", "recovery_actions", "_segments", "_bases",
+        "_log_start", "_log_end", "on_open", "_opened", "_lazy_create", "__weakref__",
+    )
+
     def __init__(
         self,
         directory: Path,
         config: LogConfig,
         *,
         now_ms: Callable[[], int] = wall_ms,
+        lazy: bool = False,
+        on_open: Callable[[PartitionLog], None] | None = None,
     ) -> None:
-        self.directory = Path(directory)
+        self.directory = directory if isinstance(directory, Path) else Path(directory)
         self.config = config
         self._now_ms = now_ms
         # Stamped into every appended batch as Kafka does; a single-node broker
         # never changes leader, so the broker may leave it at 0.
         self.leader_epoch = 0
         self._unflushed = 0
+        # Appended to since the last flush (close() of many logs fsyncs only these).
+        self.dirty = False
         self._closed = False
         # Segment rolls since open (the broker's metrics sum them).
         self.rolls = 0
         self._read_hints: dict[int, tuple[Segment, int]] = {}
-        self._damage: set[tuple[int, int]] = set()  # (segment base, byte) already reported
+        # (segment base, byte) of damage already reported; made on the first
+        # (an empty set is 216 bytes, times 10,000 partitions).
+        self._damage: set[tuple[int, int]] | None = None
         # What recovery repaired at open, one description per repair.
         self.recovery_actions: list[str] = []
-        self.directory.mkdir(parents=True, exist_ok=True)
         self._segments: list[Segment] = []
         self._bases: list[int] = []
-        self._open_segments()
+        self._log_start = self._log_end = 0
+        # Called once the log is open (the broker rebuilds producer state there).
+        self.on_open = on_open
+        self._opened = False
+        # A lazy log whose directory is missing stays without files until written.
+        self._lazy_create = lazy
+        if not lazy:
+            self.open()
 
     # -- opening --------------------------------------------------------------
 
+    @property
+    def opened(self) -> bool:
+        return self._opened
+
+    def open(self) -> None:
+        """Load and recover the segments, once.
+
+        A ``lazy`` log does this on first use (any read, append or offset
+        lookup), so a broker with many partitions accepts connections first and
+        recovers them afterwards or on demand; until then nothing is on disk for
+        a partition that was never written. A failed open leaves the log closed
+        to use and is tried again next time.
+        """
+        if self._opened or self._closed:
+            return
+        try:
+            self._open_segments()
+        except BaseException:
+            for seg in self._segments:
+                try:
+                    seg.close()
+                except OSError:
+                    pass
+            self._segments.clear()
+            self._bases.clear()
+            raise
+        self._opened = True
+        if self.on_open is not None:
+            try:
+                self.on_open(self)
+            except Exception:
+                logger.exception("%s: after-open hook failed", self.directory)
+
     def _open_segments(self) -> None:
         d = self.directory
-        for stray in d.glob("*.tmp"):
-            stray.unlink(missing_ok=True)
-        repairs: list[str] = finish_interrupted_swaps(d)
+        # One listing serves every question below: opening 10,000 partitions
+        # at start-up is mostly system calls.
+        try:
+            names = os.listdir(d)
+        except FileNotFoundError:
+            if self._lazy_create:
+                # Never written: an empty log at offset 0 with nothing on disk
+                # until its first append (reads, offset lookups, metrics and the
+                # start-up opener must not create 50,000 directories).
+                self._log_start = self._log_end = 0
+                return
+            d.mkdir(parents=True, exist_ok=True)
+            names = []
+        repairs: list[str] = []
+        for name in names:
+            if name.endswith(TMP_SUFFIX):
+                (d / name).unlink(missing_ok=True)
+        if any(n.endswith((CLEANED_SUFFIX, SWAP_SUFFIX)) for n in names):
+            repairs += finish_interrupted_swaps(d)
+            names = os.listdir(d)
         bases = sorted(
-            int(p.stem) for p in d.glob("*.log") if len(p.stem) == 20 and p.stem.isdigit()
+            int(n[:20]) for n in names if len(n) == 24 and n.endswith(".log") and n[:20].isdigit()
         )
         interval = self.config.index_interval_bytes
         for base in bases:
@@ -144,7 +213,7 @@ class PartitionLog:
         for seg in self._segments[:-1]:
             repairs += [f"{seg.path.name}: {a}" for a in load_sealed_segment(seg, interval)]
 
-        stored_start = self._read_log_start()
+        stored_start = self._read_log_start() if LOG_START_OFFSET_FILE in names else 0
         if self._segments:
             active = self._segments[-1]
             result = recover_active_segment(active, interval)
@@ -172,6 +241,11 @@ class PartitionLog:
         self.recovery_actions = repairs
         if repairs:
             logger.warning("recovered %s: %s", self.directory, "; ".join(repairs))
+
+    def _materialize(self) -> None:
+        """The directory and first segment of a log that had nothing on disk."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._new_segment(self._log_end)
 
     def _roll_base_ms(self, seg: Segment) -> int:
         # The in-process creation time is gone after a restart; like Kafka, fall
@@ -203,10 +277,14 @@ class PartitionLog:
 
     @property
     def log_start_offset(self) -> int:
+        if not self._opened:
+            self.open()
         return self._log_start
 
     @property
     def log_end_offset(self) -> int:
+        if not self._opened:
+            self.open()
         return self._log_end
 
     @property
@@ -215,9 +293,13 @@ class PartitionLog:
 
     @property
     def segments(self) -> list[Segment]:
+        if not self._opened:
+            self.open()
         return list(self._segments)
 
     def size_bytes(self) -> int:
+        if not self._opened:
+            self.open()
         return sum(seg.size for seg in self._segments)
 
     # -- append ---------------------------------------------------------------
@@ -228,6 +310,10 @@ class PartitionLog:
         The BatchInfo objects are updated in place with their assigned offsets
         (and LogAppendTime timestamps) so callers can use them afterwards.
         """
+        if not self._opened:
+            self.open()
+        if not self._segments:
+            self._materialize()
         if batches is None:
             batches = scan_batches(data)
         elif not batches:
@@ -266,6 +352,7 @@ class PartitionLog:
         segment = self._segment_for_append(len(data), next_offset - 1)
         segment.append(data, batches, config.index_interval_bytes)
         self._log_end = next_offset
+        self.dirty = True
 
         if config.flush_messages is not None:
             self._unflushed += sum(b.record_count for b in batches)
@@ -309,6 +396,8 @@ class PartitionLog:
         At least one batch is returned even if it alone exceeds ``max_bytes``
         (KIP-74), so a consumer can always make progress.
         """
+        if not self._opened:
+            self.open()
         log_end = self._log_end
         log_start = self._log_start
         if offset == log_end:
@@ -320,7 +409,7 @@ class PartitionLog:
         segments = self._segments
         bases = self._bases
         hint = self._read_hints.get(offset)
-        if hint is not None and hint[0].fd >= 0 and hint[1] < hint[0].size:
+        if hint is not None and not hint[0].closed and hint[1] < hint[0].size:
             # A consumer continuing where its previous fetch ended: skip the
             # index lookup and header walk.
             seg, start = hint
@@ -399,6 +488,8 @@ class PartitionLog:
         if why is None:
             return piece
         where = (seg.base_offset, start + good)
+        if self._damage is None:
+            self._damage = set()
         if where not in self._damage:
             self._damage.add(where)
             logger.error("%s: damaged data, not served: %s", seg.path, why)
@@ -410,6 +501,8 @@ class PartitionLog:
 
     def offset_for_timestamp(self, timestamp_ms: int) -> tuple[int, int] | None:
         """(offset, timestamp) of the earliest record with timestamp >= ``timestamp_ms``."""
+        if not self._opened:
+            self.open()
         log_start = self._log_start
         for seg in self._segments:
             if seg.max_timestamp < timestamp_ms:
@@ -429,6 +522,8 @@ class PartitionLog:
 
     def max_timestamp(self) -> tuple[int, int]:
         """(offset, timestamp) of the first record carrying the largest timestamp."""
+        if not self._opened:
+            self.open()
         best: Segment | None = None
         for seg in self._segments:
             if seg.max_timestamp >= 0 and (best is None or seg.max_timestamp > best.max_timestamp):
@@ -470,6 +565,8 @@ class PartitionLog:
 
     def delete_records_before(self, offset: int) -> int:
         """Advance the log start (DeleteRecords) and drop segments wholly below it."""
+        if not self._opened:
+            self.open()
         if offset > self._log_end or offset < 0:
             raise OffsetOutOfRangeError(
                 f"cannot delete before {offset}: log end is {self._log_end}"
@@ -488,6 +585,10 @@ class PartitionLog:
 
     def roll_if_due(self) -> bool:
         """Roll a non-empty active segment older than segment.ms (the timer half of rolling)."""
+        if not self._opened:
+            self.open()
+        if not self._segments:
+            return False
         seg = self._segments[-1]
         if seg.size and self._now_ms() - seg.created_ms > self.config.segment_ms:
             self._roll()
@@ -500,6 +601,8 @@ class PartitionLog:
         The active segment is rolled first if it is among them, so a log never
         lacks a segment to append to. Returns the deleted segments.
         """
+        if not self._opened:
+            self.open()
         count = min(count, len(self._segments))
         if count <= 0:
             return []
@@ -544,6 +647,8 @@ class PartitionLog:
         ``swap_path`` None every record of ``old`` was dropped and the
         segments are just deleted (any subset of them is an equally valid log).
         """
+        if not self._opened:
+            self.open()
         if not old or any(seg not in self._segments for seg in old):
             raise ValueError("segments to replace are no longer part of the log")
         first = self._segments.index(old[0])
@@ -581,8 +686,10 @@ class PartitionLog:
     # -- lifecycle ------------------------------------------------------------
 
     def flush(self) -> None:
-        self._segments[-1].flush()
+        if self._segments:
+            self._segments[-1].flush()
         self._unflushed = 0
+        self.dirty = False
 
     def sync_paths(self, since_base: int | None) -> tuple[list[Path], int]:
         """What to fsync, off the loop, so that everything appended so far survives power loss.

@@ -34,7 +34,7 @@ from chronik.storage.batch import (
     CorruptBatchError,
     _check_header,
 )
-from chronik.storage.segment import Segment
+from chronik.storage.segment import MISSING_OFFSET_INDEX, MISSING_TIME_INDEX, Segment
 
 __all__ = ["RecoveryResult", "load_sealed_segment", "recover_active_segment", "recover_segment"]
 
@@ -113,6 +113,11 @@ def recover_active_segment(
     # the index only by the entries that still point inside the file.
     index_problem = seg.index.load(seg.size, trim_past=True)
     time_problem = seg.time_index.load()
+    # An active segment's index files appear with their first entries: a
+    # missing one is rebuilt by a full scan below, but is not a repair to
+    # report, and stays absent while it would be empty.
+    index_missing = index_problem == MISSING_OFFSET_INDEX
+    time_missing = time_problem == MISSING_TIME_INDEX
     before = _snapshot(seg)
     dropped = seg.index.dropped
 
@@ -134,8 +139,7 @@ def recover_active_segment(
         actions.append("offset index does not match the log; rebuilt indexes")
     else:
         for problem in (index_problem, time_problem):
-            # A missing index next to an empty log is just a fresh segment.
-            if problem is not None and (seg.size or not problem.endswith("missing")):
+            if problem is not None and problem not in (MISSING_OFFSET_INDEX, MISSING_TIME_INDEX):
                 actions.append(f"{problem}; rebuilt indexes")
 
     if resume:
@@ -186,11 +190,11 @@ def recover_active_segment(
     seg.time_index.timestamps.extend(new_time[0::2])
     seg.time_index.offsets.extend(new_time[1::2])
     after = _snapshot(seg)
-    if after[:2] != before[:2] or index_problem is not None or dropped:
+    if after[:2] != before[:2] or (index_problem is not None and not index_missing) or dropped:
         if resume and new_index and not actions:
             actions.append(f"added {len(new_index) // 2} offset index entries lost in a crash")
         seg.index.rewrite()
-    if after[2:] != before[2:] or time_problem is not None:
+    if after[2:] != before[2:] or (time_problem is not None and not time_missing):
         seg.time_index.rewrite()
 
     seg.next_offset = state["last_offset"] + 1 if state["count"] else seg.base_offset
@@ -204,7 +208,6 @@ def _verified_batches(seg: Segment, state: dict) -> Iterator[tuple[int, int, int
     Stops silently at the first bad batch, leaving its position and the reason
     in ``state`` so the caller can truncate.
     """
-    fd = seg.fd
     size = seg.size
     pos = state["position"]
     buf = b""
@@ -218,7 +221,7 @@ def _verified_batches(seg: Segment, state: dict) -> Iterator[tuple[int, int, int
             break
         off = pos - buf_pos
         if off + HEADER_SIZE > len(buf):
-            buf = os.pread(fd, _SCAN_CHUNK, pos)
+            buf = os.pread(seg.fd, _SCAN_CHUNK, pos)  # not kept across yields (LRU)
             buf_pos, off = pos, 0
         h = unpack(buf, off)
         try:
@@ -230,7 +233,7 @@ def _verified_batches(seg: Segment, state: dict) -> Iterator[tuple[int, int, int
         batch_size = LOG_OVERHEAD + h[H_BATCH_LENGTH]
         end = pos + batch_size
         if end - buf_pos > len(buf):
-            buf = os.pread(fd, max(_SCAN_CHUNK, end - pos), pos)
+            buf = os.pread(seg.fd, max(_SCAN_CHUNK, end - pos), pos)
             buf_pos, off = pos, 0
         if crc32c(memoryview(buf)[off + ATTRIBUTES_OFFSET : end - buf_pos]) != h[H_CRC]:
             state["reason"] = f"CRC mismatch in batch with baseOffset {base_offset}"

@@ -38,6 +38,7 @@ from chronik.storage.batch import (
     MIN_BATCH_LENGTH,
     CorruptBatchError,
 )
+from chronik.storage.handles import OPEN_FILES
 
 logger = logging.getLogger("chronik.storage")
 
@@ -58,6 +59,8 @@ _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 # Header walks read this much at a time so that runs of small batches cost one syscall.
 _WALK_CHUNK = 16384
 INT32_MAX = 2**31 - 1
+MISSING_OFFSET_INDEX = "offset index missing"
+MISSING_TIME_INDEX = "time index missing"
 # Offset index entries buffered before one write to the index files.
 _INDEX_WRITE_BATCH = 32
 
@@ -77,25 +80,41 @@ def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
 
 
 class _IndexFile:
-    """An index kept in memory and appended to its file in batches of entries."""
+    """An index kept in memory and appended to its file in batches of entries.
 
-    __slots__ = ("path", "_fd", "_pending")
+    The file is opened for each batch write and closed again: writes come once
+    per ~32 entries, and a descriptor held per active segment would count
+    against the limit the segment-file LRU (storage.handles) keeps.
+    """
+
+    __slots__ = ("directory", "base_offset", "_pending", "_unsynced")
+    SUFFIX = ""
+
+    @property
+    def path(self) -> Path:
+        # Made on use, not kept: three Path objects per partition were ~1 KB of
+        # a 10,000-partition broker's memory each.
+        return self.directory / segment_name(self.base_offset, self.SUFFIX)
 
     def sync(self) -> None:
         """Write pending entries to the file (one write), or leave the file as it was."""
         if self._pending:
-            fd = self._writer()
-            before = os.lseek(fd, 0, os.SEEK_END)
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | _CLOEXEC, 0o644)
             try:
-                write_all(fd, self._encode(self._pending))
-            except OSError:
-                # A full disk: no torn entry stays behind; the entries stay pending.
+                before = os.lseek(fd, 0, os.SEEK_END)
                 try:
-                    os.ftruncate(fd, before)
+                    write_all(fd, self._encode(self._pending))
                 except OSError:
-                    pass
-                raise
+                    # A full disk: no torn entry stays behind; the entries stay pending.
+                    try:
+                        os.ftruncate(fd, before)
+                    except OSError:
+                        pass
+                    raise
+            finally:
+                os.close(fd)
             self._pending = []
+            self._unsynced = True
 
     def _encode(self, entries: list[int]) -> bytes:
         raise NotImplementedError
@@ -104,38 +123,41 @@ class _IndexFile:
         raise NotImplementedError
 
     def rewrite(self) -> None:
-        self.close()
         self._pending = []
         atomic_write(self.path, self.to_bytes())
 
-    def _writer(self) -> int:
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | _CLOEXEC, 0o644)
-        return self._fd
-
     def flush(self) -> None:
+        """Pending entries written and the file fsynced (through a fresh descriptor:
+        fsync flushes the file, whichever descriptor wrote it)."""
         self.sync()
-        if self._fd is not None:
-            os.fsync(self._fd)
+        if not self._unsynced:
+            return
+        try:
+            fd = os.open(self.path, os.O_RDONLY | _CLOEXEC)
+        except FileNotFoundError:
+            return
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self._unsynced = False
 
     def close(self) -> None:
         self.sync()
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
 
 
 class OffsetIndex(_IndexFile):
-    __slots__ = ("base_offset", "offsets", "positions", "dropped")
+    __slots__ = ("offsets", "positions", "dropped")
+    SUFFIX = ".index"
 
-    def __init__(self, path: Path, base_offset: int) -> None:
-        self.path = path
+    def __init__(self, directory: Path, base_offset: int) -> None:
+        self.directory = directory
         self.base_offset = base_offset
         self.offsets = array("i")  # relative last offsets
         self.positions = array("i")
-        self._fd: int | None = None
         # Entries not yet written to the file (see Segment.persist_index_entries).
         self._pending: list[int] = []
+        self._unsynced = False  # written since the last fsync
         self.dropped = 0
 
     def __len__(self) -> int:
@@ -153,7 +175,7 @@ class OffsetIndex(_IndexFile):
         try:
             data = self.path.read_bytes()
         except FileNotFoundError:
-            return "offset index missing"
+            return MISSING_OFFSET_INDEX
         if len(data) % 8:
             return f"offset index size {len(data)} is not a multiple of 8"
         both = array("i")
@@ -214,15 +236,16 @@ class OffsetIndex(_IndexFile):
 
 
 class TimeIndex(_IndexFile):
-    __slots__ = ("base_offset", "timestamps", "offsets")
+    __slots__ = ("timestamps", "offsets")
+    SUFFIX = ".timeindex"
 
-    def __init__(self, path: Path, base_offset: int) -> None:
-        self.path = path
+    def __init__(self, directory: Path, base_offset: int) -> None:
+        self.directory = directory
         self.base_offset = base_offset
         self.timestamps = array("q")
         self.offsets = array("i")  # relative
-        self._fd: int | None = None
         self._pending: list[int] = []
+        self._unsynced = False
 
     def __len__(self) -> int:
         return len(self.timestamps)
@@ -233,7 +256,7 @@ class TimeIndex(_IndexFile):
         try:
             data = self.path.read_bytes()
         except FileNotFoundError:
-            return "time index missing"
+            return MISSING_TIME_INDEX
         if len(data) % 12:
             return f"time index size {len(data)} is not a multiple of 12"
         ts = array("q")
@@ -273,12 +296,17 @@ class TimeIndex(_IndexFile):
 
 
 class Segment:
-    """A segment file kept open for pread; writes go through O_APPEND."""
+    """A segment file opened for pread; writes go through O_APPEND.
+
+    Its descriptor is one of the LRU in storage.handles: ``fd`` reopens the
+    file when it was evicted, and is -1 once the segment is closed.
+    """
 
     __slots__ = (
         "base_offset",
-        "path",
-        "fd",
+        "directory",
+        "_fd",
+        "closed",
         "size",
         "index",
         "time_index",
@@ -292,14 +320,14 @@ class Segment:
 
     def __init__(self, directory: Path, base_offset: int, *, create: bool = False) -> None:
         self.base_offset = base_offset
-        self.path = directory / segment_name(base_offset, ".log")
+        self.directory = directory
         flags = os.O_RDWR | os.O_APPEND | _CLOEXEC | (os.O_CREAT | os.O_EXCL if create else 0)
-        self.fd = os.open(self.path, flags, 0o644)
-        self.size = os.fstat(self.fd).st_size
-        self.index = OffsetIndex(directory / segment_name(base_offset, ".index"), base_offset)
-        self.time_index = TimeIndex(
-            directory / segment_name(base_offset, ".timeindex"), base_offset
-        )
+        self._fd = OPEN_FILES.open(self.path, flags, 0o644)
+        self.closed = False
+        OPEN_FILES.opened(self)
+        self.size = 0 if create else os.fstat(self._fd).st_size
+        self.index = OffsetIndex(directory, base_offset)
+        self.time_index = TimeIndex(directory, base_offset)
         # Max timestamp seen in this segment and the last offset of its batch
         # (Kafka's "shallow" offset of max timestamp).
         self.max_timestamp = -1
@@ -311,12 +339,38 @@ class Segment:
         # Bytes from the start known to hold sound batches (checked when first
         # read, or when appended after the producer's CRC was checked).
         self.verified = 0
-        if create:
-            self.index.path.write_bytes(b"")
-            self.time_index.path.write_bytes(b"")
+        # A new segment's index files appear with their first entries (or when
+        # it is sealed): creating a file costs ~1 ms of kernel time on a busy
+        # disk, and a partition's first append used to create four.
 
     def __repr__(self) -> str:
         return f"Segment(base_offset={self.base_offset}, size={self.size}, path={self.path})"
+
+    @property
+    def path(self) -> Path:
+        """The ``.log`` file (made on use: see _IndexFile.path)."""
+        return self.directory / segment_name(self.base_offset, ".log")
+
+    # -- the descriptor (see storage.handles) -----------------------------------
+
+    @property
+    def fd(self) -> int:
+        """An open descriptor of the ``.log`` file (reopened if evicted); -1 once closed."""
+        fd = self._fd
+        if fd >= 0:
+            OPEN_FILES.touch(self)
+            return fd
+        if self.closed:
+            return -1
+        fd = self._fd = OPEN_FILES.open(self.path, os.O_RDWR | os.O_APPEND | _CLOEXEC)
+        OPEN_FILES.opened(self)
+        return fd
+
+    def evict(self) -> None:
+        """Close the descriptor to make room; the next ``fd`` reopens the file."""
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)
 
     # -- indexing -------------------------------------------------------------
 
@@ -392,6 +446,9 @@ class Segment:
         # Sealed segments are read-only; their indexes stay in memory.
         self.time_index.close()
         self.index.close()
+        for index in (self.index, self.time_index):
+            # Kafka's layout: every sealed segment has both files, empty or not.
+            os.close(os.open(index.path, os.O_WRONLY | os.O_CREAT | _CLOEXEC, 0o644))
 
     # -- writing --------------------------------------------------------------
 
@@ -445,14 +502,14 @@ class Segment:
         Reads headers only, in chunks, never record data beyond a chunk.
         """
         end = self.size if end is None else end
-        fd = self.fd
         unpack = HEADER.unpack_from
         chunk = b""
         chunk_pos = 0
         while position + HEADER_SIZE <= end:
             off = position - chunk_pos
             if off < 0 or off + HEADER_SIZE > len(chunk):
-                chunk = os.pread(fd, min(_WALK_CHUNK, end - position), position)
+                # Not kept across yields: the LRU may close it in between.
+                chunk = os.pread(self.fd, min(_WALK_CHUNK, end - position), position)
                 chunk_pos = position
                 off = 0
                 if len(chunk) < HEADER_SIZE:
@@ -499,9 +556,11 @@ class Segment:
     def close(self) -> None:
         self.time_index.close()
         self.index.close()
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
+        self.closed = True
+        OPEN_FILES.forget(self)
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)
 
     def delete(self) -> None:
         self.close()

@@ -17,7 +17,7 @@ when the coordinator finishes the PrepareAbort transaction. A torn last
 entry is ignored. Entries whose marker lies below the log start went with
 their segment (retention, DeleteRecords) and are dropped too. A missing file
 is rebuilt by scanning the partition's batch headers (and the tiny control
-records).
+records) when the index is first used, not when the partition opens.
 """
 
 from __future__ import annotations
@@ -89,8 +89,26 @@ class AbortedIndex:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.entries: list[AbortedEntry] = []
+        self._entries: list[AbortedEntry] = []
         self._lasts: list[int] = []
+        # A log to rebuild the entries from on first use (the file was missing).
+        self._stale_log: PartitionLog | None = None
+
+    @property
+    def holds_entries(self) -> bool:
+        """Entries were loaded from the file (a missing file is rebuilt on use instead)."""
+        return bool(self._entries)
+
+    @property
+    def entries(self) -> list[AbortedEntry]:
+        self._fresh()
+        return self._entries
+
+    def _fresh(self) -> None:
+        plog = self._stale_log
+        if plog is not None:
+            self._stale_log = None
+            self._rebuild(plog)
 
     @classmethod
     def load(cls, path: Path, plog: PartitionLog) -> AbortedIndex:
@@ -99,7 +117,10 @@ class AbortedIndex:
             raw = path.read_bytes()
         except FileNotFoundError:
             if plog.log_end_offset > plog.log_start_offset:
-                idx._rebuild(plog)
+                # Rebuilt when first needed (a read_committed fetch, an abort),
+                # not at open: after a restart that would scan every partition
+                # written without transactions.
+                idx._stale_log = plog
             return idx
         end = plog.log_end_offset
         seen: set[tuple[int, int]] = set()
@@ -120,14 +141,14 @@ class AbortedIndex:
     def _add(self, e: AbortedEntry) -> None:
         if self._lasts and e.last_offset < self._lasts[-1]:
             i = bisect.bisect_right(self._lasts, e.last_offset)
-            self.entries.insert(i, e)
+            self._entries.insert(i, e)
             self._lasts.insert(i, e.last_offset)
         else:
-            self.entries.append(e)
+            self._entries.append(e)
             self._lasts.append(e.last_offset)
 
     def _rewrite(self) -> None:
-        atomic_write(self.path, encode_entries(self.entries))
+        atomic_write(self.path, encode_entries(self._entries))
 
     def _rebuild(self, plog: PartitionLog) -> None:
         """Find aborted transactions from batch headers (and the tiny control records)."""
@@ -144,25 +165,34 @@ class AbortedIndex:
                     self._add(AbortedEntry(b.producer_id, first, b.base_offset))
         except CorruptBatchError:
             pass  # index what could be read; recovery deals with the log itself
-        self._rewrite()
-        if self.entries:
-            log.info("rebuilt %s: %d aborted transaction(s)", self.path, len(self.entries))
+        if self._entries:
+            self._rewrite()
+            log.info("rebuilt %s: %d aborted transaction(s)", self.path, len(self._entries))
+        else:
+            # Nothing to lose: derived from the log, rebuilt again if a crash
+            # takes it (an atomic, fsynced write per partition was seconds of
+            # I/O after restarting with thousands of them).
+            with open(self.path, "ab"):
+                pass
 
     def append(self, e: AbortedEntry) -> None:
+        self._fresh()
         with open(self.path, "ab") as f:
             f.write(_INDEX_ENTRY.pack(e.producer_id, e.first_offset, e.last_offset))
         self._add(e)
 
     def undo_last(self) -> None:
         """Forget the last entry (its marker could not be appended)."""
-        self.entries.pop()
+        self._fresh()
+        self._entries.pop()
         self._lasts.pop()
         self._rewrite()
 
     def overlapping(self, start: int, end: int) -> list[AbortedEntry]:
         """Aborted transactions with data in [start, end)."""
+        self._fresh()
         i = bisect.bisect_left(self._lasts, start)
-        return [e for e in self.entries[i:] if e.first_offset < end]
+        return [e for e in self._entries[i:] if e.first_offset < end]
 
 
 def marker_after(plog: PartitionLog, producer_id: int, offset: int) -> bool:

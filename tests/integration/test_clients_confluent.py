@@ -171,6 +171,11 @@ def test_admin_topic_lifecycle(broker):
 
     admin.create_partitions([NewPartitions("adm", 5)])["adm"].result(10)
     assert len(admin.list_topics(timeout=10).topics["adm"].partitions) == 5
+    # A partition's directory appears with its first use (lazy partition logs).
+    p = Producer({"bootstrap.servers": broker.bootstrap})
+    delivered = []
+    p.produce("adm", b"v", key=b"k", partition=4, on_delivery=lambda err, msg: delivered.append(err))
+    assert p.flush(10) == 0 and delivered == [None]  # compacted by now: keyed
     assert (broker.data_dir / "adm-4").is_dir()
 
     admin.delete_topics(["adm"])["adm"].result(10)

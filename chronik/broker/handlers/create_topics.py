@@ -40,7 +40,8 @@ def _check_assignment(ct, node: int) -> int:
     return len(ct.assignments)
 
 
-def create_one(core, ct, validate_only: bool):
+def check_one(core, ct) -> tuple[int, dict[str, str | None], dict[str, str]]:
+    """(partitions, configs as sent, overrides as stored) of a topic to create, or KafkaApiError."""
     node = core.config.node_id
     num = _check_assignment(ct, node)
     if num == -1:
@@ -51,17 +52,12 @@ def create_one(core, ct, validate_only: bool):
             f"Replication factor {ct.replication_factor} is larger than the number of brokers (1).",
         )
     configs = {c.name: c.value for c in ct.configs}
-    overrides = core.check_new_topic(ct.name, num, configs)
-    if validate_only:
-        return None, num, overrides
-    topic = core.create_topic(ct.name, num, configs)
-    return topic, num, overrides
+    return num, configs, core.check_new_topic(ct.name, num, configs)
 
 
 def handle(ctx, req):
     core = ctx.core
     v = ctx.api_version
-    results = []
     seen: dict[str, int] = {}
     requested = 0
     for ct in req.topics:
@@ -70,28 +66,45 @@ def handle(ctx, req):
             ct.num_partitions if ct.num_partitions > 0 else core.config.default_partitions)
     # Kafka's controller refuses the whole request before creating anything.
     too_many = requested > MAX_PARTITIONS_PER_REQUEST
+    # Per topic: (partitions, overrides) once checked, or the error.
+    outcome: list[tuple[int, dict[str, str]] | KafkaApiError | ConfigError] = []
+    to_create: list[tuple[str, int, dict[str, str | None]]] = []
     for ct in req.topics:
-        topic_id = None
-        num, configs_out = -1, None
         try:
             if too_many:
                 raise KafkaApiError(ErrorCode.POLICY_VIOLATION, TOO_MANY_PARTITIONS)
             if seen[ct.name] > 1:
                 raise KafkaApiError(ErrorCode.INVALID_REQUEST,
                                     f"Create topics request contains {ct.name} more than once.")
-            topic, num, overrides = create_one(core, ct, req.validate_only)
+            num, configs, overrides = check_one(core, ct)
+        except (KafkaApiError, ConfigError) as exc:
+            outcome.append(exc)
+            continue
+        outcome.append((num, overrides))
+        to_create.append((ct.name, num, configs))
+    # All topics of the request in one metadata write.
+    created = iter(core.create_topics(to_create) if to_create and not req.validate_only else ())
+    results = []
+    for ct, out in zip(req.topics, outcome, strict=True):
+        topic_id, num, configs_out = None, -1, None
+        if not isinstance(out, tuple):
+            code, msg = out.code, out.message
+        else:
             code, msg = ErrorCode.NONE, None
-            if topic is not None:
-                topic_id = topic.topic_id
+            if not req.validate_only:
+                topic = next(created)
+                if isinstance(topic, KafkaApiError):
+                    code, msg = topic.code, topic.message
+                else:
+                    topic_id = topic.topic_id
+        if code == 0:
+            num, overrides = out  # type: ignore[misc]
             configs_out = [
                 _Config(name=n, value=overrides.get(n, spec.default), read_only=False,
                         config_source=SOURCE_TOPIC if n in overrides else SOURCE_DEFAULT,
                         is_sensitive=False)
                 for n, spec in TOPIC_CONFIGS.items()
             ]
-        except (KafkaApiError, ConfigError) as exc:
-            code, msg = exc.code, exc.message
-            num = -1
         results.append(
             _Result(
                 name=ct.name,
