@@ -23,8 +23,15 @@ def small_lru():
     OPEN_FILES.resize(before)
 
 
-def open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
+def open_fds(under: os.PathLike) -> int:
+    """Descriptors of this process open on files under `under` (other tests' files come and go with GC)."""
+    prefix, n = str(under), 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            n += os.readlink(f"/proc/self/fd/{fd}").startswith(prefix)
+        except OSError:
+            pass
+    return n
 
 
 def records(log: PartitionLog, start: int = 0) -> list[tuple[int, bytes, bytes]]:
@@ -89,7 +96,6 @@ def test_out_of_descriptors_closes_older_files_and_retries(tmp_path, monkeypatch
 
 
 def test_reads_and_writes_across_evictions(tmp_path, small_lru):
-    before = open_fds()
     # Small segments: several per log, so reads cross evicted sealed segments too.
     logs = [PartitionLog(tmp_path / f"t-{p}", LogConfig(segment_bytes=400, index_interval_bytes=100))
             for p in range(8)]
@@ -97,7 +103,7 @@ def test_reads_and_writes_across_evictions(tmp_path, small_lru):
         for p, log in enumerate(logs):
             log.append(bytearray(build_batch(3, prefix=f"p{p}r{round_}-")))
             assert len(OPEN_FILES) <= CAPACITY
-    assert open_fds() - before <= CAPACITY
+    assert open_fds(tmp_path) <= CAPACITY
     assert OPEN_FILES.evictions > 0
     for p, log in enumerate(logs):
         assert len(log.segments) > 2
@@ -108,11 +114,11 @@ def test_reads_and_writes_across_evictions(tmp_path, small_lru):
         assert records(log, 10)[0][0] == 10
         assert log.offset_for_timestamp(0) == (0, 1_700_000_000_000)
         assert log.max_timestamp()[1] == 1_700_000_000_002
-    assert open_fds() - before <= CAPACITY
+    assert open_fds(tmp_path) <= CAPACITY
     for log in logs:
         log.flush()  # fsync through a reopened descriptor
         log.close()
-    assert open_fds() == before and len(OPEN_FILES) == 0
+    assert open_fds(tmp_path) == 0 and len(OPEN_FILES) == 0
 
 
 def test_closed_segments_stay_closed(tmp_path, small_lru):
