@@ -10,6 +10,7 @@ that drift on this shared machine hits every target alike. See bench/README.md.
 from __future__ import annotations
 
 import argparse
+import compileall
 import dataclasses
 import datetime as dt
 import faulthandler
@@ -601,6 +602,9 @@ def main(argv: list[str] | None = None) -> int:
     plan = dataclasses.replace(plan, small_mode=args.small_mode)
     # Piped output defaults to 80 columns, which folds the table into unreadable cells.
     console = Console() if sys.stdout.isatty() else Console(width=200)
+    # Chronik's bytecode, as `pip install` compiles it: with PYTHONDONTWRITEBYTECODE set (as in some
+    # shells) every start would otherwise compile the modules changed since the last cache write.
+    compileall.compile_dir(str(BENCH_DIR.parent / "chronik"), quiet=1)
     # Idle connections and many partitions need fds; brokers started below inherit the limit.
     raise_nofile(plan.idle_connections * 4 + 4096)
     started = time.time()

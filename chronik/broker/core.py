@@ -33,11 +33,12 @@ Features that must see every append (metrics, search, audit) register an
 
 from __future__ import annotations
 
+import functools
 import logging
 import struct
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chronik.broker.config import BrokerConfig
 from chronik.broker.consumer_groups import ConsumerGroupCoordinator
@@ -56,7 +57,6 @@ from chronik.metadata.configs import broker_topic_defaults
 from chronik.metadata.offsets import OffsetStore
 from chronik.metadata.store import MetadataStore
 from chronik.registry import validation as schema_validation
-from chronik.registry.app import RegistryApp
 from chronik.registry.log import CoreSchemaLog
 from chronik.registry.store import SchemaRegistry
 from chronik.search.indexer import SearchIndexer
@@ -66,6 +66,9 @@ from chronik.security.scram import MECHANISMS, CredentialStore
 from chronik.storage.batch import BatchInfo, CorruptBatchError, keyless_records, record_timestamps, scan_batches
 from chronik.storage.log import MessageTooLargeError, OffsetOutOfRangeError, PartitionLog
 from chronik.wire.errors import ErrorCode, KafkaApiError
+
+if TYPE_CHECKING:
+    from chronik.registry.app import RegistryApp
 
 log = logging.getLogger("chronik.core")
 
@@ -139,12 +142,18 @@ class BrokerCore:
             )
         # The schema registry keeps its state in `_schemas`, through append() and read().
         self.registry = SchemaRegistry(CoreSchemaLog(self))
-        self.registry_app = RegistryApp(self.registry)
         # Search (chronik.search): topics with chronik.search.enable=true, or all with --search.
         self.search = SearchIndexer(self, search_all=config.search)
         self.append_listeners.append(self.search)
         self.topic_listeners.append(self.search)
         self._closers.append(self.search.close)
+
+    @functools.cached_property
+    def registry_app(self) -> RegistryApp:
+        """The registry's REST API, built on the first HTTP call (not on the path to serving Kafka)."""
+        from chronik.registry.app import RegistryApp
+
+        return RegistryApp(self.registry)
 
     # -- life cycle ------------------------------------------------------------------
     def start(self) -> None:
