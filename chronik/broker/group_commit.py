@@ -26,7 +26,6 @@ wrote it), so the loop's file handles are never shared with it.
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import socket
 import threading
@@ -37,22 +36,9 @@ from pathlib import Path
 from typing import Any
 
 from chronik.broker.purgatory import Deferred
+from chronik.storage.atomic import fsync_path
 
 log = logging.getLogger("chronik.fsync")
-
-_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-
-
-def fsync_path(path: Path) -> None:
-    """fsync a file or directory by path. A file deleted meanwhile (retention) has nothing left to sync."""
-    try:
-        fd = os.open(path, os.O_RDONLY | _O_CLOEXEC)
-    except FileNotFoundError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class _Held:

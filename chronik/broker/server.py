@@ -43,7 +43,7 @@ from typing import Any
 
 from chronik.broker.connection import Connection, Listener, Timer
 from chronik.broker.purgatory import Deferred
-from chronik.broker.streams import StreamConnections, StreamListener, StreamProtocol, StreamTransport
+from chronik.broker.streams import StreamConnections, StreamListener, StreamProtocol, StreamTransport, drop_sent
 from chronik.broker.tls_stream import TlsLayer
 from chronik.wire.framing import FrameDecoder, MalformedFrame
 
@@ -626,14 +626,7 @@ class Server:
             conn.out_bytes -= sent
             self.out_total -= sent
             partial = sent < total
-            while sent:
-                head = out[0]
-                if sent >= len(head):
-                    sent -= len(head)
-                    out.popleft()
-                else:
-                    out[0] = head[sent:]
-                    sent = 0
+            drop_sent(out, sent)
             if partial:
                 # The socket buffer is full; the selector says when to go on.
                 conn.send_blocked = True

@@ -25,6 +25,20 @@ SEND_PER_TURN = 256 * 1024
 _MAX_IOV = 64
 
 
+
+def drop_sent(out: deque, sent: int) -> bool:
+    """Drop `sent` bytes from the head of an output queue of buffers; True if the socket took only part
+    of the head (its buffer is full), whose rest stays at the front."""
+    while sent:
+        head = out[0]
+        if sent >= len(head):
+            sent -= len(head)
+            out.popleft()
+        else:
+            out[0] = head[sent:]
+            return True
+    return False
+
 class StreamProtocol(Protocol):
     """A connection's protocol on an extra listener: told about bytes, answers through its transport."""
 
@@ -201,14 +215,7 @@ class StreamConnections:
                 return
             budget -= sent
             partial = sent < min(size, budget + sent)
-            while sent:
-                head = out[0]
-                if sent >= len(head):
-                    sent -= len(head)
-                    out.popleft()
-                else:
-                    out[0] = head[sent:]
-                    sent = 0
+            drop_sent(out, sent)
             if partial:
                 break  # the socket buffer is full
         if t.closing and not out:

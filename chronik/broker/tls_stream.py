@@ -21,6 +21,8 @@ import socket
 import ssl
 from collections import deque
 
+from chronik.broker.streams import drop_sent
+
 # Ciphertext read from a socket per recv; a turn of the loop reads at most 16 of these.
 TLS_READ = 256 * 1024
 # Answers up to this size are joined with their neighbours into one TLS record.
@@ -126,12 +128,6 @@ class TlsLayer:
             except (BlockingIOError, InterruptedError):
                 return False
             self.raw_bytes -= sent
-            while sent:
-                head = raw[0]
-                if sent >= len(head):
-                    sent -= len(head)
-                    raw.popleft()
-                else:
-                    raw[0] = head[sent:]
-                    return False  # the socket buffer is full
+            if drop_sent(raw, sent):
+                return False  # the socket buffer is full
         return True

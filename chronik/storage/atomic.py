@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["TMP_SUFFIX", "atomic_write", "fsync_dir", "tmp_path"]
+__all__ = ["TMP_SUFFIX", "atomic_write", "fsync_dir", "fsync_path", "tmp_path"]
 
 TMP_SUFFIX = ".tmp"
 
@@ -27,6 +27,20 @@ TMP_SUFFIX = ".tmp"
 def tmp_path(path: Path) -> Path:
     """The temporary file ``atomic_write`` uses for ``path`` (same directory)."""
     return path.with_name(path.name + TMP_SUFFIX)
+
+
+def fsync_path(path: str | os.PathLike[str]) -> bool:
+    """fsync a file or directory by path, through a fresh descriptor (fsync flushes the file, whichever
+    descriptor wrote it). False if it is gone meanwhile (retention): nothing is left to sync."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return False
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return True
 
 
 def fsync_dir(directory: str | os.PathLike[str]) -> None:

@@ -26,7 +26,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from chronik.storage.atomic import atomic_write
+from chronik.storage.atomic import atomic_write, fsync_path
 from chronik.storage.batch import (
     H_BASE_OFFSET,
     H_BATCH_LENGTH,
@@ -132,15 +132,8 @@ class _IndexFile:
         self.sync()
         if not self._unsynced:
             return
-        try:
-            fd = os.open(self.path, os.O_RDONLY | _CLOEXEC)
-        except FileNotFoundError:
-            return
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        self._unsynced = False
+        if fsync_path(self.path):
+            self._unsynced = False
 
     def close(self) -> None:
         self.sync()

@@ -80,3 +80,15 @@ def test_small_writes_go_at_once_and_close_waits_for_them():
     assert t.lingering
     streams.close(t)
     peer.close()
+
+
+def test_drop_sent_takes_whole_buffers_then_cuts_the_head():
+    from collections import deque
+
+    from chronik.broker.streams import drop_sent
+
+    out = deque([b"abc", b"de", b"fgh"])
+    assert drop_sent(out, 5) is False and list(out) == [b"fgh"]
+    assert drop_sent(out, 1) is True and list(out) == [b"gh"]
+    assert drop_sent(out, 0) is False and list(out) == [b"gh"]
+    assert drop_sent(out, 2) is False and not out

@@ -54,3 +54,12 @@ def test_fsync_dir(tmp_path):
     fsync_dir(tmp_path)
     with pytest.raises(FileNotFoundError):
         fsync_dir(tmp_path / "missing")
+
+
+def test_fsync_path_syncs_files_and_directories_and_skips_what_is_gone(tmp_path):
+    from chronik.storage.atomic import fsync_path
+
+    f = tmp_path / "f"
+    f.write_bytes(b"x")
+    assert fsync_path(f) is True and fsync_path(tmp_path) is True
+    assert fsync_path(tmp_path / "deleted-by-retention") is False
