@@ -41,6 +41,26 @@ class TopicCounters:
     failed_fetch_requests: int = 0
 
 
+def bucket_quantile(counts: list[int], q: float, total: int | None = None) -> float:
+    """Quantile q of per-bucket counts over LATENCY_BUCKETS (+Inf last), as PromQL's histogram_quantile
+    estimates it: linear within the bucket holding rank q; 0 if empty. Also serves a difference of
+    two histograms' counts."""
+    if total is None:
+        total = sum(counts)
+    if not total:
+        return 0.0
+    rank = q * total
+    run = 0
+    for i, c in enumerate(counts):
+        if c and run + c >= rank:
+            if i >= len(LATENCY_BUCKETS):
+                return LATENCY_BUCKETS[-1]
+            lo = LATENCY_BUCKETS[i - 1] if i else 0.0
+            return lo + (LATENCY_BUCKETS[i] - lo) * (rank - run) / c
+        run += c
+    return LATENCY_BUCKETS[-1]
+
+
 class LatencyHistogram:
     """Cumulative-at-read histogram: per-bucket counts (not cumulative), the sum and the count."""
 
@@ -65,18 +85,7 @@ class LatencyHistogram:
 
     def quantile(self, q: float) -> float:
         """Estimated like PromQL's histogram_quantile: linear within the bucket holding rank q; 0 if empty."""
-        if not self.count:
-            return 0.0
-        rank = q * self.count
-        run = 0
-        for i, c in enumerate(self.counts):
-            if c and run + c >= rank:
-                if i >= len(LATENCY_BUCKETS):
-                    return LATENCY_BUCKETS[-1]
-                lo = LATENCY_BUCKETS[i - 1] if i else 0.0
-                return lo + (LATENCY_BUCKETS[i] - lo) * (rank - run) / c
-            run += c
-        return LATENCY_BUCKETS[-1]
+        return bucket_quantile(self.counts, q, self.count)
 
 
 @dataclass

@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from chronik.broker.stats import LATENCY_BUCKETS
+from chronik.broker.stats import LATENCY_BUCKETS, bucket_quantile
 
 if TYPE_CHECKING:
     from chronik.broker.core import BrokerCore
@@ -30,23 +30,6 @@ LAG_EVERY_S = 5.0
 LAG_HISTORY = 180  # 15 minutes of 5 s
 MAX_LAG_GROUPS = 500
 PRODUCE, FETCH = 0, 1
-
-
-def quantile(counts: list[int], q: float) -> float:
-    """Like LatencyHistogram.quantile, on a difference of two histograms (seconds)."""
-    total = sum(counts)
-    if not total:
-        return 0.0
-    rank = q * total
-    run = 0
-    for i, c in enumerate(counts):
-        if c and run + c >= rank:
-            if i >= len(LATENCY_BUCKETS):
-                return LATENCY_BUCKETS[-1]
-            lo = LATENCY_BUCKETS[i - 1] if i else 0.0
-            return lo + (LATENCY_BUCKETS[i] - lo) * (rank - run) / c
-        run += c
-    return LATENCY_BUCKETS[-1]
 
 
 def lag_rows(core: BrokerCore, group_id: str,
@@ -136,10 +119,10 @@ class Sampler:
                 "requests_per_s": round((now[4] - prev[4]) / dt, 1),
                 "produce_requests": sum(dp),
                 "fetch_requests": sum(df),
-                "produce_p50_ms": round(quantile(dp, 0.5) * 1000, 3),
-                "produce_p99_ms": round(quantile(dp, 0.99) * 1000, 3),
-                "fetch_p50_ms": round(quantile(df, 0.5) * 1000, 3),
-                "fetch_p99_ms": round(quantile(df, 0.99) * 1000, 3),
+                "produce_p50_ms": round(bucket_quantile(dp, 0.5) * 1000, 3),
+                "produce_p99_ms": round(bucket_quantile(dp, 0.99) * 1000, 3),
+                "fetch_p50_ms": round(bucket_quantile(df, 0.5) * 1000, 3),
+                "fetch_p99_ms": round(bucket_quantile(df, 0.99) * 1000, 3),
             })
         if mono - self._last_topics >= TOPIC_RATE_S:
             self._last_topics = mono
