@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from kafka.record.default_records import DefaultRecordBatchBuilder
-from kafka.record.memory_records import MemoryRecords
 
 from chronik.registry import errors
+from chronik.registry.validation import enumerate_in_batches
 
 TOPIC = "_schemas"
 TOPIC_CONFIGS = {"cleanup.policy": "compact"}
@@ -33,15 +33,8 @@ def build_batch(records: list[tuple[bytes, bytes | None]], timestamp_ms: int) ->
 
 def decode_records(data: Any) -> Iterator[tuple[int, bytes | None, bytes | None]]:
     """(offset, key, value) of every data record in whole v2 batches."""
-    mr = MemoryRecords(bytes(data))
-    while True:
-        batch = mr.next_batch()
-        if batch is None:
-            return
-        if getattr(batch, "is_control_batch", False):
-            continue
-        for rec in batch:
-            yield rec.offset, rec.key, rec.value
+    for _, record in enumerate_in_batches(data):
+        yield record
 
 
 class CoreSchemaLog:
