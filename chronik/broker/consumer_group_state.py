@@ -32,7 +32,8 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Any
+
+from chronik.broker.scheduler import LazyDeadline
 
 TopicPartitions = dict[str, set[int]]
 
@@ -72,10 +73,8 @@ class ConsumerMember:
     assigned: TopicPartitions = field(default_factory=dict)
     pending_revocation: TopicPartitions = field(default_factory=dict)
     # Loop-side bookkeeping (not persisted).
-    deadline: float = 0.0
-    timer: Any = None
-    revoke_deadline: float | None = None
-    revoke_timer: Any = None
+    session: LazyDeadline | None = None
+    revoke: LazyDeadline | None = None  # armed while partitions wait to be revoked
 
     def to_json(self) -> dict:
         return {

@@ -50,7 +50,7 @@ from chronik.broker.consumer_group_state import (
     reconcile,
     tp_equal,
 )
-from chronik.broker.scheduler import Scheduler
+from chronik.broker.scheduler import LazyDeadline, Scheduler
 from chronik.metadata.offsets import OffsetStore
 from chronik.wire.errors import ErrorCode
 
@@ -131,48 +131,37 @@ class ConsumerGroupCoordinator:
         return int(value) if value is not None else default
 
     def _touch(self, g: ConsumerGroup, m: ConsumerMember) -> None:
-        session_s = self._config(g.group_id, "consumer.session.timeout.ms", self.session_timeout_ms) / 1000.0
-        m.deadline = self.sched.clock() + session_s
-        if m.timer is None:
-            m.timer = self.sched.call_later(session_s, lambda: self._session_check(g, m))
+        if m.session is None:
+            m.session = LazyDeadline(self.sched, lambda: self._session_expired(g, m))
+        m.session.push(self._config(g.group_id, "consumer.session.timeout.ms", self.session_timeout_ms) / 1000.0)
 
-    def _session_check(self, g: ConsumerGroup, m: ConsumerMember) -> None:
-        m.timer = None
+    def _session_expired(self, g: ConsumerGroup, m: ConsumerMember) -> None:
         if g.members.get(m.member_id) is not m:
-            return
-        now = self.sched.clock()
-        if now < m.deadline:
-            m.timer = self.sched.call_later(m.deadline - now, lambda: self._session_check(g, m))
             return
         log.info("consumer group %s: member %s session expired", g.group_id, m.member_id)
         self._fence(g, m)
 
     def _arm_revoke(self, g: ConsumerGroup, m: ConsumerMember) -> None:
-        if m.revoke_deadline is not None:
+        if m.revoke is None:
+            m.revoke = LazyDeadline(self.sched, lambda: self._revoke_expired(g, m))
+        m.revoke.arm(m.rebalance_timeout_ms / 1000.0)
+
+    def _revoke_expired(self, g: ConsumerGroup, m: ConsumerMember) -> None:
+        if g.members.get(m.member_id) is not m:
             return
-        m.revoke_deadline = self.sched.clock() + m.rebalance_timeout_ms / 1000.0
+        log.info("consumer group %s: member %s did not revoke within its rebalance timeout",
+                 g.group_id, m.member_id)
+        self._fence(g, m)
 
-        def check() -> None:
-            m.revoke_timer = None
-            if g.members.get(m.member_id) is not m or m.revoke_deadline is None:
-                return
-            now = self.sched.clock()
-            if now < m.revoke_deadline:
-                m.revoke_timer = self.sched.call_later(m.revoke_deadline - now, check)
-                return
-            log.info("consumer group %s: member %s did not revoke within its rebalance timeout",
-                     g.group_id, m.member_id)
-            self._fence(g, m)
-
-        if m.revoke_timer is None:
-            m.revoke_timer = self.sched.call_later(m.rebalance_timeout_ms / 1000.0, check)
+    @staticmethod
+    def _disarm_revoke(m: ConsumerMember) -> None:
+        if m.revoke is not None:
+            m.revoke.clear()
 
     def _cancel_timers(self, m: ConsumerMember) -> None:
-        for t in (m.timer, m.revoke_timer):
-            if t is not None:
-                t.cancel()
-        m.timer = m.revoke_timer = None
-        m.revoke_deadline = None
+        for deadline in (m.session, m.revoke):
+            if deadline is not None:
+                deadline.clear()
 
     def _fence(self, g: ConsumerGroup, m: ConsumerMember) -> None:
         """Remove a member (timeout or leave): its partitions are free, the group epoch moves."""
@@ -316,7 +305,7 @@ class ConsumerGroupCoordinator:
             g.set_partitions(m, {}, {})
             m.state = MemberState.STABLE
             m.member_epoch, m.previous_member_epoch = 0, m.member_epoch
-            m.revoke_deadline = None
+            self._disarm_revoke(m)
         elif not joining:
             self._check_epoch(m, hb)
         old_assigned = {t: set(ps) for t, ps in m.assigned.items()}
@@ -354,7 +343,7 @@ class ConsumerGroupCoordinator:
         if m.state is MemberState.UNREVOKED_PARTITIONS:
             self._arm_revoke(g, m)
         else:
-            m.revoke_deadline = None
+            self._disarm_revoke(m)
         self._touch(g, m)
         if g.group_epoch != group_epoch or m.to_json() != old_json:
             self._save(g)

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from chronik.broker.scheduler import LazyDeadline
+
 log = logging.getLogger("chronik.groups")
 
 
@@ -100,8 +102,7 @@ class Member:
     assignment: bytes = b""
     awaiting_join: JoinCallback | None = None
     awaiting_sync: SyncCallback | None = None
-    deadline: float = 0.0  # session expiry (scheduler clock)
-    timer: Any = None
+    session: LazyDeadline | None = None  # set by the first heartbeat or join
     is_new: bool = False  # joined but never received a JoinGroup answer
 
     def metadata_for(self, protocol: str | None) -> bytes:

@@ -42,7 +42,7 @@ from chronik.broker.group_state import (
     SyncCallback,
     SyncResult,
 )
-from chronik.broker.scheduler import Scheduler
+from chronik.broker.scheduler import LazyDeadline, Scheduler
 from chronik.metadata.offsets import OffsetStore
 from chronik.wire.errors import ErrorCode
 
@@ -92,19 +92,12 @@ class GroupCoordinator:
         return f"{instance_id or client_id}-{uuid.uuid4()}"
 
     def _touch(self, group: Group, member: Member) -> None:
-        member.deadline = self.sched.clock() + member.session_timeout_ms / 1000.0
-        if member.timer is None:
-            member.timer = self.sched.call_later(
-                member.session_timeout_ms / 1000.0, lambda: self._session_check(group, member)
-            )
+        if member.session is None:
+            member.session = LazyDeadline(self.sched, lambda: self._session_expired(group, member))
+        member.session.push(member.session_timeout_ms / 1000.0)
 
-    def _session_check(self, group: Group, member: Member) -> None:
-        member.timer = None
+    def _session_expired(self, group: Group, member: Member) -> None:
         if group.members.get(member.member_id) is not member:
-            return
-        now = self.sched.clock()
-        if now < member.deadline:
-            member.timer = self.sched.call_later(member.deadline - now, lambda: self._session_check(group, member))
             return
         if member.awaiting_join is not None or member.awaiting_sync is not None:
             # Kafka counts a member parked in a join or sync as alive.
@@ -219,9 +212,8 @@ class GroupCoordinator:
         group.members.pop(member.member_id, None)
         if member.instance_id is not None and group.static_members.get(member.instance_id) == member.member_id:
             del group.static_members[member.instance_id]
-        if member.timer is not None:
-            member.timer.cancel()
-            member.timer = None
+        if member.session is not None:
+            member.session.clear()
         if group.leader_id == member.member_id:
             group.leader_id = next(iter(group.members), None)
 
