@@ -37,7 +37,6 @@ import gzip
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,20 +44,12 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.targets import cpu_seconds, free_port  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHRONIK_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 RECORD = 1024
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def start_broker(tmp: Path) -> tuple[subprocess.Popen, str, str]:
