@@ -204,8 +204,10 @@ class ConsoleApp:
         if session is None:
             session = ConsoleSession("", "", ANONYMOUS)
         principal = session.principal or ANONYMOUS
+        # ACL host matching sees the browser's address, as if it were the Kafka client.
+        host = req.client_host or self.security_host
         c = Call(self.core, req, params, session,
-                 ConsoleSecurity(principal, self.security_host, (self.core.config.advertised, self.core.config.port)))
+                 ConsoleSecurity(principal, host, (self.core.config.advertised, self.core.config.port)))
         return fn(c)
 
     # -- sessions -----------------------------------------------------------------------------------

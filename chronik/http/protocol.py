@@ -46,6 +46,7 @@ class Request:
     query: dict[str, list[str]]
     headers: list[tuple[str, str]]
     body: bytes = b""
+    client_host: str = ""  # the peer's address, for ACL host matching of requests made on its behalf
 
     def header(self, name: str) -> str | None:
         name = name.lower()
@@ -53,6 +54,12 @@ class Request:
             if k == name:
                 return v
         return None
+
+
+def _peer_host(peer: Any) -> str:
+    if isinstance(peer, tuple) and peer and isinstance(peer[0], str):
+        return peer[0]
+    return ""
 
 
 @dataclass
@@ -154,6 +161,7 @@ class HttpConnection:
             path=parts.path or "/",
             query=parse_qs(parts.query),
             headers=headers,
+            client_host=_peer_host(getattr(self.transport, "peer", None)),
         )
         self._body = []
         self._body_size = 0

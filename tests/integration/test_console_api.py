@@ -8,6 +8,7 @@ when the authorizer is on.
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
 import urllib.error
@@ -291,3 +292,44 @@ def test_a_consumer_protocol_group_shows_its_members_and_assignment(broker_facto
         assert status == 409 and out["error"]["code"] == "NON_EMPTY_GROUP"
     finally:
         c.close()
+
+
+def test_acl_host_matching_sees_the_browsers_address(broker_factory):
+    """The console acts for the browser: ACL host matching sees the browser's address, not the broker's."""
+    b, api = start(broker_factory, "--authorizer", "--sasl-user", "bob:bob-pw", "--super-user", "User:ANONYMOUS")
+    from confluent_kafka.admin import (
+        AclBinding,
+        AclOperation,
+        AclPermissionType,
+        AdminClient,
+        ResourcePatternType,
+        ResourceType,
+    )
+
+    admin = AdminClient({"bootstrap.servers": b.bootstrap})
+    binding = AclBinding(ResourceType.TOPIC, "bob-", ResourcePatternType.PREFIXED, "User:bob", "127.0.0.2",
+                         AclOperation.ALL, AclPermissionType.ALLOW)
+    for f in admin.create_acls([binding]).values():
+        f.result(timeout=15)
+    status, out, headers = api.call("POST", "/console/api/login", {"username": "bob", "password": "bob-pw"})
+    assert status == 200
+    api.cookie, api.csrf = headers["Set-Cookie"].split(";", 1)[0], out["csrf_token"]
+
+    def create_from(source: str, name: str) -> tuple[int, dict]:
+        host, port = api.base.removeprefix("http://").rsplit(":", 1)
+        conn = http.client.HTTPConnection(host, int(port), timeout=15, source_address=(source, 0))
+        try:
+            conn.request("POST", "/console/api/topics", json.dumps({"name": name}),
+                         {"content-type": "application/json", "origin": api.base, "cookie": api.cookie,
+                          "x-csrf-token": api.csrf})
+            r = conn.getresponse()
+            return r.status, json.loads(r.read())
+        finally:
+            conn.close()
+
+    status, out = create_from("127.0.0.1", "bob-a")
+    assert status == 403 and out["error"]["code"] == "TOPIC_AUTHORIZATION_FAILED"
+    assert create_from("127.0.0.2", "bob-a")[0] == 201
+    assert "bob-a" in admin.list_topics(timeout=15).topics
+    # from 127.0.0.1 bob may not even describe it
+    assert api.get("/console/api/topics")[1]["topics"] == []
