@@ -60,10 +60,12 @@ def need_cluster(ctx: Any, op: Op) -> Denied | None:
 
 
 def _name(ctx: Any, t: Any) -> str | None:
-    for attr in ("name", "topic"):
-        n = getattr(t, attr, None)
-        if isinstance(n, str) and n:  # a field outside the decoded version reads as its default ""
-            return n
+    n = getattr(t, "name", None)
+    if n and isinstance(n, str):  # a field outside the decoded version reads as its default ""
+        return n
+    n = getattr(t, "topic", None)
+    if n and isinstance(n, str):
+        return n
     tid = getattr(t, "topic_id", None)
     topic = ctx.core.topics_by_id.get(tid) if tid is not None else None
     return topic.name if topic is not None else None  # unknown ids: the handler answers UNKNOWN_TOPIC_ID
@@ -82,15 +84,31 @@ def _first(*checks: Callable[[], Denied | None]) -> Denied | None:
 
 
 # -- the rules, by API key -----------------------------------------------------------------------
+# Produce and Fetch come many times a second: their rules avoid the generic helpers' closures.
+_WRITE, _READ, _TOPIC, _TXN_ID = Op.WRITE, Op.READ, RT.TOPIC, RT.TRANSACTIONAL_ID
+
+
+def _topic_need(ctx, op, items) -> Denied | None:
+    allowed = ctx.allowed
+    bad: list[str] = []
+    for t in items or ():
+        n = _name(ctx, t)
+        if n is not None and not allowed(op, _TOPIC, n):
+            bad.append(n)
+    return _denied(_TOPIC, bad) if bad else None
+
+
 def _produce(ctx, r):
-    return _first(lambda: need(ctx, Op.WRITE, RT.TRANSACTIONAL_ID, getattr(r, "transactional_id", None)),
-                  lambda: need(ctx, Op.WRITE, RT.TOPIC, *_topics(ctx, r.topic_data)))
+    tid = getattr(r, "transactional_id", None)
+    if tid is not None and not ctx.allowed(_WRITE, _TXN_ID, tid):
+        return _denied(_TXN_ID, [tid])
+    return _topic_need(ctx, _WRITE, r.topic_data)
 
 
 def _fetch(ctx, r):
     if getattr(r, "replica_id", -1) >= 0:
         return need_cluster(ctx, Op.CLUSTER_ACTION)
-    return need(ctx, Op.READ, RT.TOPIC, *_topics(ctx, r.topics))
+    return _topic_need(ctx, _READ, r.topics)
 
 
 def _describe_topics(field: str):

@@ -16,6 +16,14 @@ operation, permission). `Authorizer.authorize` answers one question:
 
 Filters (DescribeAcls, DeleteAcls) use ANY and MATCH as Kafka's
 AclBindingFilter does.
+
+Answers are cached per (principal, host, operation, resource): every
+request asks again for the same few resources (a producer's topic per
+Produce, each topic per Metadata), and without the cache a question costs
+a scan of every PREFIXED binding of its resource type. The answer depends
+only on the bindings, so any change to them (create, delete) empties the
+cache; it is also emptied when it grows past `CACHE_MAX` entries (many
+distinct topic names or hosts), so it never holds more than that.
 """
 
 from __future__ import annotations
@@ -74,6 +82,8 @@ class Permission(enum.IntEnum):
 CLUSTER_NAME = "kafka-cluster"
 WILDCARD = "*"
 WILDCARD_PRINCIPAL = "User:*"
+# Entries in the answer cache before it is emptied (each is a tuple and a bool: about 200 bytes).
+CACHE_MAX = 65536
 _IMPLIED_BY = {
     Operation.DESCRIBE: (Operation.DESCRIBE, Operation.READ, Operation.WRITE, Operation.DELETE, Operation.ALTER),
     Operation.DESCRIBE_CONFIGS: (Operation.DESCRIBE_CONFIGS, Operation.ALTER_CONFIGS),
@@ -170,6 +180,8 @@ class Authorizer:
         # (resource type, LITERAL name) -> bindings; PREFIXED ones by type, scanned.
         self._literal: dict[tuple[ResourceType, str], list[AclBinding]] = {}
         self._prefixed: dict[ResourceType, list[AclBinding]] = {}
+        # (principal, host, operation, resource type, name) -> the answer; name None: authorize_any.
+        self._cache: dict[tuple, bool] = {}
         for b in acls or []:
             self._add(b)
 
@@ -181,6 +193,7 @@ class Authorizer:
         if b in self._literal.get((b.resource_type, b.name), ()) or b in self._prefixed.get(b.resource_type, ()):
             return False
         self._acls.append(b)
+        self._cache.clear()
         if b.pattern_type is PatternType.LITERAL:
             self._literal.setdefault((b.resource_type, b.name), []).append(b)
         else:
@@ -203,6 +216,7 @@ class Authorizer:
         if gone:
             keep = [b for b in self._acls if b not in gone]
             self._acls, self._literal, self._prefixed = [], {}, {}
+            self._cache.clear()
             for b in keep:
                 self._add(b)
             self.persist()
@@ -225,6 +239,20 @@ class Authorizer:
         return out
 
     def authorize(self, principal: str, host: str, operation: Operation, rtype: ResourceType, name: str) -> bool:
+        key = (principal, host, operation, rtype, name)
+        answer = self._cache.get(key)
+        if answer is None:
+            answer = self._authorize(principal, host, operation, rtype, name)
+            self._remember(key, answer)
+        return answer
+
+    def _remember(self, key: tuple, answer: bool) -> None:
+        cache = self._cache
+        if len(cache) >= CACHE_MAX:
+            cache.clear()
+        cache[key] = answer
+
+    def _authorize(self, principal: str, host: str, operation: Operation, rtype: ResourceType, name: str) -> bool:
         if principal in self.super_users:
             return True
         acls = self._applicable(rtype, name)
@@ -246,6 +274,14 @@ class Authorizer:
 
     def authorize_any(self, principal: str, host: str, operation: Operation, rtype: ResourceType) -> bool:
         """Kafka's authorizeByResourceType: may the principal do `operation` on some resource of this type?"""
+        key = (principal, host, operation, rtype, None)
+        answer = self._cache.get(key)
+        if answer is None:
+            answer = self._authorize_any(principal, host, operation, rtype)
+            self._remember(key, answer)
+        return answer
+
+    def _authorize_any(self, principal: str, host: str, operation: Operation, rtype: ResourceType) -> bool:
         if principal in self.super_users:
             return True
         names = {b.name for b in self._acls if b.resource_type is rtype and b.permission is Permission.ALLOW

@@ -61,6 +61,25 @@ def test_no_acl_found_super_users_and_the_flag():
     assert Authorizer(super_users=("User:root",)).authorize("User:root", "h", Operation.DELETE, T, "t")
 
 
+def test_cached_answers_follow_every_acl_change(monkeypatch):
+    a = Authorizer([b("app.", Operation.WRITE, pattern=PRE)])
+    assert a.authorize("User:alice", "h", Operation.WRITE, T, "app.x")
+    assert a.authorize_any("User:alice", "h", Operation.WRITE, T)
+    assert a._cache[("User:alice", "h", Operation.WRITE, T, "app.x")] is True  # the next ask is a lookup
+    a.create([b("app.x", Operation.WRITE, DENY)])
+    assert not a.authorize("User:alice", "h", Operation.WRITE, T, "app.x")
+    assert not a.authorize("User:bob", "h", Operation.READ, T, "t")
+    a.create([b("t", Operation.READ, principal="User:bob")])
+    assert a.authorize("User:bob", "h", Operation.READ, T, "t")
+    a.delete([AclFilter(resource_type=T, pattern_type=PRE)])
+    assert not a.authorize("User:alice", "h", Operation.WRITE, T, "app.y")
+    assert not a.authorize_any("User:alice", "h", Operation.WRITE, T)
+    monkeypatch.setattr("chronik.security.acl.CACHE_MAX", 3)
+    for i in range(10):
+        assert not a.authorize("User:alice", "h", Operation.READ, T, f"t{i}")
+    assert len(a._cache) <= 3
+
+
 def test_filters_any_and_match_and_delete():
     acls = [b("app.", Operation.READ, pattern=PRE), b("app.x", Operation.WRITE), b("*", Operation.READ),
             b("g", Operation.READ, rtype=G)]
