@@ -1,6 +1,6 @@
 """Produce 1 KiB records over PLAINTEXT vs SASL_SSL, and with the authorizer off vs on.
 
-    python bench/bench_security.py [--mb 200] [--rounds 3] [--tls-path-only]
+    python bench/bench_security.py [--mb 200] [--rounds 3] [--tls-path-only | --java-only]
 
 Starts two brokers (listeners PLAINTEXT and SASL_SSL with SCRAM-SHA-512; the
 second with --authorizer and ALLOW ACLs for the producing principals,
@@ -17,6 +17,10 @@ CPU/GB from run to run, so the authorizer's end-to-end figure is printed
 with what the in-process figure below predicts for it (its cost per
 request times the requests per GB). The brokers are stopped by their PIDs.
 Numbers, not asserts: see bench/README.md.
+
+`--java-only` runs PLAINTEXT vs SASL_SSL with the Java client instead (Kafka's
+ProducerPerformance from the jars of scripts/kafka-reference.sh), which writes
+TLS records of up to 16 KiB where librdkafka writes one per buffer slice.
 
 With two cores the client and the broker share the CPU, so the SASL_SSL /
 PLAINTEXT MB/s ratio is bounded by their CPU per GB added together, not by
@@ -42,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -56,6 +61,8 @@ sys.path.insert(0, str(REPO))
 from chronik.cli.certs import make_certs  # noqa: E402
 
 PASSWORD = "bench-pw"
+# ProducerPerformance's last line: "N records sent, R records/sec (M MB/sec), ..."
+JAVA_SUMMARY = re.compile(r"records sent, [\d.]+ records/sec \(([\d.]+) MB/sec\)")
 
 
 def free_port() -> int:
@@ -155,6 +162,35 @@ def produce(conf: dict, mb: int, topic: str) -> tuple[float, int]:
     p.flush(120)
     mbs = n * 1024 / (time.perf_counter() - t0) / 1e6
     return mbs, requests_sent() - before
+
+
+def java_produce(bootstrap: str, proto: str, certs: Path, tmp: Path, mb: int, topic: str) -> tuple[float, float]:
+    """MB/s of Kafka's ProducerPerformance (the Java client) producing `mb` MiB of 1 KiB records, and its
+    CPU seconds. The Java client writes up to 16 KiB per TLS record, librdkafka one record per buffer slice."""
+    import resource
+
+    libs = subprocess.run(["bash", str(REPO / "scripts" / "kafka-reference.sh"), "assemble"], check=True,
+                          capture_output=True, text=True).stdout.strip()
+    props = tmp / f"java-{proto}.properties"
+    lines = [f"bootstrap.servers={bootstrap}", "acks=all", "linger.ms=5", "batch.size=1048576",
+             "buffer.memory=67108864", f"security.protocol={proto}"]
+    if proto == "SASL_SSL":
+        lines += ["sasl.mechanism=SCRAM-SHA-512",
+                  "sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
+                  f'username="bench" password="{PASSWORD}";',
+                  "ssl.truststore.type=PEM", f"ssl.truststore.location={certs / 'ca.pem'}"]
+    props.write_text("\n".join(lines) + "\n")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run(
+        ["java", "-Xmx512m", "-cp", f"{libs}/*", "org.apache.kafka.tools.ProducerPerformance", "--topic", topic,
+         "--num-records", str(mb * 1024), "--record-size", "1024", "--throughput", "-1",
+         "--producer.config", str(props)], capture_output=True, text=True, timeout=900)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    m = JAVA_SUMMARY.search(out.stdout)
+    if m is None:
+        raise RuntimeError(f"ProducerPerformance gave no summary:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}")
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return float(m.group(1)), cpu
 
 
 def dispatch_cost(rounds: int = 20, per_round: int = 250) -> tuple[float, float, float]:
@@ -350,12 +386,52 @@ def tls_path_cost(certs: Path, record: int, mb: int = 100, frame: int = 1 << 20)
     return cpu / (frames * frame / 1e9)
 
 
+def java_leg(mb: int, rounds: int) -> None:
+    """PLAINTEXT vs SASL_SSL (SCRAM-SHA-512) with the Java client, on one broker without the authorizer."""
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        certs = tmp / "certs"
+        make_certs(certs, [])
+        proc, ports = start(tmp, certs, False)
+        runs: dict[str, list[tuple[float, float, float]]] = {}
+        gb = mb * 1024 * 1024 / 1e9
+        try:
+            for i in range(-1, rounds):  # round -1 warms up the broker and the JVM's disk cache
+                for proto in ("PLAINTEXT", "SASL_SSL") if i % 2 == 0 else ("SASL_SSL", "PLAINTEXT"):
+                    topic = f"bench-{time.time_ns()}"
+                    cpu0 = cpu_seconds(proc.pid)
+                    mbs, client = java_produce(f"127.0.0.1:{ports[proto]}", proto, certs, tmp,
+                                               min(mb, 100) if i < 0 else mb, topic)
+                    cpu = cpu_seconds(proc.pid) - cpu0
+                    delete_topic(ports["PLAINTEXT"], topic)
+                    if i >= 0:
+                        runs.setdefault(proto, []).append((mbs, cpu / gb, client / gb))
+        finally:
+            proc.terminate()
+            proc.wait(20)
+    print(f"Java client (ProducerPerformance, acks=all, linger 5 ms, batch 1 MiB), {mb} MiB of 1 KiB records, "
+          f"medians of {rounds}:")
+    print(f"{'listener':<10} {'MB/s':>8} {'broker CPU s/GB':>16} {'client CPU s/GB':>16}  (MB/s per run)")
+    med = {k: tuple(statistics.median(r[i] for r in v) for i in range(3)) for k, v in runs.items()}
+    for proto, (mbs, cpu_gb, client_gb) in med.items():
+        each = " ".join(f"{r[0]:.1f}" for r in runs[proto])
+        print(f"{proto:<10} {mbs:>8.1f} {cpu_gb:>16.2f} {client_gb:>16.2f}  ({each})")
+    plain, tls = med["PLAINTEXT"], med["SASL_SSL"]
+    print(f"SASL_SSL / PLAINTEXT MB/s, Java client: {tls[0] / plain[0]:.0%}; broker CPU s/GB {tls[1]:.2f} vs "
+          f"{plain[1]:.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mb", type=int, default=200, help="MiB produced per run")
     ap.add_argument("--rounds", type=int, default=3, help="runs per listener and broker (alternating)")
     ap.add_argument("--tls-path-only", action="store_true", help="only the in-process TLS path figures")
+    ap.add_argument("--java-only", action="store_true",
+                    help="only PLAINTEXT vs SASL_SSL with the Java client (Kafka's ProducerPerformance)")
     args = ap.parse_args()
+    if args.java_only:
+        java_leg(args.mb, args.rounds)
+        return
     with tempfile.TemporaryDirectory() as d:
         make_certs(Path(d), [])
         for record in (1788, 16384):
