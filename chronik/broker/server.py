@@ -440,17 +440,23 @@ class Server:
                 return True
             if n == 0:
                 return False
-            frames = decoder.received(n)
-            if frames:
-                self._enqueue(conn, frames)
-                if conn.queued_bytes >= MAX_QUEUED_BYTES or len(conn.frames) >= MAX_QUEUED_FRAMES:
-                    return True
-            if decoder.waiting:
-                self._waiting_admission.add(conn)
-                return True
-            if n < len(buf):
+            if self._decode(conn, n) or n < len(buf):
                 return True
         return True
+
+    def _decode(self, conn: Connection, n: int) -> bool:
+        """Hand `n` bytes just received to the decoder and queue its frames; True when reading must stop
+        for now (the connection's queue is full, or a large frame waits for the memory budget)."""
+        decoder = conn.decoder
+        frames = decoder.received(n)
+        if frames:
+            self._enqueue(conn, frames)
+            if conn.queued_bytes >= MAX_QUEUED_BYTES or len(conn.frames) >= MAX_QUEUED_FRAMES:
+                return True
+        if decoder.waiting:
+            self._waiting_admission.add(conn)
+            return True
+        return False
 
     def _read_tls(self, conn: Connection) -> bool:
         """Ciphertext from the socket into the TLS layer, plaintext from it into the decoder. False on EOF."""
@@ -478,14 +484,9 @@ class Server:
                 return False
             if n == 0:
                 break
-            frames = decoder.received(n)
-            if frames:
-                self._enqueue(conn, frames)
+            if self._decode(conn, n):
                 if conn.queued_bytes >= MAX_QUEUED_BYTES or len(conn.frames) >= MAX_QUEUED_FRAMES:
-                    self._tls_input.add(conn)
-                    return True
-            if decoder.waiting:
-                self._waiting_admission.add(conn)
+                    self._tls_input.add(conn)  # plaintext may be left in the TLS layer: read it later
                 return True
             if n < len(buf):
                 break  # no whole record left
