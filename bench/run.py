@@ -34,6 +34,7 @@ from rich.console import Console
 from rich.markup import escape
 from targets import Target, chronik_supports, chronik_target, kafka_target, sink_target, tansu_target
 from workloads import (
+    FETCH_QUEUE_BACKOFF_MS,
     SESSION_TIMEOUT_MS,
     consume_all,
     create_topic,
@@ -581,7 +582,8 @@ def results_document(bench: Bench, plan: Plan, started: float) -> dict[str, Any]
         },
         "plan": asdict(plan),
         "legs": list(bench.legs),
-        "client": {"library": "confluent-kafka", "session_timeout_ms": SESSION_TIMEOUT_MS},
+        "client": {"library": "confluent-kafka", "session_timeout_ms": SESSION_TIMEOUT_MS,
+                   "fetch_queue_backoff_ms": FETCH_QUEUE_BACKOFF_MS},
         "targets": {t.name: {"bootstrap": t.bootstrap, "external": t.external,
                              "command": t.command} for t in bench.targets},
         "figures": bench.figures,

@@ -14,6 +14,7 @@ Run: python bench/sink.py --port PORT  (prints "listening on ..." once ready)
 from __future__ import annotations
 
 import argparse
+import itertools
 import selectors
 import socket
 import struct
@@ -27,12 +28,16 @@ from kafka.protocol.metadata.api_versions import ApiVersionsRequest, ApiVersions
 from kafka.protocol.metadata.metadata import MetadataRequest, MetadataResponse
 from kafka.protocol.producer.produce import ProduceRequest, ProduceResponse
 from kafka.protocol.producer.transaction import InitProducerIdRequest, InitProducerIdResponse
-from sink_fetch import DEFAULT_RETAIN_BYTES, READ_APIS, READ_HANDLERS, ReadState, RetainedLogs
+from sink_fetch import DEFAULT_RETAIN_BYTES, READ_APIS, READ_HANDLERS, ReadState, RetainedLogs, splice
 
 UNSUPPORTED_VERSION = 35
 NODE_ID = 0
 # Produce v13 addresses topics by id; capping at 12 keeps names on the wire.
 PRODUCE_MAX_VERSION = 12
+
+# sendmsg takes at most IOV_MAX (1024 on Linux) buffers; below SMALL bytes a piece is copied.
+MAX_IOV = 1024
+SMALL = 16 * 1024
 
 HEADER = struct.Struct(">hhi")  # api_key, api_version, correlation_id
 INT16 = struct.Struct(">h")
@@ -84,6 +89,13 @@ def frame(correlation_id: int, body: bytes, flexible_header: bool) -> bytes:
     return INT32.pack(len(header) + len(body)) + header + body
 
 
+def frame_buffers(correlation_id: int, body: list, flexible_header: bool) -> list:
+    """frame() for a body given as buffers (a Fetch response with its batches spliced in)."""
+    header = INT32.pack(correlation_id) + (b"\x00" if flexible_header else b"")
+    size = len(header) + sum(len(b) for b in body)
+    return [INT32.pack(size) + header, *body]
+
+
 @dataclass
 class SinkState:
     host: str
@@ -99,11 +111,11 @@ class SinkState:
 class Held:
     """A response to send no earlier than `at` (an empty fetch waits max_wait_ms)."""
 
-    data: bytes
+    data: bytes | list
     at: float
 
 
-Handler = Callable[[SinkState, RequestHeader, memoryview], bytes | Held | None]
+Handler = Callable[[SinkState, RequestHeader, memoryview], bytes | list | Held | None]
 
 
 def handle_api_versions(state: SinkState, hdr: RequestHeader, buf: memoryview) -> bytes:
@@ -218,12 +230,15 @@ def read_handler(request_cls: type, serve: Callable) -> Handler:
     """Adapt a sink_fetch handler (decoded request in, response object out) to the wire."""
     response_cls = request_cls.RESPONSE_TYPE if hasattr(request_cls, "RESPONSE_TYPE") else None
 
-    def handle(state: SinkState, hdr: RequestHeader, buf: memoryview) -> bytes | Held:
-        req = request_cls.decode(buf[hdr.body_offset :], version=hdr.api_version)
-        out = serve(state.read_state(), req, hdr.api_version)
-        resp, hold = out if isinstance(out, tuple) else (out, 0.0)
-        flexible = (response_cls or type(resp)).flexible_version_q(hdr.api_version)
-        data = frame(hdr.correlation_id, resp.encode(version=hdr.api_version), flexible)
+    def handle(state: SinkState, hdr: RequestHeader, buf: memoryview) -> bytes | list | Held:
+        version = hdr.api_version
+        req = request_cls.decode(buf[hdr.body_offset :], version=version)
+        out = serve(state.read_state(), req, version)
+        resp, hold, pieces = out if isinstance(out, tuple) else (out, 0.0, [])
+        flexible = (response_cls or type(resp)).flexible_version_q(version)
+        encoded = bytes(resp.encode(version=version))
+        data: bytes | list = (frame_buffers(hdr.correlation_id, splice(encoded, pieces, flexible), flexible)
+                              if pieces else frame(hdr.correlation_id, encoded, flexible))
         return Held(data, time.monotonic() + hold) if hold else data
 
     return handle
@@ -233,7 +248,7 @@ for _cls, _serve in READ_HANDLERS.items():
     HANDLERS[_cls.API_KEY] = (_cls, read_handler(_cls, _serve))
 
 
-def dispatch(state: SinkState, request: memoryview) -> bytes | Held | None:
+def dispatch(state: SinkState, request: memoryview) -> bytes | list | Held | None:
     (api_key,) = INT16.unpack_from(request, 0)
     request_cls, handler = HANDLERS.get(api_key, (None, None))
     if handler is None:
@@ -246,9 +261,24 @@ def dispatch(state: SinkState, request: memoryview) -> bytes | Held | None:
 class Connection:
     sock: socket.socket
     inbuf: bytearray = field(default_factory=bytearray)
-    outbuf: bytearray = field(default_factory=bytearray)
+    # What is left to send: small responses are gathered in a bytearray, batches served by
+    # Fetch go out as the buffers the sink holds them in (sendmsg, no copy).
+    out: deque = field(default_factory=deque)
     # Responses behind a held one wait with it: answers go out in request order.
     held: deque[Held] = field(default_factory=deque)
+
+
+def queue(conn: Connection, data: bytes | list) -> None:
+    """Queue buffers to send. Large ones (held batches) go as read-only views, never copied
+    and never grown; small pieces are gathered into bytearrays of our own (fewer iovecs)."""
+    out = conn.out
+    for buf in data if isinstance(data, list) else (data,):
+        if len(buf) >= SMALL:
+            out.append(memoryview(buf).toreadonly())
+        elif out and isinstance(out[-1], bytearray):
+            out[-1] += buf
+        else:
+            out.append(bytearray(buf))
 
 
 class Sink:
@@ -279,10 +309,10 @@ class Sink:
         now = time.monotonic()
         for conn in list(self.holding):
             while conn.held and conn.held[0].at <= now:
-                conn.outbuf += conn.held.popleft().data
+                queue(conn, conn.held.popleft().data)
             if not conn.held:
                 self.holding.discard(conn)
-            if conn.outbuf:
+            if conn.out:
                 try:
                     self.write(conn)
                 except OSError:
@@ -298,7 +328,7 @@ class Sink:
         try:
             if events & selectors.EVENT_READ:
                 self.read(conn)
-            if conn.outbuf:
+            if conn.out:
                 self.write(conn)
         except (ConnectionError, OSError):
             self.close(conn)
@@ -324,15 +354,23 @@ class Sink:
                 conn.held.append(response if isinstance(response, Held) else Held(response, 0.0))
                 self.holding.add(conn)
             elif response is not None:
-                conn.outbuf += response
+                queue(conn, response)
             pos += 4 + size
         del buf[:pos]
 
     def write(self, conn: Connection) -> None:
-        sent = conn.sock.send(conn.outbuf)
-        del conn.outbuf[:sent]
+        out = conn.out
+        sent = conn.sock.sendmsg(list(itertools.islice(out, MAX_IOV)))
+        while sent:
+            head = out[0]
+            if sent >= len(head):
+                sent -= len(head)
+                out.popleft()
+            else:
+                out[0] = memoryview(head)[sent:]
+                sent = 0
         # Only ask for writability while a backlog exists, to avoid busy wake-ups.
-        wanted = selectors.EVENT_READ | (selectors.EVENT_WRITE if conn.outbuf else 0)
+        wanted = selectors.EVENT_READ | (selectors.EVENT_WRITE if out else 0)
         self.selector.modify(conn.sock, wanted, conn)
 
     def close(self, conn: Connection) -> None:

@@ -18,6 +18,7 @@ default budget).
 from __future__ import annotations
 
 import bisect
+import os
 import struct
 import sys
 import time
@@ -47,6 +48,10 @@ OFFSET_OUT_OF_RANGE = 1
 UNKNOWN_TOPIC_OR_PARTITION = 3
 EARLIEST = -2
 DEFAULT_RETAIN_BYTES = 1 << 30
+# Stands where a record set goes in an encoded Fetch response; random per process, so
+# no topic name or value can match it by chance.
+MARKER_PREFIX = os.urandom(12)
+MARKER_SIZE = len(MARKER_PREFIX) + 4
 
 # Versions the sink answers (min, max). Fetch stops at v12 (v13 names topics by id);
 # OffsetFetch at v7 (v8 batches groups); FindCoordinator at v3 (v4 batches keys).
@@ -89,29 +94,35 @@ class RetainedPartition:
     """Batches in offset order: base offsets, the batch bytes, and the next offset."""
 
     bases: list[int] = field(default_factory=list)
-    batches: list[bytes | memoryview] = field(default_factory=list)
+    batches: list[bytes | memoryview | bytearray] = field(default_factory=list)
     end_offset: int = 0
     kept_to: int = 0  # offsets below this are all retained
     complete: bool = True
 
-    def read(self, offset: int, max_bytes: int) -> bytes:
+    def read(self, offset: int, max_bytes: int) -> list[bytearray]:
         """Whole batches from the one holding `offset`, up to max_bytes (at least one batch).
 
-        The rule Chronik follows (KIP-74: the first batch may exceed the limit).
+        The rule Chronik follows (KIP-74: the first batch may exceed the limit). The
+        batches go out as they are held, without a copy: each is patched with its base
+        offset (a copy) the first time it is served.
         """
         i = bisect.bisect_right(self.bases, offset) - 1
         if i < 0 or offset >= self.kept_to:
-            return b""
-        out = bytearray()
+            return []
+        out: list[bytearray] = []
+        size = 0
         while i < len(self.batches):
             batch = self.batches[i]
-            if out and len(out) + len(batch) > max_bytes:
+            if out and size + len(batch) > max_bytes:
                 break
-            start = len(out)
-            out += batch
-            BASE_OFFSET.pack_into(out, start, self.bases[i])
+            if not isinstance(batch, bytearray):
+                batch = bytearray(batch)
+                BASE_OFFSET.pack_into(batch, 0, self.bases[i])
+                self.batches[i] = batch
+            out.append(batch)
+            size += len(batch)
             i += 1
-        return bytes(out)
+        return out
 
 
 class RetainedLogs:
@@ -171,15 +182,18 @@ _FetchTopic = FetchResponse.FetchableTopicResponse
 _FetchPart = _FetchTopic.PartitionData
 
 
-def fetch(state: ReadState, req, version: int) -> tuple[FetchResponse, float]:
-    """The response and how long to hold it: max_wait_ms if no data was found.
+def fetch(state: ReadState, req, version: int) -> tuple[FetchResponse, float, list]:
+    """The response, how long to hold it (max_wait_ms if no data was found), and its record sets.
 
-    The sink never wakes a parked fetch on produce: it is the ceiling for reading
-    data that is already there, which is what the consume leg measures.
+    Record sets stand in the response as markers, replaced by the held batches when
+    it is framed (see sink.splice), so serving copies nothing. The sink never wakes a
+    parked fetch on produce: it is the ceiling for reading data that is already there,
+    which is what the consume leg measures.
     """
     remaining = req.max_bytes if req.max_bytes > 0 else 0x7FFFFFFF
     total = 0
     topics = []
+    pieces: list[tuple[bytes, list[bytearray]]] = []
     for ft in req.topics:
         parts = []
         for fp in ft.partitions:
@@ -193,18 +207,50 @@ def fetch(state: ReadState, req, version: int) -> tuple[FetchResponse, float]:
             if fp.fetch_offset < log.end_offset and fp.fetch_offset >= log.kept_to:
                 parts.append(_part(fp.partition, KAFKA_STORAGE_ERROR, log.end_offset, b""))
                 continue
-            data = b""
+            batches: list[bytearray] = []
             if remaining > 0:
-                data = log.read(fp.fetch_offset, min(fp.partition_max_bytes, remaining))
-                if total and len(data) > min(fp.partition_max_bytes, remaining):
-                    data = b""
-            remaining -= len(data)
-            total += len(data)
-            parts.append(_part(fp.partition, 0, log.end_offset, data))
+                budget = min(fp.partition_max_bytes, remaining)
+                batches = log.read(fp.fetch_offset, budget)
+                size = sum(len(b) for b in batches)
+                if total and size > budget:
+                    batches, size = [], 0
+                remaining -= size
+                total += size
+            marker = b""
+            if batches:
+                marker = MARKER_PREFIX + struct.pack(">I", len(pieces))
+                pieces.append((marker, batches))
+            parts.append(_part(fp.partition, 0, log.end_offset, marker))
         topics.append(_FetchTopic(topic=ft.topic, topic_id=uuid.UUID(int=0), partitions=parts))
     resp = FetchResponse(throttle_time_ms=0, error_code=0, session_id=0, responses=topics)
     hold = 0.0 if total >= max(req.min_bytes, 1) else max(req.max_wait_ms, 0) / 1000
-    return resp, hold
+    return resp, hold, pieces
+
+
+def splice(encoded: bytes, pieces: list[tuple[bytes, list[bytearray]]], flexible: bool) -> list:
+    """The encoded response as buffers, each marker replaced by its batches and true length."""
+    out: list = []
+    view, pos = memoryview(encoded), 0
+    for marker, batches in pieces:
+        at = encoded.index(marker, pos)
+        # The marker's own length prefix: uvarint(len + 1) in flexible versions, else int32.
+        start = at - (1 if flexible else 4)
+        size = sum(len(b) for b in batches)
+        out.append(view[pos:start])
+        out.append(uvarint(size + 1) if flexible else struct.pack(">i", size))
+        out.extend(batches)
+        pos = at + MARKER_SIZE
+    out.append(view[pos:])
+    return out
+
+
+def uvarint(n: int) -> bytes:
+    out = bytearray()
+    while n >= 0x80:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
 
 
 def _part(index: int, code: int, high_watermark: int, records: bytes) -> _FetchPart:

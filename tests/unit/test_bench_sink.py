@@ -23,7 +23,8 @@ def record_batch(last_offset_delta: int, payload: bytes = b"") -> bytes:
     return struct.pack(">qi", 0, len(body)) + body
 
 
-def base_offsets(data: bytes) -> list[int]:
+def base_offsets(batches: list[bytearray]) -> list[int]:
+    data = b"".join(batches)
     return [struct.unpack_from(">q", data, start)[0] for start, _ in sink_fetch.batch_spans(data)]
 
 
@@ -39,7 +40,7 @@ def test_retained_logs_assign_offsets_and_serve_whole_batches() -> None:
     assert base_offsets(log.read(3, 1 << 20)) == [0, 5, 6]  # from the batch holding offset 3
     assert base_offsets(log.read(6, 1)) == [6]  # at least one batch, whatever max_bytes says
     assert base_offsets(log.read(0, 40)) == [0]  # never a part of a batch
-    assert log.read(16, 1 << 20) == b""
+    assert log.read(16, 1 << 20) == []
 
 
 def test_retained_logs_stop_keeping_past_the_budget() -> None:
@@ -50,7 +51,31 @@ def test_retained_logs_stop_keeping_past_the_budget() -> None:
     log = logs.partitions[("t", 0)]
     assert (log.end_offset, log.kept_to, log.complete) == (3, 2, False)
     assert base_offsets(log.read(0, 1 << 20)) == [0, 1]
-    assert log.read(2, 1 << 20) == b""
+    assert log.read(2, 1 << 20) == []
+
+
+def test_splice_puts_batches_where_the_markers_were() -> None:
+    from kafka.protocol.consumer.fetch import FetchRequest, FetchResponse
+
+    logs = sink_fetch.RetainedLogs()
+    logs.append("t", 0, record_batch(2, b"abc") + record_batch(0, b"z" * 300))
+    state = sink_fetch.ReadState("127.0.0.1", 1, 0, logs)
+    part = FetchRequest.FetchTopic.FetchPartition(partition=0, current_leader_epoch=-1, fetch_offset=0,
+                                                  last_fetched_epoch=-1, log_start_offset=-1,
+                                                  partition_max_bytes=1 << 20)
+    req = FetchRequest(replica_id=-1, max_wait_ms=500, min_bytes=1, max_bytes=1 << 20,
+                       isolation_level=0, session_id=0, session_epoch=-1,
+                       topics=[FetchRequest.FetchTopic(topic="t", partitions=[part])],
+                       forgotten_topics_data=[], rack_id="")
+    for version in (4, 12):  # int32 and compact (uvarint) length prefixes
+        resp, hold, pieces = sink_fetch.fetch(state, req, version)
+        flexible = FetchResponse.flexible_version_q(version)
+        wire = b"".join(sink_fetch.splice(bytes(resp.encode(version=version)), pieces, flexible))
+        decoded = FetchResponse.decode(wire, version=version)
+        records = bytes(decoded.responses[0].partitions[0].records)
+        assert hold == 0.0
+        assert base_offsets([bytearray(records)]) == [0, 3]
+        assert records[12:] == (record_batch(2, b"abc") + struct.pack(">q", 3) + record_batch(0, b"z" * 300)[8:])[12:]
 
 
 def test_parse_header_skips_client_id_and_tags() -> None:
@@ -113,3 +138,12 @@ def test_confluent_consumer_reads_back_what_was_produced(running_sink: str) -> N
     finally:
         consumer.close()
     assert got == [(i, f"k{i}".encode(), f"value-{i}".encode()) for i in range(3000)]
+
+
+def test_queue_never_grows_a_held_batch() -> None:
+    """Small pieces queued after a served batch must not be appended to the batch itself."""
+    batch = bytearray(b"b" * sink.SMALL)
+    conn = sink.Connection(sock=None)  # type: ignore[arg-type]
+    sink.queue(conn, [b"head", batch, b"tail", b"more"])
+    assert bytes(batch) == b"b" * sink.SMALL
+    assert b"".join(conn.out) == b"head" + b"b" * sink.SMALL + b"tailmore"
