@@ -28,7 +28,7 @@ from kafka.protocol.metadata.api_versions import ApiVersionsRequest, ApiVersions
 from kafka.protocol.metadata.metadata import MetadataRequest, MetadataResponse
 from kafka.protocol.producer.produce import ProduceRequest, ProduceResponse
 from kafka.protocol.producer.transaction import InitProducerIdRequest, InitProducerIdResponse
-from sink_fetch import DEFAULT_RETAIN_BYTES, READ_APIS, READ_HANDLERS, ReadState, RetainedLogs, splice
+from sink_fetch import DEFAULT_RETAIN_BYTES, READ_APIS, READ_HANDLERS, ReadState, RetainedLogs
 
 UNSUPPORTED_VERSION = 35
 NODE_ID = 0
@@ -228,17 +228,17 @@ HANDLERS: dict[int, tuple[type, Handler]] = {
 
 def read_handler(request_cls: type, serve: Callable) -> Handler:
     """Adapt a sink_fetch handler (decoded request in, response object out) to the wire."""
-    response_cls = request_cls.RESPONSE_TYPE if hasattr(request_cls, "RESPONSE_TYPE") else None
 
     def handle(state: SinkState, hdr: RequestHeader, buf: memoryview) -> bytes | list | Held:
         version = hdr.api_version
         req = request_cls.decode(buf[hdr.body_offset :], version=version)
         out = serve(state.read_state(), req, version)
-        resp, hold, pieces = out if isinstance(out, tuple) else (out, 0.0, [])
-        flexible = (response_cls or type(resp)).flexible_version_q(version)
-        encoded = bytes(resp.encode(version=version))
-        data: bytes | list = (frame_buffers(hdr.correlation_id, splice(encoded, pieces, flexible), flexible)
-                              if pieces else frame(hdr.correlation_id, encoded, flexible))
+        resp, hold = out if isinstance(out, tuple) else (out, 0.0)
+        # Kafka's request and response of an API turn flexible at the same version.
+        flexible = request_cls.flexible_version_q(version)
+        encoded = resp.encode(version=version)
+        data: bytes | list = (frame_buffers(hdr.correlation_id, encoded, flexible) if isinstance(encoded, list)
+                              else frame(hdr.correlation_id, bytes(encoded), flexible))
         return Held(data, time.monotonic() + hold) if hold else data
 
     return handle
@@ -266,6 +266,7 @@ class Connection:
     out: deque = field(default_factory=deque)
     # Responses behind a held one wait with it: answers go out in request order.
     held: deque[Held] = field(default_factory=deque)
+    want_write: bool = False  # EVENT_WRITE is registered
 
 
 def queue(conn: Connection, data: bytes | list) -> None:
@@ -369,9 +370,12 @@ class Sink:
             else:
                 out[0] = memoryview(head)[sent:]
                 sent = 0
-        # Only ask for writability while a backlog exists, to avoid busy wake-ups.
-        wanted = selectors.EVENT_READ | (selectors.EVENT_WRITE if out else 0)
-        self.selector.modify(conn.sock, wanted, conn)
+        # Only ask for writability while a backlog exists, to avoid busy wake-ups; and
+        # only tell epoll when that changes (a syscall per response otherwise).
+        if conn.want_write != bool(out):
+            conn.want_write = bool(out)
+            wanted = selectors.EVENT_READ | (selectors.EVENT_WRITE if out else 0)
+            self.selector.modify(conn.sock, wanted, conn)
 
     def close(self, conn: Connection) -> None:
         self.holding.discard(conn)

@@ -22,14 +22,12 @@ the produce figures are medians of five.
 from __future__ import annotations
 
 import bisect
-import os
 import struct
 import sys
 import time
-import uuid
 from dataclasses import dataclass, field
 
-from kafka.protocol.consumer.fetch import FetchRequest, FetchResponse
+from kafka.protocol.consumer.fetch import FetchRequest
 from kafka.protocol.consumer.group import (
     HeartbeatRequest,
     HeartbeatResponse,
@@ -47,15 +45,13 @@ from kafka.protocol.consumer.group import (
 from kafka.protocol.consumer.offsets import ListOffsetsRequest, ListOffsetsResponse
 from kafka.protocol.metadata.find_coordinator import FindCoordinatorRequest, FindCoordinatorResponse
 
+from chronik.wire.fetch_codec import FetchableTopicResponse, FetchResponseData, PartitionData
+
 KAFKA_STORAGE_ERROR = 56
 OFFSET_OUT_OF_RANGE = 1
 UNKNOWN_TOPIC_OR_PARTITION = 3
 EARLIEST = -2
 DEFAULT_RETAIN_BYTES = 256 << 20
-# Stands where a record set goes in an encoded Fetch response; random per process, so
-# no topic name or value can match it by chance.
-MARKER_PREFIX = os.urandom(12)
-MARKER_SIZE = len(MARKER_PREFIX) + 4
 
 # Versions the sink answers (min, max). Fetch stops at v12 (v13 names topics by id);
 # OffsetFetch at v7 (v8 batches groups); FindCoordinator at v3 (v4 batches keys).
@@ -182,34 +178,30 @@ class ReadState:
 
 # -- Fetch and ListOffsets -------------------------------------------------------------------
 
-_FetchTopic = FetchResponse.FetchableTopicResponse
-_FetchPart = _FetchTopic.PartitionData
+def fetch(state: ReadState, req, version: int) -> tuple[FetchResponseData, float]:
+    """The response and how long to hold it (max_wait_ms if no data was found).
 
-
-def fetch(state: ReadState, req, version: int) -> tuple[FetchResponse, float, list]:
-    """The response, how long to hold it (max_wait_ms if no data was found), and its record sets.
-
-    Record sets stand in the response as markers, replaced by the held batches when
-    it is framed (see sink.splice), so serving copies nothing. The sink never wakes a
-    parked fetch on produce: it is the ceiling for reading data that is already there,
-    which is what the consume leg measures.
+    The response is encoded by hand (chronik.wire.fetch_codec, checked byte for byte
+    against kafka-python) with the held batches as its record-set buffers, so serving
+    copies nothing. The sink never wakes a parked fetch on produce: it is the ceiling
+    for reading data that is already there, which is what the consume leg measures.
     """
     remaining = req.max_bytes if req.max_bytes > 0 else 0x7FFFFFFF
     total = 0
     topics = []
-    pieces: list[tuple[bytes, list[bytearray]]] = []
     for ft in req.topics:
         parts = []
         for fp in ft.partitions:
             log = state.logs.partitions.get((ft.topic, fp.partition))
             if log is None:
-                parts.append(_part(fp.partition, UNKNOWN_TOPIC_OR_PARTITION, -1, b""))
+                parts.append(PartitionData(fp.partition, UNKNOWN_TOPIC_OR_PARTITION))
                 continue
             if not 0 <= fp.fetch_offset <= log.end_offset:
-                parts.append(_part(fp.partition, OFFSET_OUT_OF_RANGE, -1, b""))
+                parts.append(PartitionData(fp.partition, OFFSET_OUT_OF_RANGE))
                 continue
             if fp.fetch_offset < log.end_offset and fp.fetch_offset >= log.kept_to:
-                parts.append(_part(fp.partition, KAFKA_STORAGE_ERROR, log.end_offset, b""))
+                parts.append(PartitionData(fp.partition, KAFKA_STORAGE_ERROR, log.end_offset,
+                                           log.end_offset, 0))
                 continue
             batches: list[bytearray] = []
             if remaining > 0:
@@ -220,49 +212,11 @@ def fetch(state: ReadState, req, version: int) -> tuple[FetchResponse, float, li
                     batches, size = [], 0
                 remaining -= size
                 total += size
-            marker = b""
-            if batches:
-                marker = MARKER_PREFIX + struct.pack(">I", len(pieces))
-                pieces.append((marker, batches))
-            parts.append(_part(fp.partition, 0, log.end_offset, marker))
-        topics.append(_FetchTopic(topic=ft.topic, topic_id=uuid.UUID(int=0), partitions=parts))
-    resp = FetchResponse(throttle_time_ms=0, error_code=0, session_id=0, responses=topics)
+            parts.append(PartitionData(fp.partition, 0, log.end_offset, log.end_offset, 0, None,
+                                       batches or b""))
+        topics.append(FetchableTopicResponse(ft.topic, None, parts))
     hold = 0.0 if total >= max(req.min_bytes, 1) else max(req.max_wait_ms, 0) / 1000
-    return resp, hold, pieces
-
-
-def splice(encoded: bytes, pieces: list[tuple[bytes, list[bytearray]]], flexible: bool) -> list:
-    """The encoded response as buffers, each marker replaced by its batches and true length."""
-    out: list = []
-    view, pos = memoryview(encoded), 0
-    for marker, batches in pieces:
-        at = encoded.index(marker, pos)
-        # The marker's own length prefix: uvarint(len + 1) in flexible versions, else int32.
-        start = at - (1 if flexible else 4)
-        size = sum(len(b) for b in batches)
-        out.append(view[pos:start])
-        out.append(uvarint(size + 1) if flexible else struct.pack(">i", size))
-        out.extend(batches)
-        pos = at + MARKER_SIZE
-    out.append(view[pos:])
-    return out
-
-
-def uvarint(n: int) -> bytes:
-    out = bytearray()
-    while n >= 0x80:
-        out.append(n & 0x7F | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def _part(index: int, code: int, high_watermark: int, records: bytes) -> _FetchPart:
-    return _FetchPart(
-        partition_index=index, error_code=code, high_watermark=high_watermark,
-        last_stable_offset=high_watermark, log_start_offset=0 if high_watermark >= 0 else -1,
-        aborted_transactions=None, preferred_read_replica=-1, records=records,
-    )
+    return FetchResponseData(topics), hold
 
 
 _ListTopic = ListOffsetsResponse.ListOffsetsTopicResponse

@@ -62,7 +62,8 @@ class PartitionData:
         self.log_start_offset = log_start_offset
         self.aborted_transactions = aborted_transactions
         self.preferred_read_replica = -1  # no follower fetching (KIP-392) on a single node
-        self.records = records  # bytes-like; b"" when there is nothing to send
+        # bytes-like, or a list of them sent one after the other; b"" when there is nothing
+        self.records = records
 
 
 class FetchableTopicResponse:
@@ -140,14 +141,18 @@ def encode_response(resp: FetchResponseData, version: int) -> list:
             if version >= 11:
                 small += _I32.pack(p.preferred_read_replica)
             records = p.records
-            size = len(records) if records is not None else -1
+            pieces = isinstance(records, list)
+            size = -1 if records is None else sum(map(len, records)) if pieces else len(records)
             if flexible:
                 small += _uvarint_bytes(size + 1)
             else:
                 small += _I32.pack(size)
             if size > 0:
                 out.append(bytes(small))
-                out.append(records)
+                if pieces:
+                    out.extend(records)
+                else:
+                    out.append(records)
                 small = bytearray()
             if flexible:
                 small += b"\x00"

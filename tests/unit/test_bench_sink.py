@@ -54,11 +54,12 @@ def test_retained_logs_stop_keeping_past_the_budget() -> None:
     assert log.read(2, 1 << 20) == []
 
 
-def test_splice_puts_batches_where_the_markers_were() -> None:
+def test_fetch_serves_the_held_batches_with_their_offsets() -> None:
     from kafka.protocol.consumer.fetch import FetchRequest, FetchResponse
 
+    first, second = record_batch(2, b"abc"), record_batch(0, b"z" * 300)
     logs = sink_fetch.RetainedLogs()
-    logs.append("t", 0, record_batch(2, b"abc") + record_batch(0, b"z" * 300))
+    logs.append("t", 0, first + second)
     state = sink_fetch.ReadState("127.0.0.1", 1, 0, logs)
     part = FetchRequest.FetchTopic.FetchPartition(partition=0, current_leader_epoch=-1, fetch_offset=0,
                                                   last_fetched_epoch=-1, log_start_offset=-1,
@@ -68,14 +69,14 @@ def test_splice_puts_batches_where_the_markers_were() -> None:
                        topics=[FetchRequest.FetchTopic(topic="t", partitions=[part])],
                        forgotten_topics_data=[], rack_id="")
     for version in (4, 12):  # int32 and compact (uvarint) length prefixes
-        resp, hold, pieces = sink_fetch.fetch(state, req, version)
-        flexible = FetchResponse.flexible_version_q(version)
-        wire = b"".join(sink_fetch.splice(bytes(resp.encode(version=version)), pieces, flexible))
-        decoded = FetchResponse.decode(wire, version=version)
-        records = bytes(decoded.responses[0].partitions[0].records)
+        resp, hold = sink_fetch.fetch(state, req, version)
+        wire = b"".join(bytes(b) for b in resp.encode(version))
+        records = bytes(FetchResponse.decode(wire, version=version).responses[0].partitions[0].records)
         assert hold == 0.0
-        assert base_offsets([bytearray(records)]) == [0, 3]
-        assert records[12:] == (record_batch(2, b"abc") + struct.pack(">q", 3) + record_batch(0, b"z" * 300)[8:])[12:]
+        assert records == first + struct.pack(">q", 3) + second[8:]
+    part.fetch_offset = 4  # the end: nothing to send, held for max_wait_ms
+    resp, hold = sink_fetch.fetch(state, req, 12)
+    assert hold == 0.5
 
 
 def test_parse_header_skips_client_id_and_tags() -> None:

@@ -64,6 +64,17 @@ def test_record_sets_are_their_own_buffers(version: int) -> None:
     assert bytes(decoded.responses[0].partitions[0].records) == RECORDS
 
 
+@pytest.mark.parametrize("version", [4, 12, 16])
+def test_a_record_set_may_come_in_pieces(version: int) -> None:
+    pieces = [bytearray(RECORDS[:1000]), memoryview(RECORDS)[1000:]]
+    resp = fc.FetchResponseData([fc.FetchableTopicResponse("t", TOPIC_ID, [fc.PartitionData(0, 0, 1, 1, 0,
+                                                                                            None, pieces)])])
+    buffers = resp.encode(version)
+    assert buffers[1] is pieces[0] and buffers[2] is pieces[1]
+    decoded = FetchResponse.decode(b"".join(bytes(b) for b in buffers), version=version)
+    assert bytes(decoded.responses[0].partitions[0].records) == RECORDS
+
+
 def test_versions_outside_the_range_are_refused() -> None:
     with pytest.raises(ValueError):
         ours().encode(3)
