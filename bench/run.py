@@ -34,6 +34,7 @@ from rich.console import Console
 from rich.markup import escape
 from targets import Target, chronik_supports, chronik_target, kafka_target, sink_target, tansu_target
 from workloads import (
+    FETCH_QUEUE_BACKOFF_MS,
     SESSION_TIMEOUT_MS,
     consume_all,
     create_topic,
@@ -152,16 +153,18 @@ class Bench:
             if os.environ.get("BENCH_DEBUG"):
                 traceback.print_exc()
 
-    def each(self, leg: str, fn: Callable[[Target], None], produce_only_ok: bool = True) -> None:
+    def each(self, leg: str, fn: Callable[[Target], None], produce_only_ok: bool = True,
+             consume_ok: bool = False) -> None:
+        """`consume_ok`: a produce-only target that serves the consume leg (the sink) takes part."""
         for target in self.targets:
-            if target.produce_only and not produce_only_ok:
+            if target.produce_only and not produce_only_ok and not (consume_ok and target.serves_consume):
                 continue
             self.attempt(target, leg, lambda t=target: fn(t))
 
     def sampled(self, leg: str, fn: Callable[[Target], None],
-                produce_only_ok: bool = True) -> None:
+                produce_only_ok: bool = True, consume_ok: bool = False) -> None:
         for i in range(self.plan.samples):
-            self.each(f"{leg} #{i + 1}", fn, produce_only_ok)
+            self.each(f"{leg} #{i + 1}", fn, produce_only_ok, consume_ok)
 
     # -- legs --------------------------------------------------------------------
 
@@ -246,11 +249,16 @@ class Bench:
             self.big_topic[target.name] = topic
         if topic is None:
             raise RuntimeError("nothing to consume: the 1 KiB produce leg failed")
-        cpu0 = target.cpu()
+        cpu0, client0 = target.cpu(), time.process_time()
         result = consume_all(target.bootstrap, topic, self.plan.big_count)
         self.record_cpu(target, "cpu_s_per_gb_consume", cpu0, result.bytes)
+        # This process's CPU (librdkafka's threads and the Python loop): where the sink shows the
+        # ceiling to be, this is the cost that sets it.
+        self.sample(target, "client_cpu_s_per_gb_consume",
+                    (time.process_time() - client0) / (result.bytes / 1e9))
         self.bytes_through[target.name] += result.bytes
         self.sample(target, "consume_mb_s", result.mb_per_s)
+        self.sample(target, "consume_stream_mb_s", result.stream_mb_per_s)
         self.sample(target, "consume_assign_s", result.assign_s)
 
     def latency(self, target: Target) -> None:
@@ -480,7 +488,8 @@ class Bench:
             self.sampled("produce 1 KiB", self.produce_big)
             self.sampled("produce 100 B", self.produce_small)
         if "consume" in legs:
-            self.sampled("consume 1 KiB", self.consume, produce_only_ok=False)
+            # The sink reads back what it kept: the most this client can consume here.
+            self.sampled("consume 1 KiB", self.consume, produce_only_ok=False, consume_ok=True)
         if "latency" in legs:
             self.each("produce latency", self.latency)
         if "assign" in legs:
@@ -573,7 +582,8 @@ def results_document(bench: Bench, plan: Plan, started: float) -> dict[str, Any]
         },
         "plan": asdict(plan),
         "legs": list(bench.legs),
-        "client": {"library": "confluent-kafka", "session_timeout_ms": SESSION_TIMEOUT_MS},
+        "client": {"library": "confluent-kafka", "session_timeout_ms": SESSION_TIMEOUT_MS,
+                   "fetch_queue_backoff_ms": FETCH_QUEUE_BACKOFF_MS},
         "targets": {t.name: {"bootstrap": t.bootstrap, "external": t.external,
                              "command": t.command} for t in bench.targets},
         "figures": bench.figures,

@@ -1,11 +1,12 @@
-"""A do-nothing Kafka produce sink: the CEILING of the produce benchmarks, NOT a broker.
+"""A do-nothing Kafka sink: the CEILING of the produce and consume benchmarks, NOT a broker.
 
 It speaks just enough of the Kafka protocol for librdkafka to create a topic and
 produce to it: ApiVersions, Metadata, CreateTopics, InitProducerId and Produce.
-Produce batches are acknowledged and thrown away (only the record count is read
-so that offsets advance). Whatever the sink achieves is the most the client and
-the loopback link allow on this machine, so a broker's produce figures are read
-against it.
+Produce batches are acknowledged and kept in memory as they came (no disk, no
+index; see sink_fetch for the budget), so that a subscribe()-based consumer can
+read them back through Fetch and a one-member group (bench/sink_fetch.py).
+Whatever the sink achieves is the most the client and the loopback link allow on
+this machine, so a broker's produce and consume figures are read against it.
 
 Run: python bench/sink.py --port PORT  (prints "listening on ..." once ready)
 """
@@ -13,9 +14,12 @@ Run: python bench/sink.py --port PORT  (prints "listening on ..." once ready)
 from __future__ import annotations
 
 import argparse
+import itertools
 import selectors
 import socket
 import struct
+import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -24,23 +28,20 @@ from kafka.protocol.metadata.api_versions import ApiVersionsRequest, ApiVersions
 from kafka.protocol.metadata.metadata import MetadataRequest, MetadataResponse
 from kafka.protocol.producer.produce import ProduceRequest, ProduceResponse
 from kafka.protocol.producer.transaction import InitProducerIdRequest, InitProducerIdResponse
+from sink_fetch import DEFAULT_RETAIN_BYTES, READ_APIS, READ_HANDLERS, ReadState, RetainedLogs
 
 UNSUPPORTED_VERSION = 35
 NODE_ID = 0
-# librdkafka refuses to use Produce unless the broker also claims Fetch >= 4,
-# so Fetch is advertised although the sink never answers it.
-FETCH_API_KEY, FETCH_MAX_VERSION = 1, 12
 # Produce v13 addresses topics by id; capping at 12 keeps names on the wire.
 PRODUCE_MAX_VERSION = 12
+
+# sendmsg takes at most IOV_MAX (1024 on Linux) buffers; below SMALL bytes a piece is copied.
+MAX_IOV = 1024
+SMALL = 16 * 1024
 
 HEADER = struct.Struct(">hhi")  # api_key, api_version, correlation_id
 INT16 = struct.Struct(">h")
 INT32 = struct.Struct(">i")
-# Record batch v2: baseOffset(8) batchLength(4) leaderEpoch(4) magic(1) crc(4)
-# attributes(2) lastOffsetDelta(4) -> lastOffsetDelta sits at byte 23.
-LAST_OFFSET_DELTA = struct.Struct(">i")
-LAST_OFFSET_DELTA_POS = 23
-BATCH_LENGTH_POS = 8
 
 
 @dataclass
@@ -88,28 +89,33 @@ def frame(correlation_id: int, body: bytes, flexible_header: bool) -> bytes:
     return INT32.pack(len(header) + len(body)) + header + body
 
 
-def count_records(records: bytes | None) -> int:
-    """Sum record counts over all v2 batches in a Produce partition payload."""
-    if not records:
-        return 0
-    view, pos, total = memoryview(records), 0, 0
-    while pos + LAST_OFFSET_DELTA_POS + 4 <= len(view):
-        (batch_len,) = INT32.unpack_from(view, pos + BATCH_LENGTH_POS)
-        (delta,) = LAST_OFFSET_DELTA.unpack_from(view, pos + LAST_OFFSET_DELTA_POS)
-        total += delta + 1
-        pos += 12 + batch_len
-    return total
+def frame_buffers(correlation_id: int, body: list, flexible_header: bool) -> list:
+    """frame() for a body given as buffers (a Fetch response with its batches spliced in)."""
+    header = INT32.pack(correlation_id) + (b"\x00" if flexible_header else b"")
+    size = len(header) + sum(len(b) for b in body)
+    return [INT32.pack(size) + header, *body]
 
 
 @dataclass
 class SinkState:
     host: str
     port: int
-    # next offset per (topic, partition), so delivery reports look plausible
-    offsets: dict[tuple[str, int], int] = field(default_factory=dict)
+    # the produced batches per (topic, partition), with their offsets
+    logs: RetainedLogs = field(default_factory=RetainedLogs)
+
+    def read_state(self) -> ReadState:
+        return ReadState(self.host, self.port, NODE_ID, self.logs)
 
 
-Handler = Callable[[SinkState, RequestHeader, memoryview], bytes | None]
+@dataclass
+class Held:
+    """A response to send no earlier than `at` (an empty fetch waits max_wait_ms)."""
+
+    data: bytes | list
+    at: float
+
+
+Handler = Callable[[SinkState, RequestHeader, memoryview], bytes | list | Held | None]
 
 
 def handle_api_versions(state: SinkState, hdr: RequestHeader, buf: memoryview) -> bytes:
@@ -134,16 +140,15 @@ def api_key_list() -> list[ApiVersionsResponse.ApiVersion]:
             (InitProducerIdRequest, InitProducerIdRequest.max_version),
         )
     ]
-    keys.append(entry(api_key=FETCH_API_KEY, min_version=0, max_version=FETCH_MAX_VERSION))
+    keys += [entry(api_key=cls.API_KEY, min_version=lo, max_version=hi)
+             for cls, (lo, hi) in READ_APIS.items()]
     return sorted(keys, key=lambda k: k.api_key)
 
 
 def handle_metadata(state: SinkState, hdr: RequestHeader, buf: memoryview) -> bytes:
     version = hdr.api_version
     req = MetadataRequest.decode(buf[hdr.body_offset :], version=version)
-    names = [t.name for t in (req.topics or []) if t.name] or sorted(
-        {topic for topic, _ in state.offsets}
-    )
+    names = [t.name for t in (req.topics or []) if t.name] or state.logs.topics()
     resp = MetadataResponse(
         throttle_time_ms=0,
         brokers=[MetadataResponse.MetadataResponseBroker(
@@ -172,7 +177,7 @@ def handle_create_topics(state: SinkState, hdr: RequestHeader, buf: memoryview) 
     req = CreateTopicsRequest.decode(buf[hdr.body_offset :], version=version)
     results = []
     for topic in req.topics:
-        state.offsets.setdefault((topic.name, 0), 0)
+        state.logs.ensure(topic.name, 0)
         results.append(CreateTopicsResponse.CreatableTopicResult(
             name=topic.name, error_code=0, error_message=None,
             num_partitions=1, replication_factor=1,
@@ -198,9 +203,7 @@ def handle_produce(state: SinkState, hdr: RequestHeader, buf: memoryview) -> byt
     for topic in req.topic_data:
         partitions = []
         for part in topic.partition_data:
-            key = (topic.name, part.index)
-            base = state.offsets.get(key, 0)
-            state.offsets[key] = base + count_records(part.records)
+            base = state.logs.append(topic.name, part.index, part.records)
             partitions.append(ProduceResponse.TopicProduceResponse.PartitionProduceResponse(
                 index=part.index, error_code=0, base_offset=base,
                 log_append_time_ms=-1, log_start_offset=0,
@@ -223,7 +226,29 @@ HANDLERS: dict[int, tuple[type, Handler]] = {
 }
 
 
-def dispatch(state: SinkState, request: memoryview) -> bytes | None:
+def read_handler(request_cls: type, serve: Callable) -> Handler:
+    """Adapt a sink_fetch handler (decoded request in, response object out) to the wire."""
+
+    def handle(state: SinkState, hdr: RequestHeader, buf: memoryview) -> bytes | list | Held:
+        version = hdr.api_version
+        req = request_cls.decode(buf[hdr.body_offset :], version=version)
+        out = serve(state.read_state(), req, version)
+        resp, hold = out if isinstance(out, tuple) else (out, 0.0)
+        # Kafka's request and response of an API turn flexible at the same version.
+        flexible = request_cls.flexible_version_q(version)
+        encoded = resp.encode(version=version)
+        data: bytes | list = (frame_buffers(hdr.correlation_id, encoded, flexible) if isinstance(encoded, list)
+                              else frame(hdr.correlation_id, bytes(encoded), flexible))
+        return Held(data, time.monotonic() + hold) if hold else data
+
+    return handle
+
+
+for _cls, _serve in READ_HANDLERS.items():
+    HANDLERS[_cls.API_KEY] = (_cls, read_handler(_cls, _serve))
+
+
+def dispatch(state: SinkState, request: memoryview) -> bytes | list | Held | None:
     (api_key,) = INT16.unpack_from(request, 0)
     request_cls, handler = HANDLERS.get(api_key, (None, None))
     if handler is None:
@@ -232,11 +257,29 @@ def dispatch(state: SinkState, request: memoryview) -> bytes | None:
     return handler(state, parse_header(request, request_cls), request)
 
 
-@dataclass
+@dataclass(eq=False)  # hashed by identity: held responses keep a set of connections
 class Connection:
     sock: socket.socket
     inbuf: bytearray = field(default_factory=bytearray)
-    outbuf: bytearray = field(default_factory=bytearray)
+    # What is left to send: small responses are gathered in a bytearray, batches served by
+    # Fetch go out as the buffers the sink holds them in (sendmsg, no copy).
+    out: deque = field(default_factory=deque)
+    # Responses behind a held one wait with it: answers go out in request order.
+    held: deque[Held] = field(default_factory=deque)
+    want_write: bool = False  # EVENT_WRITE is registered
+
+
+def queue(conn: Connection, data: bytes | list) -> None:
+    """Queue buffers to send. Large ones (held batches) go as read-only views, never copied
+    and never grown; small pieces are gathered into bytearrays of our own (fewer iovecs)."""
+    out = conn.out
+    for buf in data if isinstance(data, list) else (data,):
+        if len(buf) >= SMALL:
+            out.append(memoryview(buf).toreadonly())
+        elif out and isinstance(out[-1], bytearray):
+            out[-1] += buf
+        else:
+            out.append(bytearray(buf))
 
 
 class Sink:
@@ -249,14 +292,32 @@ class Sink:
         bound_port = self.listener.getsockname()[1]
         self.state = SinkState(host=host, port=bound_port)
         self.selector.register(self.listener, selectors.EVENT_READ, None)
+        self.holding: set[Connection] = set()
 
     def serve_forever(self) -> None:
         while True:
-            for key, events in self.selector.select():
+            timeout = None
+            if self.holding:
+                timeout = max(0.0, min(c.held[0].at for c in self.holding) - time.monotonic())
+            for key, events in self.selector.select(timeout):
                 if key.data is None:
                     self.accept()
                 else:
                     self.service(key.data, events)
+            self.release_held()
+
+    def release_held(self) -> None:
+        now = time.monotonic()
+        for conn in list(self.holding):
+            while conn.held and conn.held[0].at <= now:
+                queue(conn, conn.held.popleft().data)
+            if not conn.held:
+                self.holding.discard(conn)
+            if conn.out:
+                try:
+                    self.write(conn)
+                except OSError:
+                    self.close(conn)
 
     def accept(self) -> None:
         sock, _ = self.listener.accept()
@@ -268,7 +329,7 @@ class Sink:
         try:
             if events & selectors.EVENT_READ:
                 self.read(conn)
-            if conn.outbuf:
+            if conn.out:
                 self.write(conn)
         except (ConnectionError, OSError):
             self.close(conn)
@@ -290,19 +351,34 @@ class Sink:
             # bytearray is compacted below.
             request = memoryview(bytes(buf[pos + 4 : pos + 4 + size]))
             response = dispatch(self.state, request)
-            if response is not None:
-                conn.outbuf += response
+            if isinstance(response, Held) or (response is not None and conn.held):
+                conn.held.append(response if isinstance(response, Held) else Held(response, 0.0))
+                self.holding.add(conn)
+            elif response is not None:
+                queue(conn, response)
             pos += 4 + size
         del buf[:pos]
 
     def write(self, conn: Connection) -> None:
-        sent = conn.sock.send(conn.outbuf)
-        del conn.outbuf[:sent]
-        # Only ask for writability while a backlog exists, to avoid busy wake-ups.
-        wanted = selectors.EVENT_READ | (selectors.EVENT_WRITE if conn.outbuf else 0)
-        self.selector.modify(conn.sock, wanted, conn)
+        out = conn.out
+        sent = conn.sock.sendmsg(list(itertools.islice(out, MAX_IOV)))
+        while sent:
+            head = out[0]
+            if sent >= len(head):
+                sent -= len(head)
+                out.popleft()
+            else:
+                out[0] = memoryview(head)[sent:]
+                sent = 0
+        # Only ask for writability while a backlog exists, to avoid busy wake-ups; and
+        # only tell epoll when that changes (a syscall per response otherwise).
+        if conn.want_write != bool(out):
+            conn.want_write = bool(out)
+            wanted = selectors.EVENT_READ | (selectors.EVENT_WRITE if out else 0)
+            self.selector.modify(conn.sock, wanted, conn)
 
     def close(self, conn: Connection) -> None:
+        self.holding.discard(conn)
         self.selector.unregister(conn.sock)
         conn.sock.close()
 
@@ -311,8 +387,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="Kafka produce sink (benchmark ceiling)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--retain-mb", type=int, default=DEFAULT_RETAIN_BYTES >> 20,
+                        help="memory for produced batches that Fetch can serve (MiB)")
     args = parser.parse_args()
     sink = Sink(args.host, args.port)
+    sink.state.logs.retain_bytes = args.retain_mb << 20
     print(f"sink listening on {args.host}:{sink.state.port}", flush=True)
     try:
         sink.serve_forever()

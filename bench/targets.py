@@ -151,6 +151,8 @@ class Target:
     bootstrap: str = ""
     external: bool = False
     produce_only: bool = False
+    # A produce-only target that still serves the consume leg (the sink's Fetch ceiling).
+    serves_consume: bool = False
     proc: subprocess.Popen | None = None
     workdir: Path | None = None
     startup_s: float | None = None
@@ -285,5 +287,8 @@ def sink_target() -> Target:
     port, workdir = free_port(), Path(tempfile.mkdtemp(prefix="bench-sink-"))
     cmd = [sys.executable, str(REPO / "bench" / "sink.py"), "--port", str(port)]
     target = _local("sink", cmd, port, workdir)
-    target.produce_only = True  # the sink cannot serve fetches or groups
+    # The sink serves a consume from the batches it kept (its ceiling), but no other
+    # group or read leg: those would measure a coordinator it does not have.
+    target.produce_only = True
+    target.serves_consume = True
     return target

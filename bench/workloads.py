@@ -90,6 +90,16 @@ def produce_throughput(bootstrap: str, topic: str, count: int, size: int) -> Pro
     return ProduceResult(count, count * size, elapsed)
 
 
+# librdkafka stops fetching once 64 MiB (queued.max.messages.kbytes) wait in its queue
+# for the application, and then sleeps fetch.queue.backoff.ms (default 1,000 ms) before it
+# looks again, however soon the queue drains. A broker that serves faster than this Python
+# loop reads gets that far ahead within the 200 MB topic now and then ("is not fetchable:
+# queued.max.messages.kbytes exceeded" in debug=fetch), and the sample takes 1.4-1.9 s
+# instead of 0.3 s: the figure then measures that sleep, not the broker. 10 ms lets the
+# fetcher resume as soon as the application has caught up. Same setting on every target.
+FETCH_QUEUE_BACKOFF_MS = 10
+
+
 def consumer_config(bootstrap: str, group: str) -> dict[str, object]:
     return {
         "bootstrap.servers": bootstrap,
@@ -97,6 +107,7 @@ def consumer_config(bootstrap: str, group: str) -> dict[str, object]:
         "auto.offset.reset": "earliest",
         "enable.auto.commit": False,
         "session.timeout.ms": SESSION_TIMEOUT_MS,
+        "fetch.queue.backoff.ms": FETCH_QUEUE_BACKOFF_MS,
     }
 
 
@@ -106,10 +117,19 @@ class ConsumeResult:
     bytes: int
     seconds: float  # from first assignment to the last record
     assign_s: float  # from subscribe() to the on_assign callback
+    # From the first consume() call that returned records to the last record, and the bytes
+    # that came after that call: the rate once data flows. The window above also holds the
+    # client's own start (OffsetFetch, then ListOffsets ~100 ms later on every target).
+    stream_bytes: int = 0
+    stream_seconds: float = 0.0
 
     @property
     def mb_per_s(self) -> float:
         return self.bytes / self.seconds / 1e6
+
+    @property
+    def stream_mb_per_s(self) -> float | None:
+        return self.stream_bytes / self.stream_seconds / 1e6 if self.stream_seconds > 0 else None
 
 
 class AssignWatch:
@@ -131,6 +151,7 @@ def consume_all(bootstrap: str, topic: str, expected: int) -> ConsumeResult:
         subscribed = time.perf_counter()
         consumer.subscribe([topic], on_assign=watch)
         count, nbytes = 0, 0
+        first_at, first_bytes = None, 0
         while count < expected:
             if time.perf_counter() - subscribed > ASSIGN_TIMEOUT_S + CONSUME_TIMEOUT_S:
                 raise WorkloadError(f"timed out after {count}/{expected} records")
@@ -141,12 +162,15 @@ def consume_all(bootstrap: str, topic: str, expected: int) -> ConsumeResult:
                     raise KafkaException(msg.error())
                 count += 1
                 nbytes += len(msg.value() or b"")
+            if first_at is None and count:
+                first_at, first_bytes = time.perf_counter(), nbytes
         done = time.perf_counter()
     finally:
         consumer.close()
-    if watch.at is None:
+    if watch.at is None or first_at is None:
         raise WorkloadError("records arrived without an on_assign callback")
-    return ConsumeResult(count, nbytes, done - watch.at, watch.at - subscribed)
+    return ConsumeResult(count, nbytes, done - watch.at, watch.at - subscribed,
+                         nbytes - first_bytes, done - first_at)
 
 
 def first_assignment(bootstrap: str, topic: str) -> float:

@@ -5,17 +5,19 @@ produce to one of its partitions or `max_wait_ms`. Fetch sessions
 (KIP-227) are declined: we always answer session id 0, which tells clients
 to keep sending full fetch requests. read_committed stops at the last
 stable offset and lists aborted transactions; both come from the core's
-read pipeline (BrokerCore.read).
+read pipeline (BrokerCore.read). The response is chronik.wire.fetch_codec's: encoded
+by hand, with the record sets going out as the buffers they were read into.
 """
 
 from __future__ import annotations
 
 import uuid
 
-from kafka.protocol.consumer.fetch import FetchResponse
-
 from chronik.wire.errors import ErrorCode
-from chronik.wire.splice import SplicedResponse, new_marker
+from chronik.wire.fetch_codec import AbortedTransaction as _Aborted
+from chronik.wire.fetch_codec import FetchableTopicResponse as _TopicResp
+from chronik.wire.fetch_codec import FetchResponseData
+from chronik.wire.fetch_codec import PartitionData as _PartResp
 
 API_KEY = 1
 
@@ -23,23 +25,11 @@ API_KEY = 1
 # connections.max.idle.ms): a client's wait must not pin memory for days.
 MAX_WAIT_MS = 600_000
 
-_TopicResp = FetchResponse.FetchableTopicResponse
-_PartResp = _TopicResp.PartitionData
-_Aborted = _PartResp.AbortedTransaction
 _ZERO_UUID = uuid.UUID(int=0)
 
 
 def _empty(index: int, code: int, hw: int = -1, lso: int = -1, start: int = -1) -> _PartResp:
-    return _PartResp(
-        partition_index=index,
-        error_code=code,
-        high_watermark=hw,
-        last_stable_offset=lso,
-        log_start_offset=start,
-        aborted_transactions=None,
-        preferred_read_replica=-1,
-        records=b"",
-    )
+    return _PartResp(index, code, hw, lso, start)
 
 
 def _resolve(core, v, ft):
@@ -52,9 +42,8 @@ def _resolve(core, v, ft):
 def _build(ctx, req):
     """Read every partition once.
 
-    Returns (response topics, record sets to splice in, bytes gathered, any
-    error, per-topic (name, failed, bytes) for the metrics). Record sets
-    stand in the response as markers (see wire.splice).
+    Returns (response topics, bytes gathered, any error, per-topic (name,
+    failed, bytes, partitions) for the metrics).
     """
     core = ctx.core
     v = ctx.api_version
@@ -64,7 +53,6 @@ def _build(ctx, req):
     errors = False
     topics = []
     counts = []
-    pieces: list[tuple[bytes, bytes]] = []
     for ft in req.topics:
         topic, missing = _resolve(core, v, ft)
         parts = []
@@ -95,31 +83,12 @@ def _build(ctx, req):
             if read_committed and data:
                 aborted = [_Aborted(producer_id=e.producer_id, first_offset=e.first_offset)
                            for e in out.aborted or ()]
-            if data:
-                marker = new_marker()
-                pieces.append((marker, data))
-                data = marker
-            p = _PartResp(
-                partition_index=idx,
-                error_code=0,
-                high_watermark=out.high_watermark,
-                last_stable_offset=out.last_stable_offset,
-                log_start_offset=out.log_start_offset,
-                aborted_transactions=aborted if read_committed else None,
-                preferred_read_replica=-1,
-                records=data,
-            )
-            parts.append(p)
+            parts.append(_PartResp(idx, 0, out.high_watermark, out.last_stable_offset,
+                                   out.log_start_offset, aborted, data))
         counts.append((topic.name if topic is not None else None, topic_failed, topic_bytes, parts))
         errors = errors or topic_failed
-        topics.append(
-            _TopicResp(
-                topic=ft.topic if v < 13 else "",
-                topic_id=ft.topic_id if v >= 13 else _ZERO_UUID,
-                partitions=parts,
-            )
-        )
-    return topics, pieces, total, errors, counts
+        topics.append(_TopicResp(ft.topic if v < 13 else "", ft.topic_id if v >= 13 else _ZERO_UUID, parts))
+    return topics, total, errors, counts
 
 
 def _count(stats, counts) -> None:
@@ -133,16 +102,15 @@ def _count(stats, counts) -> None:
 
 def handle(ctx, req):
     v = ctx.api_version
-    topics, pieces, total, errors, counts = _build(ctx, req)
+    topics, total, errors, counts = _build(ctx, req)
     stats = ctx.core.stats
 
-    def respond(topics, pieces, counts):
+    def respond(topics, counts):
         _count(stats, counts)
-        resp = FetchResponse(version=v, throttle_time_ms=0, error_code=0, session_id=0, responses=topics)
-        return SplicedResponse(resp, pieces)
+        return FetchResponseData(topics)
 
     if total >= req.min_bytes or errors or req.max_wait_ms <= 0 or not req.topics:
-        return respond(topics, pieces, counts)
+        return respond(topics, counts)
 
     keys = []
     for t in topics:
@@ -163,9 +131,9 @@ def handle(ctx, req):
             grown = sum(p.size_bytes() for p in logs) - parked_size
             if 0 <= grown and total + grown < req.min_bytes:
                 return None
-        topics2, pieces2, total2, errors2, counts2 = _build(ctx, req)
+        topics2, total2, errors2, counts2 = _build(ctx, req)
         if expired or errors2 or total2 >= req.min_bytes:
-            return respond(topics2, pieces2, counts2)
+            return respond(topics2, counts2)
         return None
 
     return ctx.defer(try_complete, min(req.max_wait_ms, MAX_WAIT_MS), keys)

@@ -55,6 +55,45 @@ def test_missing_file_is_rebuilt_from_the_log(tmp_path):
     plog.close()
 
 
+def test_rebuild_reads_headers_only(tmp_path, monkeypatch):
+    """The rebuild runs on a fetch, on the broker's loop: it must not read record data."""
+    plog = make_log(tmp_path)
+    plog.append(bytearray(txn_batch(9, 500)))  # an open transaction with a large batch
+
+    def no_data_reads(*_args, **_kwargs):
+        raise AssertionError("PartitionLog.read called by the rebuild")
+
+    monkeypatch.setattr(PartitionLog, "read", no_data_reads)
+    idx = AbortedIndex.load(plog.directory / INDEX_FILE, plog)
+    assert entries(idx) == [(1, 0, 2), (3, 5, 7)]
+    plog.close()
+
+
+def test_rebuild_skips_transactions_below_the_log_start(tmp_path):
+    plog = make_log(tmp_path)
+    plog.delete_records_before(3)
+    idx = AbortedIndex.load(plog.directory / INDEX_FILE, plog)
+    assert entries(idx) == [(3, 5, 7)]
+    plog.close()
+
+
+def test_rebuild_stops_at_a_damaged_marker(tmp_path):
+    plog = make_log(tmp_path)
+    seg = plog.segments[-1]
+    positions = [pos for pos, _h in seg.iter_headers(0)]
+    # Flip a byte in the last record of the second abort marker: its CRC no longer matches.
+    last_end = seg.size
+    with open(seg.path, "r+b") as f:
+        f.seek(last_end - 1)
+        byte = f.read(1)
+        f.seek(last_end - 1)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    assert len(positions) == 6
+    idx = AbortedIndex.load(plog.directory / INDEX_FILE, plog)
+    assert entries(idx) == [(1, 0, 2)]  # what came before the damage is still indexed
+    plog.close()
+
+
 def test_load_drops_entries_past_the_log_end_duplicates_and_torn_tail(tmp_path):
     plog = make_log(tmp_path)
     path = plog.directory / INDEX_FILE

@@ -89,29 +89,20 @@ def test_produce_records_are_views_into_the_frame():
 
 
 @pytest.mark.parametrize("version", [4, 11, 12, 16, 18])
-def test_spliced_fetch_response_is_byte_identical(version):
+def test_fetch_response_buffers_frame_with_the_right_size(version):
     import os
 
     from kafka.protocol.consumer.fetch import FetchResponse
 
-    from chronik.wire.splice import SplicedResponse, new_marker
+    from chronik.wire import fetch_codec as fc
 
-    T = FetchResponse.FetchableTopicResponse
     sets = [os.urandom(n) for n in (10, 300, 70_000)]
-
-    def response(records):
-        parts = [T.PartitionData(partition_index=i, error_code=0, high_watermark=99, last_stable_offset=99,
-                                 log_start_offset=0, aborted_transactions=None, preferred_read_replica=-1,
-                                 records=r) for i, r in enumerate(records)]
-        return FetchResponse(version=version, throttle_time_ms=0, error_code=0, session_id=0,
-                             responses=[T(topic="t", topic_id=None, partitions=parts)])
-
-    expected = bytes(response(sets).encode(version=version))
-    markers = [new_marker() for _ in sets]
-    spliced = SplicedResponse(response(markers), list(zip(markers, sets, strict=True)))
-    assert b"".join(bytes(b) for b in spliced.encode(version)) == expected
-    head, *body = frame_response(1, 5, version >= 12, spliced.encode(version))
+    resp = fc.FetchResponseData([fc.FetchableTopicResponse("t", None, [
+        fc.PartitionData(i, 0, 99, 99, 0, None, r) for i, r in enumerate(sets)])])
+    head, *body = frame_response(1, 5, version >= 12, resp.encode(version))
     assert struct.unpack(">i", head[:4])[0] == len(head) - 4 + sum(len(b) for b in body)
+    decoded = FetchResponse.decode(b"".join(bytes(b) for b in body), version=version)
+    assert [bytes(p.records) for p in decoded.responses[0].partitions] == sets
 
 
 # -- FrameDecoder -------------------------------------------------------------------
