@@ -258,6 +258,8 @@ def run_broker(config: BrokerConfig) -> int:
         server.run()
     finally:
         log.info("shutting down")
+        if core.group_commit is not None:
+            core.group_commit.drain()  # answers held for an fsync go out before the sockets close
         server.shutdown()
         core.snapshot_producers()
         core.close()

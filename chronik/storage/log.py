@@ -48,6 +48,7 @@ __all__ = [
     "OffsetOutOfRangeError",
     "PartitionLog",
     "ReadResult",
+    "SyncPlan",
 ]
 
 logger = logging.getLogger("chronik.storage")
@@ -88,6 +89,18 @@ class AppendResult:
     last_offset: int
     log_append_time: int
     log_start_offset: int
+
+
+@dataclass(slots=True)
+class SyncPlan:
+    """PartitionLog.sync_plan's answer: what to fsync, preallocate and trim, off the loop."""
+
+    paths: list[Path]  # files then directories to fsync
+    base: int  # the active segment's base offset: the next plan's `since_base`
+    active: Path  # the active segment, to allocate ahead of `size` up to `limit`
+    size: int
+    limit: int
+    sealed: list[tuple[Path, int, int]]  # (path, descriptor to close, size) of segments sealed since
 
 
 @dataclass(slots=True)
@@ -691,28 +704,36 @@ class PartitionLog:
         self._unflushed = 0
         self.dirty = False
 
-    def sync_paths(self, since_base: int | None) -> tuple[list[Path], int]:
-        """What to fsync, off the loop, so that everything appended so far survives power loss.
+    def sync_plan(self, since_base: int | None) -> SyncPlan:
+        """What the group commit's worker must do, off the loop, so that everything appended so far
+        survives power loss -- and keeps later appends cheap.
 
-        `since_base` is the active segment's base offset returned by the previous call (None:
-        no call yet). The answer: the segment files written since (the active one, and those a
-        roll left behind), then the directories whose entries changed since: this one when a
-        segment was created, and on the first call its parent too (a new partition). Returns
-        them with the active segment's base offset, for the next call. Paths only: the caller
-        opens them itself, so no file handle of this log is shared with another thread.
+        `since_base` is the active segment's base offset from the previous plan (None: no plan
+        yet). The plan: fsync the segment files written since (the active one, and those a roll
+        left behind), then the directories whose entries changed since: this one when a segment
+        was created, and on the first call its parent too (a new partition); allocate the active
+        segment ahead of its end (storage.prealloc); give back what a roll left allocated past
+        the end of the segments it sealed, through descriptors the worker owns and must close.
+        Paths and such descriptors only: no file handle of this log is shared with another thread.
         """
         active = self._segments[-1]
         paths = [active.path]
+        sealed: list[tuple[Path, int, int]] = []
         if since_base != active.base_offset:
             if since_base is not None:
                 for seg in reversed(self._segments[:-1]):
                     if seg.base_offset < since_base:
                         break
                     paths.append(seg.path)
+                    try:
+                        sealed.append((seg.path, os.dup(seg.fd), seg.size))
+                    except OSError:
+                        pass  # out of descriptors: its tail stays allocated
             paths.append(self.directory)
             if since_base is None:
                 paths.append(self.directory.parent)
-        return paths, active.base_offset
+        return SyncPlan(paths, active.base_offset, active.path, active.size,
+                        min(self.config.segment_bytes, INT32_MAX), sealed)
 
     def close(self) -> None:
         if self._closed:
