@@ -194,6 +194,9 @@ class GroupCommit:
             paths, plans = job
             done, error = 0, None
             started = time.perf_counter()
+            # A segment not seen before is allocated ahead first, so that its early blocks
+            # lie with the rest instead of wherever writeback would put them.
+            self._allocate_new(plans)
             for p in paths:
                 try:
                     self._sync(p)
@@ -209,6 +212,15 @@ class GroupCommit:
                 pass  # the loop has a wakeup pending already (or is gone)
             # The answers are on their way: now make the next appends cheap.
             self._prepare(plans)
+
+    def _allocate_new(self, plans: list[SyncPlan]) -> None:
+        pre = self.preallocator
+        for plan in plans:
+            if not pre.knows(plan.active):
+                try:
+                    pre.ensure(plan.active, plan.size, plan.limit)
+                except Exception:  # an optimisation must never stop the worker
+                    log.exception("%s: preallocation failed", plan.active)
 
     def _prepare(self, plans: list[SyncPlan]) -> None:
         pre = self.preallocator

@@ -18,7 +18,7 @@ see exactly what they saw before, and after a crash the preallocated blocks
 lie past the end of the file where nothing reads them (no zeros that could be
 taken for data). Kafka preallocates whole segments on Windows only and
 truncates at roll; here the allocation grows with the segment (an eighth of
-its size, 256 KiB to 8 MiB ahead, never past segment.bytes) so a broker with
+its size, 1 MiB to 8 MiB ahead, never past segment.bytes) so a broker with
 thousands of partitions does not reserve gigabytes, and a sealed segment's
 unused tail is given back (`trim`).
 
@@ -39,7 +39,7 @@ __all__ = ["MAX_AHEAD", "MIN_AHEAD", "Preallocator", "ahead_for", "fallocate_kee
 
 log = logging.getLogger("chronik.storage")
 
-MIN_AHEAD = 256 * 1024
+MIN_AHEAD = 1024 * 1024
 MAX_AHEAD = 8 * 1024 * 1024
 _FALLOC_FL_KEEP_SIZE = 0x01
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -77,7 +77,11 @@ def fallocate_keep_size(fd: int, offset: int, length: int) -> None:
 
 
 def ahead_for(size: int) -> int:
-    """How far past `size` an active segment should be allocated: an eighth of it, 256 KiB to 8 MiB."""
+    """How far past `size` an active segment should be allocated: an eighth of it, 1 MiB to 8 MiB.
+
+    Not less: every allocation may land apart from the previous one and add an extent,
+    and a file whose extent count hovers around the four the inode holds is the one
+    whose tree block keeps being allocated and freed (and discarded)."""
     return min(MAX_AHEAD, max(MIN_AHEAD, (size // 8) // _BLOCK * _BLOCK))
 
 
@@ -94,6 +98,10 @@ class Preallocator:
         self.calls = 0  # fallocate calls that allocated
         self.bytes = 0  # bytes requested by them
         self.trimmed = 0  # sealed segments whose unused tail was given back
+
+    def knows(self, path: Path) -> bool:
+        """Whether `path` was allocated ahead by this preallocator already."""
+        return path in self._end
 
     def ensure(self, path: Path, size: int, limit: int) -> None:
         """Have `path` (logical size `size`) allocated well past `size`, never past `limit`.

@@ -170,23 +170,27 @@ def test_sync_plan_covers_rolled_segments_and_new_directories(tmp_path):
 
 
 class Prealloc:
-    """Records what the worker asked of the preallocator, and when (after the answers went out)."""
+    """Records what the worker asked of the preallocator, with how many paths were fsynced by then."""
 
-    def __init__(self) -> None:
+    def __init__(self, disk: Disk) -> None:
         self.asked: list = []
+        self.disk = disk
         self.calls = self.bytes = self.trimmed = 0  # the counters GroupCommit.close logs
 
+    def knows(self, path) -> bool:
+        return any(a[1] == path for a in self.asked)
+
     def ensure(self, path, size, limit) -> None:
-        self.asked.append(("ensure", path, size, limit))
+        self.asked.append(("ensure", path, size, limit, len(self.disk.synced[0])))
 
     def trim(self, path, fd, size) -> None:
         os.close(fd)
-        self.asked.append(("trim", path, size))
+        self.asked.append(("trim", path, size, len(self.disk.synced[0])))
 
 
-def test_the_worker_allocates_ahead_after_the_answers_are_released(tmp_path):
+def test_a_new_segment_is_allocated_ahead_before_its_fsync_then_after_the_answers(tmp_path):
     loop, disk = Loop(), Disk()
-    pre = Prealloc()
+    pre = Prealloc(disk)
     gc = GroupCommit(loop.add_wakeup, sync=disk, preallocator=pre)
     try:
         plog = _log(tmp_path, "p-0", segment_bytes=300)
@@ -200,7 +204,9 @@ def test_the_worker_allocates_ahead_after_the_answers_are_released(tmp_path):
         assert done == ["a"]
         gc.close()  # joins the worker: what it does after waking the loop is done
         seg = plog.segments[-1]
-        assert pre.asked == [("ensure", seg.path, seg.size, 300)]
+        synced = len(disk.synced[0])
+        # Before any fsync (its first blocks go to the allocated range), and once the answers are out.
+        assert pre.asked == [("ensure", seg.path, seg.size, 300, 0), ("ensure", seg.path, seg.size, 300, synced)]
     finally:
         disk.gate.set()
 
