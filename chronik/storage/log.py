@@ -38,7 +38,7 @@ from chronik.storage.batch import (
     verify_batches,
 )
 from chronik.storage.recovery import load_sealed_segment, recover_active_segment
-from chronik.storage.segment import INT32_MAX, Segment
+from chronik.storage.segment import INT32_MAX, Segment, segment_name
 from chronik.storage.swap import CLEANED_SUFFIX, SWAP_SUFFIX, finish_interrupted_swaps
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "PartitionLog",
     "ReadResult",
     "SyncPlan",
+    "make_partition_files",
 ]
 
 logger = logging.getLogger("chronik.storage")
@@ -117,7 +118,7 @@ class PartitionLog:
     __slots__ = (
         "directory", "config", "_now_ms", "leader_epoch", "_unflushed", "dirty", "_closed",
         "rolls", "_read_hints", "_damage", "recovery_actions", "_segments", "_bases",
-        "_log_start", "_log_end", "on_open", "_opened", "_lazy_create", "__weakref__",
+        "_log_start", "_log_end", "on_open", "_opened", "_lazy_create", "_files_made", "__weakref__",
     )
 
     def __init__(
@@ -155,6 +156,8 @@ class PartitionLog:
         self._opened = False
         # A lazy log whose directory is missing stays without files until written.
         self._lazy_create = lazy
+        # Its directory and first segment were created off the loop (make_partition_files).
+        self._files_made = False
         if not lazy:
             self.open()
 
@@ -257,8 +260,36 @@ class PartitionLog:
 
     def _materialize(self) -> None:
         """The directory and first segment of a log that had nothing on disk."""
+        if self._files_made:
+            self._files_made = False
+            try:
+                seg = Segment(self.directory, self._log_end)  # made off the loop: open, not create
+            except FileNotFoundError:
+                seg = None  # removed meanwhile: make them here after all
+            if seg is not None:
+                if seg.size == 0:
+                    seg.created_ms = self._now_ms()
+                    self._segments.append(seg)
+                    self._bases.append(self._log_end)
+                    return
+                seg.close()  # not the empty file that was made: never adopt data of unknown origin
         self.directory.mkdir(parents=True, exist_ok=True)
         self._new_segment(self._log_end)
+
+    @property
+    def needs_files(self) -> bool:
+        """Opened with nothing on disk: its first append creates the directory and first segment
+        (1-5 ms of file-system work on a busy disk), unless make_partition_files did it first."""
+        return self._opened and not self._segments and not self._files_made and not self._closed
+
+    def files_to_make(self) -> tuple[Path, Path]:
+        """(directory, first segment file) for make_partition_files, on another thread."""
+        return self.directory, self.directory / segment_name(self._log_end, ".log")
+
+    def files_made(self) -> None:
+        """make_partition_files has created files_to_make(): the first append opens them instead."""
+        if not self._segments:
+            self._files_made = True
 
     def _roll_base_ms(self, seg: Segment) -> int:
         # The in-process creation time is gone after a restart; like Kafka, fall
@@ -745,6 +776,16 @@ class PartitionLog:
     def delete(self) -> None:
         self.close()
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def make_partition_files(directory: Path, segment: Path) -> None:
+    """Create a partition's directory and its empty first segment: paths only, any thread.
+
+    The file is left empty and without indexes (they appear with their first
+    entries); PartitionLog adopts it only while it is still empty.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(segment, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644))
 
 
 def _decode(batch: bytes):
