@@ -8,6 +8,7 @@ segment.py, recovery.py, swap.py and atomic.py.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
@@ -260,21 +261,26 @@ class PartitionLog:
 
     def _materialize(self) -> None:
         """The directory and first segment of a log that had nothing on disk."""
-        if self._files_made:
-            self._files_made = False
+        made, self._files_made = self._files_made, False
+        if not made:
+            self.directory.mkdir(parents=True, exist_ok=True)
             try:
-                seg = Segment(self.directory, self._log_end)  # made off the loop: open, not create
-            except FileNotFoundError:
-                seg = None  # removed meanwhile: make them here after all
-            if seg is not None:
-                if seg.size == 0:
-                    seg.created_ms = self._now_ms()
-                    self._segments.append(seg)
-                    self._bases.append(self._log_end)
-                    return
-                seg.close()  # not the empty file that was made: never adopt data of unknown origin
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self._new_segment(self._log_end)
+                self._new_segment(self._log_end)
+                return
+            except FileExistsError:
+                pass  # made by make_partition_files all the same (a request of a deleted twin, say)
+        try:
+            seg = Segment(self.directory, self._log_end)  # made off the loop: open, not create
+        except FileNotFoundError:
+            self.directory.mkdir(parents=True, exist_ok=True)  # removed meanwhile: make them here
+            self._new_segment(self._log_end)
+            return
+        if seg.size:
+            seg.close()  # not the empty file that was made: never append after bytes of unknown origin
+            raise FileExistsError(errno.EEXIST, "segment file exists and is not empty", str(seg.path))
+        seg.created_ms = self._now_ms()
+        self._segments.append(seg)
+        self._bases.append(self._log_end)
 
     @property
     def needs_files(self) -> bool:

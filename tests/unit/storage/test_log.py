@@ -480,3 +480,14 @@ def test_made_files_that_vanished_or_hold_data_are_not_adopted(tmp_path):
         odd.append(bytearray(build_batch(1)))  # never appended after bytes of unknown origin
     assert segment.read_bytes() == b"not made by us"
     odd.close()
+
+
+def test_an_empty_first_segment_made_unannounced_is_adopted(tmp_path):
+    from chronik.storage.log import make_partition_files
+
+    plog = PartitionLog(tmp_path / "t-0", LogConfig(), lazy=True)
+    plog.open()
+    make_partition_files(*plog.files_to_make())  # e.g. for a deleted topic's twin; files_made() never came
+    assert plog.append(bytearray(build_batch(2))).base_offset == 0
+    assert plog.log_end_offset == 2
+    plog.close()
