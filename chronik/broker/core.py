@@ -87,6 +87,8 @@ class BrokerCore:
         self.purgatory = Purgatory(scheduler.clock)
         # --fsync always: the GroupCommit that holds acks=all answers until fsynced (set by main.attach).
         self.group_commit: Any = None
+        # The FileMaker that creates a partition's first files off the loop (set by main.attach).
+        self.file_maker: Any = None
         self.storage = StorageHealth()
         self.producers = ProducerStateManager(self.store)
         self.topics = TopicTable(self.data_dir, self.store)

@@ -20,13 +20,27 @@ that might not be on disk.
 
 Thread boundary: the worker sees only paths (it opens, fsyncs and closes
 them itself; fsync makes the file's data durable whichever descriptor
-wrote it), so the loop's file handles are never shared with it.
+wrote it), so the loop's file handles are never shared with it. The one
+exception is handed over for good: at a roll the loop dups the sealed
+segment's descriptor and the worker trims and closes the dup.
+
+After the batch's answers are released the worker also allocates each
+active segment ahead of its end (storage.prealloc): measured on ext4, a
+segment whose blocks were allocated one fsync at a time made the kernel
+free and discard extent-tree blocks while holding the lock the loop's
+next write() needs -- 50-180 ms stalls of the whole broker, the p99 of
+`--fsync always` at 1,000 msgs/s (181 ms, now a few ms).
+
+At shutdown `drain()` seals what is held and waits for the worker, so
+every answer held for a group commit is sent (or, past its deadline, its
+connection is closed unanswered: the client retries) before the broker exits.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+import select
 import socket
 import threading
 import time
@@ -37,6 +51,8 @@ from typing import Any
 
 from chronik.broker.purgatory import Deferred
 from chronik.storage.atomic import fsync_path
+from chronik.storage.log import SyncPlan
+from chronik.storage.prealloc import Preallocator
 
 log = logging.getLogger("chronik.fsync")
 
@@ -56,8 +72,9 @@ class GroupCommit:
     """Batches fsyncs per loop turn; a worker thread does them. Owned by the loop (not thread-safe)."""
 
     def __init__(self, add_wakeup: Callable[[socket.socket, Callable[[], None]], None],
-                 sync: Callable[[Path], None] = fsync_path) -> None:
+                 sync: Callable[[Path], None] = fsync_path, preallocator: Preallocator | None = None) -> None:
         self._sync = sync
+        self.preallocator = preallocator if preallocator is not None else Preallocator()
         self._gathering: dict[int, Any] = {}  # id(log) -> log appended to in this batch
         self._held: list[_Held] = []
         self._in_flight: list[_Held] | None = None
@@ -66,7 +83,7 @@ class GroupCommit:
         self.fsyncs_total = 0  # files and directories fsynced
         self.batches_total = 0  # group commits
         self.failures_total = 0
-        self._jobs: queue.SimpleQueue[list[Path] | None] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[tuple[list[Path], list[SyncPlan]] | None] = queue.SimpleQueue()
         self._results: queue.SimpleQueue[tuple[int, OSError | None, float]] = queue.SimpleQueue()
         self.sync_seconds_total = 0.0  # time the worker spent in fsync batches
         self.sync_seconds_max = 0.0
@@ -98,15 +115,17 @@ class GroupCommit:
         if self._in_flight is not None or not self._held:
             return
         paths: list[Path] = []
+        plans: list[SyncPlan] = []
         for plog in self._gathering.values():
             if plog.closed:
                 continue  # deleted with its topic: nothing to keep
-            got, base = plog.sync_paths(self._synced.get(plog))
-            self._synced[plog] = base
-            paths.extend(got)
+            plan = plog.sync_plan(self._synced.get(plog))
+            self._synced[plog] = plan.base
+            paths.extend(plan.paths)
+            plans.append(plan)
         self._gathering = {}
         self._in_flight, self._held = self._held, []
-        self._jobs.put(paths)
+        self._jobs.put((paths, plans))
 
     def _on_wakeup(self) -> None:
         try:
@@ -134,23 +153,50 @@ class GroupCommit:
         for h in held:
             h.deferred.complete(h.response if error is None else h.on_failure(h.response))
 
+    def drain(self, timeout: float = 5.0) -> int:
+        """At shutdown, before the sockets close: release every held answer once its batch is
+        synced -- sealing what gathered, waiting for the worker, again while releasing answers
+        makes more (requests already read behind them) -- for at most `timeout` seconds.
+        Returns how many answers are still held (their connections close unanswered)."""
+        deadline = time.monotonic() + timeout
+        while self.waiting:
+            self.turn_done()
+            remaining = deadline - time.monotonic()
+            if self._in_flight is None or remaining <= 0:
+                break
+            ready, _, _ = select.select([self._rsock], [], [], remaining)
+            if not ready:
+                break
+            self._on_wakeup()
+        if self.waiting:
+            log.warning("shutdown: %d answers held for an fsync that did not finish in %.0f s; "
+                        "their connections close unanswered", self.waiting, timeout)
+        return self.waiting
+
     def close(self) -> None:
         self._jobs.put(None)
         self._worker.join(5)
         self._rsock.close()
         self._wsock.close()
         mean = self.sync_seconds_total / self.batches_total * 1000 if self.batches_total else 0.0
-        log.info("group commit: %d fsyncs in %d batches (%d failed); batch fsync time mean %.1f ms, max %.1f ms",
-                 self.fsyncs_total, self.batches_total, self.failures_total, mean, self.sync_seconds_max * 1000)
+        pre = self.preallocator
+        log.info("group commit: %d fsyncs in %d batches (%d failed); batch fsync time mean %.1f ms, max %.1f ms; "
+                 "%d preallocations (%.1f MiB), %d sealed segments trimmed",
+                 self.fsyncs_total, self.batches_total, self.failures_total, mean, self.sync_seconds_max * 1000,
+                 pre.calls, pre.bytes / 2**20, pre.trimmed)
 
     # -- the worker's side -----------------------------------------------------------------
     def _work(self) -> None:
         while True:
-            paths = self._jobs.get()
-            if paths is None:
+            job = self._jobs.get()
+            if job is None:
                 return
+            paths, plans = job
             done, error = 0, None
             started = time.perf_counter()
+            # A segment not seen before is allocated ahead first, so that its early blocks
+            # lie with the rest instead of wherever writeback would put them.
+            self._allocate_new(plans)
             for p in paths:
                 try:
                     self._sync(p)
@@ -164,3 +210,24 @@ class GroupCommit:
                 self._wsock.send(b"\0")
             except (BlockingIOError, OSError):
                 pass  # the loop has a wakeup pending already (or is gone)
+            # The answers are on their way: now make the next appends cheap.
+            self._prepare(plans)
+
+    def _allocate_new(self, plans: list[SyncPlan]) -> None:
+        pre = self.preallocator
+        for plan in plans:
+            if not pre.knows(plan.active):
+                try:
+                    pre.ensure(plan.active, plan.size, plan.limit)
+                except Exception:  # an optimisation must never stop the worker
+                    log.exception("%s: preallocation failed", plan.active)
+
+    def _prepare(self, plans: list[SyncPlan]) -> None:
+        pre = self.preallocator
+        for plan in plans:
+            try:
+                for path, fd, size in plan.sealed:
+                    pre.trim(path, fd, size)
+                pre.ensure(plan.active, plan.size, plan.limit)
+            except Exception:  # an optimisation must never stop the worker
+                log.exception("%s: preallocation failed", plan.active)

@@ -128,6 +128,10 @@ def attach(core: BrokerCore, server: Server) -> None:
 
     server.new_session = session
     server.deadline_sources.append(core.purgatory)
+    from chronik.broker.file_maker import FileMaker
+
+    core.file_maker = FileMaker(server.add_wakeup)
+    server.at_shutdown.append(core.file_maker.close)
     if core.config.fsync == "always":
         from chronik.broker.group_commit import GroupCommit
 
@@ -258,6 +262,8 @@ def run_broker(config: BrokerConfig) -> int:
         server.run()
     finally:
         log.info("shutting down")
+        if core.group_commit is not None:
+            core.group_commit.drain()  # answers held for an fsync go out before the sockets close
         server.shutdown()
         core.snapshot_producers()
         core.close()

@@ -8,6 +8,7 @@ segment.py, recovery.py, swap.py and atomic.py.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
@@ -38,7 +39,7 @@ from chronik.storage.batch import (
     verify_batches,
 )
 from chronik.storage.recovery import load_sealed_segment, recover_active_segment
-from chronik.storage.segment import INT32_MAX, Segment
+from chronik.storage.segment import INT32_MAX, Segment, segment_name
 from chronik.storage.swap import CLEANED_SUFFIX, SWAP_SUFFIX, finish_interrupted_swaps
 
 __all__ = [
@@ -48,6 +49,8 @@ __all__ = [
     "OffsetOutOfRangeError",
     "PartitionLog",
     "ReadResult",
+    "SyncPlan",
+    "make_partition_files",
 ]
 
 logger = logging.getLogger("chronik.storage")
@@ -91,6 +94,18 @@ class AppendResult:
 
 
 @dataclass(slots=True)
+class SyncPlan:
+    """PartitionLog.sync_plan's answer: what to fsync, preallocate and trim, off the loop."""
+
+    paths: list[Path]  # files then directories to fsync
+    base: int  # the active segment's base offset: the next plan's `since_base`
+    active: Path  # the active segment, to allocate ahead of `size` up to `limit`
+    size: int
+    limit: int
+    sealed: list[tuple[Path, int, int]]  # (path, descriptor to close, size) of segments sealed since
+
+
+@dataclass(slots=True)
 class ReadResult:
     data: bytes
     high_watermark: int
@@ -104,7 +119,7 @@ class PartitionLog:
     __slots__ = (
         "directory", "config", "_now_ms", "leader_epoch", "_unflushed", "dirty", "_closed",
         "rolls", "_read_hints", "_damage", "recovery_actions", "_segments", "_bases",
-        "_log_start", "_log_end", "on_open", "_opened", "_lazy_create", "__weakref__",
+        "_log_start", "_log_end", "on_open", "_opened", "_lazy_create", "_files_made", "__weakref__",
     )
 
     def __init__(
@@ -142,6 +157,8 @@ class PartitionLog:
         self._opened = False
         # A lazy log whose directory is missing stays without files until written.
         self._lazy_create = lazy
+        # Its directory and first segment were created off the loop (make_partition_files).
+        self._files_made = False
         if not lazy:
             self.open()
 
@@ -244,8 +261,41 @@ class PartitionLog:
 
     def _materialize(self) -> None:
         """The directory and first segment of a log that had nothing on disk."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self._new_segment(self._log_end)
+        made, self._files_made = self._files_made, False
+        if not made:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            try:
+                self._new_segment(self._log_end)
+                return
+            except FileExistsError:
+                pass  # made by make_partition_files all the same (a request of a deleted twin, say)
+        try:
+            seg = Segment(self.directory, self._log_end)  # made off the loop: open, not create
+        except FileNotFoundError:
+            self.directory.mkdir(parents=True, exist_ok=True)  # removed meanwhile: make them here
+            self._new_segment(self._log_end)
+            return
+        if seg.size:
+            seg.close()  # not the empty file that was made: never append after bytes of unknown origin
+            raise FileExistsError(errno.EEXIST, "segment file exists and is not empty", str(seg.path))
+        seg.created_ms = self._now_ms()
+        self._segments.append(seg)
+        self._bases.append(self._log_end)
+
+    @property
+    def needs_files(self) -> bool:
+        """Opened with nothing on disk: its first append creates the directory and first segment
+        (1-5 ms of file-system work on a busy disk), unless make_partition_files did it first."""
+        return self._opened and not self._segments and not self._files_made and not self._closed
+
+    def files_to_make(self) -> tuple[Path, Path]:
+        """(directory, first segment file) for make_partition_files, on another thread."""
+        return self.directory, self.directory / segment_name(self._log_end, ".log")
+
+    def files_made(self) -> None:
+        """make_partition_files has created files_to_make(): the first append opens them instead."""
+        if not self._segments:
+            self._files_made = True
 
     def _roll_base_ms(self, seg: Segment) -> int:
         # The in-process creation time is gone after a restart; like Kafka, fall
@@ -691,28 +741,36 @@ class PartitionLog:
         self._unflushed = 0
         self.dirty = False
 
-    def sync_paths(self, since_base: int | None) -> tuple[list[Path], int]:
-        """What to fsync, off the loop, so that everything appended so far survives power loss.
+    def sync_plan(self, since_base: int | None) -> SyncPlan:
+        """What the group commit's worker must do, off the loop, so that everything appended so far
+        survives power loss -- and keeps later appends cheap.
 
-        `since_base` is the active segment's base offset returned by the previous call (None:
-        no call yet). The answer: the segment files written since (the active one, and those a
-        roll left behind), then the directories whose entries changed since: this one when a
-        segment was created, and on the first call its parent too (a new partition). Returns
-        them with the active segment's base offset, for the next call. Paths only: the caller
-        opens them itself, so no file handle of this log is shared with another thread.
+        `since_base` is the active segment's base offset from the previous plan (None: no plan
+        yet). The plan: fsync the segment files written since (the active one, and those a roll
+        left behind), then the directories whose entries changed since: this one when a segment
+        was created, and on the first call its parent too (a new partition); allocate the active
+        segment ahead of its end (storage.prealloc); give back what a roll left allocated past
+        the end of the segments it sealed, through descriptors the worker owns and must close.
+        Paths and such descriptors only: no file handle of this log is shared with another thread.
         """
         active = self._segments[-1]
         paths = [active.path]
+        sealed: list[tuple[Path, int, int]] = []
         if since_base != active.base_offset:
             if since_base is not None:
                 for seg in reversed(self._segments[:-1]):
                     if seg.base_offset < since_base:
                         break
                     paths.append(seg.path)
+                    try:
+                        sealed.append((seg.path, os.dup(seg.fd), seg.size))
+                    except OSError:
+                        pass  # out of descriptors: its tail stays allocated
             paths.append(self.directory)
             if since_base is None:
                 paths.append(self.directory.parent)
-        return paths, active.base_offset
+        return SyncPlan(paths, active.base_offset, active.path, active.size,
+                        min(self.config.segment_bytes, INT32_MAX), sealed)
 
     def close(self) -> None:
         if self._closed:
@@ -724,6 +782,16 @@ class PartitionLog:
     def delete(self) -> None:
         self.close()
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def make_partition_files(directory: Path, segment: Path) -> None:
+    """Create a partition's directory and its empty first segment: paths only, any thread.
+
+    The file is left empty and without indexes (they appear with their first
+    entries); PartitionLog adopts it only while it is still empty.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(segment, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644))
 
 
 def _decode(batch: bytes):

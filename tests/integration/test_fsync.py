@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import struct
+import time
 import urllib.request
 import uuid
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
 from kafka.protocol.metadata.api_versions import ApiVersionsRequest
 from kafka.protocol.metadata.metadata import MetadataRequest, MetadataResponse
 from kafka.protocol.producer.produce import ProduceRequest, ProduceResponse
@@ -123,3 +127,131 @@ def test_fsync_mode_is_checked(broker_factory, tmp_path):
                           "--fsync", "sometimes"], capture_output=True, text=True, timeout=60)
     assert out.returncode != 0
     assert "--fsync must be one of never, always" in out.stderr
+
+
+def _pipelined_produces(port: int, topic: str, count: int) -> tuple[RawConn, bytes]:
+    """`count` acks=all produce requests of one record each (value = its number), framed back to back."""
+    conn = RawConn(port)
+    conn.call(MetadataRequest(topics=[MetadataRequest.MetadataRequestTopic(name=topic)],
+                              allow_auto_topic_creation=True), MetadataResponse, 9)
+    frames = b""
+    for i in range(count):
+        req = ProduceRequest(transactional_id=None, acks=-1, timeout_ms=5000, topic_data=[
+            ProduceRequest.TopicProduceData(name=topic, partition_data=[
+                ProduceRequest.TopicProduceData.PartitionProduceData(
+                    index=0, records=record_batch(100, key=f"{i}".encode()))])])
+        req.API_VERSION = 9
+        req.with_header(correlation_id=1000 + i, client_id="term")
+        frames += req.encode(header=True, framed=True)
+    return conn, frames
+
+
+def _answers_until_closed(conn: RawConn) -> dict[int, int]:
+    """correlation id -> base offset of every produce answer read before the broker closed the socket."""
+    got: dict[int, int] = {}
+    conn.sock.settimeout(30)
+    while True:
+        try:
+            size = struct.unpack(">i", conn._recv(4))[0]
+            frame = conn._recv(size)
+        except (ConnectionError, OSError, struct.error, AssertionError):
+            return got
+        corr = struct.unpack(">i", frame[:4])[0]
+        part = ProduceResponse.decode(frame[5:], version=9).responses[0].partition_responses[0]
+        assert part.error_code == 0, part
+        got[corr] = part.base_offset
+
+
+def test_sigterm_sends_the_answers_held_for_the_group_commit(broker_factory):
+    """A record on disk was answered: SIGTERM while acks=all answers wait for their fsync sends them first."""
+    b = broker_factory("--fsync", "always")
+    conn, frames = _pipelined_produces(b.port, "term", 3000)
+    conn.sock.sendall(frames)
+    time.sleep(0.05)  # some read and appended, answers held or in flight
+    b.proc.send_signal(signal.SIGTERM)
+    answered = _answers_until_closed(conn)
+    conn.close()
+    assert b.proc.wait(30) == 0
+    assert answered, b.output()[-2000:]
+    b.start()
+    on_disk = {o: int(k) for o, (k, _v) in _read_all(b.bootstrap, "term").items()}
+    assert sorted(on_disk) == list(range(len(on_disk)))
+    # Every record on disk was acknowledged, at the offset it has on disk.
+    assert len(answered) == len(on_disk), (len(answered), len(on_disk))
+    assert {on_disk[o] for o in answered.values()} == {c - 1000 for c in answered}
+
+
+def test_sigkill_mid_produce_over_preallocated_segments_keeps_every_acked_record(broker_factory):
+    """Segments are allocated past their end (`--fsync always`); a SIGKILL leaves that allocation behind,
+    and the restarted broker still has exact offsets and contents, and appends where the log ended."""
+    b = broker_factory("--fsync", "always")
+    admin = AdminClient({"bootstrap.servers": b.bootstrap})
+    admin.create_topics([NewTopic("pre", 1, 1, config={"segment.bytes": str(600_000)})])["pre"].result(10)
+    p = Producer({"bootstrap.servers": b.bootstrap, "acks": "all", "enable.idempotence": True, "linger.ms": 1,
+                  "message.timeout.ms": 60_000})
+    acked: dict[int, bytes] = {}
+
+    def delivered(err, msg):
+        if err is None:
+            acked[msg.offset()] = msg.value()
+
+    value = b"v" * 700
+    i = 0
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and (len(acked) < 3000 or not _preallocated(b.data_dir / "pre-0")):
+        p.produce("pre", key=f"{i}".encode(), value=value + f"{i}".encode(), on_delivery=delivered)
+        i += 1
+        p.poll(0)
+        if i % 200 == 0:
+            p.flush(10)
+    assert _preallocated(b.data_dir / "pre-0"), "no segment was allocated past its end"
+    for _ in range(300):  # more in flight as it dies
+        p.produce("pre", key=f"{i}".encode(), value=value + f"{i}".encode(), on_delivery=delivered)
+        i += 1
+    p.poll(0)
+    b.kill()
+    p.flush(1)  # answers cut off by the kill are lost, not delivered
+    b.start()
+    assert len(list((b.data_dir / "pre-0").glob("*.log"))) > 1  # rolled: sealed segments too
+    got = _read_all(b.bootstrap, "pre")
+    assert sorted(got) == list(range(len(got)))  # no hole, no zeros taken for records
+    for offset, v in acked.items():
+        assert got[offset][1] == v
+    for key, v in got.values():
+        assert v == value + key
+    end = len(got)
+    p2 = Producer({"bootstrap.servers": b.bootstrap, "acks": "all"})
+    after: list[int] = []
+    p2.produce("pre", value=b"after", on_delivery=lambda err, msg: after.append(msg.offset()))
+    assert p2.flush(30) == 0
+    assert after == [end]
+
+
+def _read_all(bootstrap: str, topic: str) -> dict[int, tuple[bytes, bytes]]:
+    """offset -> (key, value) of everything in partition 0, read until the consumer idles."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"read-{uuid.uuid4().hex[:6]}",
+                  "enable.auto.commit": False})
+    c.assign([TopicPartition(topic, 0, 0)])
+    got: dict[int, tuple[bytes, bytes]] = {}
+    idle = 0
+    try:
+        while idle < 6:
+            m = c.poll(0.5)
+            if m is None:
+                idle += 1
+                continue
+            assert m.error() is None, m.error()
+            idle = 0
+            got[m.offset()] = (m.key(), m.value())
+    finally:
+        c.close()
+    return got
+
+
+def _preallocated(directory) -> bool:
+    """Some segment holds more blocks than its size needs (allocated past its end)."""
+    for path in directory.glob("*.log"):
+        st = os.stat(path)
+        if st.st_blocks * 512 > st.st_size + 128 * 1024:
+            return True
+    return False

@@ -11,6 +11,10 @@ path of every producer.
 
 With `--fsync always` an acks=all answer is held until the partitions it
 appended to are fsynced (chronik.broker.group_commit, batched per loop turn).
+
+A request for a partition that has nothing on disk yet waits while a worker
+creates its directory and first segment (chronik.broker.file_maker), then
+runs as usual: the loop never blocks on that file-system work.
 """
 
 from __future__ import annotations
@@ -34,6 +38,10 @@ def _part(index: int, code: int, base: int = -1, append_time: int = -1, start: i
 def handle(ctx, req):
     v = ctx.api_version
     core = ctx.core
+    if core.file_maker is not None and v >= 3:
+        new = _without_files(core, req, v)
+        if new:
+            return core.file_maker.defer(new, lambda: handle(ctx, req), owner=ctx.conn_id)
     responses = []
     # --fsync always: acks=all answers wait for the group commit of what they appended.
     group_commit = core.group_commit if req.acks == -1 else None
@@ -79,6 +87,27 @@ def handle(ctx, req):
     if appended:
         return group_commit.hold(appended, response, _storage_failed, owner=ctx.conn_id)
     return response
+
+
+def _without_files(core, req, v: int) -> list:
+    """The partition logs this request would append to that have no files on disk yet."""
+    out = []
+    for td in req.topic_data:
+        topic = core.topics_by_id.get(td.topic_id) if v >= 13 else core.topics.get(td.name)
+        if topic is None:
+            continue
+        for pd in td.partition_data:
+            plog = topic.partition(pd.index)
+            if plog is None or plog.closed:
+                continue
+            if not plog.opened:
+                try:
+                    plog.open()
+                except OSError:
+                    continue  # the append reports it
+            if plog.needs_files:
+                out.append(plog)
+    return out
 
 
 def _storage_failed(response: ProduceResponseData) -> ProduceResponseData:

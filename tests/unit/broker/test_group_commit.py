@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import select
 import threading
 from pathlib import Path
@@ -144,17 +145,97 @@ def test_a_failed_fsync_answers_with_the_failure_response(tmp_path, rig):
     assert got[0].failed and gc.failures_total == 1
 
 
-def test_sync_paths_covers_rolled_segments_and_new_directories(tmp_path):
+def test_sync_plan_covers_rolled_segments_and_new_directories(tmp_path):
     plog = _log(tmp_path, "t-0", segment_bytes=200)
     plog.append(bytearray(build_batch(1)))
-    paths, base = plog.sync_paths(None)
-    assert paths == [plog.segments[-1].path, plog.directory, tmp_path]
-    paths, base = plog.sync_paths(base)
-    assert paths == [plog.segments[-1].path]  # nothing new: the active segment only
+    plan = plog.sync_plan(None)
+    assert plan.paths == [plog.segments[-1].path, plog.directory, tmp_path]
+    active = plog.segments[-1]
+    assert (plan.active, plan.size, plan.limit, plan.sealed) == (active.path, active.size, 200, [])
+    base = plan.base
+    plan = plog.sync_plan(base)
+    assert plan.paths == [plog.segments[-1].path]  # nothing new: the active segment only
     old = plog.segments[-1]
     while plog.segments[-1] is old:
         plog.append(bytearray(build_batch(3)))  # until it rolls
-    paths, new_base = plog.sync_paths(base)
-    assert new_base == plog.segments[-1].base_offset != base
-    assert paths[0] == plog.segments[-1].path
-    assert old.path in paths and plog.directory in paths and tmp_path not in paths
+    plan = plog.sync_plan(base)
+    assert plan.base == plog.segments[-1].base_offset != base
+    assert plan.paths[0] == plog.segments[-1].path
+    assert old.path in plan.paths and plog.directory in plan.paths and tmp_path not in plan.paths
+    # The sealed segment comes with a descriptor of its own for the worker (which closes it).
+    [(path, fd, size)] = plan.sealed
+    assert path == old.path and size == old.size
+    assert os.fstat(fd).st_ino == os.stat(old.path).st_ino and fd != old.fd
+    os.close(fd)
+
+
+class Prealloc:
+    """Records what the worker asked of the preallocator, with how many paths were fsynced by then."""
+
+    def __init__(self, disk: Disk) -> None:
+        self.asked: list = []
+        self.disk = disk
+        self.calls = self.bytes = self.trimmed = 0  # the counters GroupCommit.close logs
+
+    def knows(self, path) -> bool:
+        return any(a[1] == path for a in self.asked)
+
+    def ensure(self, path, size, limit) -> None:
+        self.asked.append(("ensure", path, size, limit, len(self.disk.synced[0])))
+
+    def trim(self, path, fd, size) -> None:
+        os.close(fd)
+        self.asked.append(("trim", path, size, len(self.disk.synced[0])))
+
+
+def test_a_new_segment_is_allocated_ahead_before_its_fsync_then_after_the_answers(tmp_path):
+    loop, disk = Loop(), Disk()
+    pre = Prealloc(disk)
+    gc = GroupCommit(loop.add_wakeup, sync=disk, preallocator=pre)
+    try:
+        plog = _log(tmp_path, "p-0", segment_bytes=300)
+        plog.append(bytearray(build_batch(2)))
+        done: list = []
+        d = gc.hold([plog], Answer("a"), _failed)
+        d.encode = lambda r: r.label
+        _track(d, done)
+        gc.turn_done()
+        loop.wake()
+        assert done == ["a"]
+        gc.close()  # joins the worker: what it does after waking the loop is done
+        seg = plog.segments[-1]
+        synced = len(disk.synced[0])
+        # Before any fsync (its first blocks go to the allocated range), and once the answers are out.
+        assert pre.asked == [("ensure", seg.path, seg.size, 300, 0), ("ensure", seg.path, seg.size, 300, synced)]
+    finally:
+        disk.gate.set()
+
+
+def test_drain_releases_held_answers_before_shutdown(tmp_path, rig):
+    gc, _loop, disk = rig
+    a = _log(tmp_path, "a-0")
+    a.append(bytearray(build_batch(1)))
+    done: list = []
+    disk.gate.clear()
+    first = gc.hold([a], Answer("in flight"), _failed)
+    gc.turn_done()
+    second = gc.hold([a], Answer("gathering"), _failed)  # its turn never ended: the loop stopped
+    for d in (first, second):
+        d.encode = lambda r: r.label
+        _track(d, done)
+    threading.Timer(0.2, disk.gate.set).start()
+    assert gc.drain(timeout=30) == 0
+    assert done == ["in flight", "gathering"] and gc.waiting == 0
+
+
+def test_drain_gives_up_at_its_deadline(tmp_path, rig):
+    gc, _loop, disk = rig
+    a = _log(tmp_path, "a-0")
+    a.append(bytearray(build_batch(1)))
+    disk.gate.clear()  # the disk never answers
+    d = gc.hold([a], Answer("stuck"), _failed)
+    got: list = []
+    d.encode = lambda r: r.label
+    _track(d, got)
+    assert gc.drain(timeout=0.2) == 1
+    assert got == []

@@ -436,3 +436,58 @@ def test_damaged_batches_are_never_served_and_never_a_silent_stop(log_dir, where
     except CorruptBatchError:
         later = b""
     assert verify_batches(later) == (len(later), None)  # whatever is served is sound
+
+
+def test_a_lazy_log_adopts_files_made_off_the_loop(tmp_path):
+    from chronik.storage.log import make_partition_files
+
+    plog = PartitionLog(tmp_path / "t-0", LogConfig(), lazy=True)
+    plog.open()
+    assert plog.needs_files and not (tmp_path / "t-0").exists()
+    directory, segment = plog.files_to_make()
+    assert (directory, segment.name) == (tmp_path / "t-0", "00000000000000000000.log")
+    make_partition_files(directory, segment)  # the worker's part: paths only
+    make_partition_files(directory, segment)  # twice is harmless
+    plog.files_made()
+    assert not plog.needs_files
+    batch = build_batch(3)
+    assert plog.append(bytearray(batch)).base_offset == 0
+    assert [seg.path for seg in plog.segments] == [segment]
+    assert [k for _o, _t, k, _v, _h in decode(plog.read(0, 1 << 20).data)] == [k for _o, _t, k, _v, _h in decode(batch)]
+    plog.close()
+    again = PartitionLog(tmp_path / "t-0", LogConfig())
+    assert again.log_end_offset == 3 and again.recovery_actions == []
+    again.close()
+
+
+def test_made_files_that_vanished_or_hold_data_are_not_adopted(tmp_path):
+    from chronik.storage.log import make_partition_files
+
+    gone = PartitionLog(tmp_path / "g-0", LogConfig(), lazy=True)
+    gone.open()
+    make_partition_files(*gone.files_to_make())
+    gone.files_made()
+    gone.files_to_make()[1].unlink()  # removed before the first append: created on the spot
+    assert gone.append(bytearray(build_batch(1))).base_offset == 0
+    gone.close()
+    odd = PartitionLog(tmp_path / "o-0", LogConfig(), lazy=True)
+    odd.open()
+    directory, segment = odd.files_to_make()
+    make_partition_files(directory, segment)
+    segment.write_bytes(b"not made by us")
+    odd.files_made()
+    with pytest.raises(FileExistsError):
+        odd.append(bytearray(build_batch(1)))  # never appended after bytes of unknown origin
+    assert segment.read_bytes() == b"not made by us"
+    odd.close()
+
+
+def test_an_empty_first_segment_made_unannounced_is_adopted(tmp_path):
+    from chronik.storage.log import make_partition_files
+
+    plog = PartitionLog(tmp_path / "t-0", LogConfig(), lazy=True)
+    plog.open()
+    make_partition_files(*plog.files_to_make())  # e.g. for a deleted topic's twin; files_made() never came
+    assert plog.append(bytearray(build_batch(2))).base_offset == 0
+    assert plog.log_end_offset == 2
+    plog.close()
