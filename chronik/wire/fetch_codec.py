@@ -25,6 +25,9 @@ import struct
 import uuid
 from typing import Any
 
+from chronik.wire.encoding import array_count as _count
+from chronik.wire.encoding import uvarint_bytes as _uvarint_bytes
+
 MIN_VERSION = 4
 MAX_VERSION = 18
 FIRST_FLEXIBLE = 12
@@ -87,21 +90,6 @@ class FetchResponseData:
 
     def encode(self, version: int) -> list:
         return encode_response(self, version)
-
-
-def _uvarint_bytes(value: int) -> bytes:
-    if value < 0x80:
-        return bytes((value,))
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _count(n: int, flexible: bool) -> bytes:
-    return _uvarint_bytes(n + 1) if flexible else _I32.pack(n)
 
 
 def encode_response(resp: FetchResponseData, version: int) -> list:

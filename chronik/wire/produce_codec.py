@@ -29,6 +29,9 @@ import struct
 import uuid
 from typing import Any
 
+from chronik.wire.encoding import array_count as _count
+from chronik.wire.encoding import string_bytes as _string
+
 MIN_VERSION = 3
 MAX_VERSION = 13
 FIRST_FLEXIBLE = 9
@@ -254,28 +257,6 @@ class ProduceResponseData:
 
     def encode(self, version: int) -> bytes:
         return encode_response(self, version)
-
-
-def _uvarint_bytes(value: int) -> bytes:
-    if value < 0x80:
-        return bytes((value,))
-    out = bytearray()
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def _string(s: str | None, flexible: bool) -> bytes:
-    if s is None:
-        return b"\x00" if flexible else b"\xff\xff"
-    raw = s.encode("utf-8")
-    return (_uvarint_bytes(len(raw) + 1) if flexible else _I16.pack(len(raw))) + raw
-
-
-def _count(n: int, flexible: bool) -> bytes:
-    return _uvarint_bytes(n + 1) if flexible else _I32.pack(n)
 
 
 def encode_response(resp: Any, version: int) -> bytes:
