@@ -7,8 +7,10 @@ import random
 import time
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
+
+from tests.integration.reading import read_until_idle
 
 pytestmark = pytest.mark.integration
 
@@ -59,22 +61,9 @@ def test_sigkill_loses_and_duplicates_nothing_acknowledged(broker_factory):
             p.flush(1)
     assert sum(len(a) for a in acked) > 1000 and sum(failed) == 0
 
-    c = Consumer({"bootstrap.servers": broker.bootstrap, "group.id": "check", "enable.auto.commit": False,
-                  "isolation.level": "read_uncommitted"})
-    c.assign([TopicPartition("crash", p, 0) for p in range(3)])
     seen: dict[bytes, int] = {}
-    idle = 0
-    try:
-        while idle < 6:
-            m = c.poll(0.5)
-            if m is None:
-                idle += 1
-                continue
-            assert m.error() is None, m.error()
-            idle = 0
-            seen[m.value()] = seen.get(m.value(), 0) + 1
-    finally:
-        c.close()
+    for m in read_until_idle(broker.bootstrap, "crash", range(3), **{"isolation.level": "read_uncommitted"}):
+        seen[m.value()] = seen.get(m.value(), 0) + 1
     duplicates = {v: n for v, n in seen.items() if n > 1}
     assert not duplicates, list(duplicates.items())[:5]
     for i in range(PRODUCERS):

@@ -10,7 +10,7 @@ import time
 import urllib.request
 import uuid
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 from kafka.protocol.metadata.api_versions import ApiVersionsRequest
 from kafka.protocol.metadata.metadata import MetadataRequest, MetadataResponse
@@ -18,6 +18,7 @@ from kafka.protocol.producer.produce import ProduceRequest, ProduceResponse
 
 from tests.conftest import free_port
 from tests.integration.raw import RawConn, record_batch
+from tests.integration.reading import read_until_idle
 
 
 def _fsyncs(output: str) -> tuple[int, int]:
@@ -229,23 +230,7 @@ def test_sigkill_mid_produce_over_preallocated_segments_keeps_every_acked_record
 
 def _read_all(bootstrap: str, topic: str) -> dict[int, tuple[bytes, bytes]]:
     """offset -> (key, value) of everything in partition 0, read until the consumer idles."""
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"read-{uuid.uuid4().hex[:6]}",
-                  "enable.auto.commit": False})
-    c.assign([TopicPartition(topic, 0, 0)])
-    got: dict[int, tuple[bytes, bytes]] = {}
-    idle = 0
-    try:
-        while idle < 6:
-            m = c.poll(0.5)
-            if m is None:
-                idle += 1
-                continue
-            assert m.error() is None, m.error()
-            idle = 0
-            got[m.offset()] = (m.key(), m.value())
-    finally:
-        c.close()
-    return got
+    return {m.offset(): (m.key(), m.value()) for m in read_until_idle(bootstrap, topic, [0])}
 
 
 def _preallocated(directory) -> bool:

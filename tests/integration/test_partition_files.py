@@ -3,32 +3,20 @@
 from __future__ import annotations
 
 import re
-import uuid
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
+
+from tests.integration.reading import read_until_idle
 
 pytestmark = pytest.mark.integration
 
 
 def _read(bootstrap: str, topic: str, partitions: int) -> dict[int, list[tuple[int, bytes, bytes]]]:
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"pf-{uuid.uuid4().hex[:6]}",
-                  "enable.auto.commit": False})
-    c.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
     got: dict[int, list[tuple[int, bytes, bytes]]] = {}
-    idle = 0
-    try:
-        while idle < 6:
-            m = c.poll(0.5)
-            if m is None:
-                idle += 1
-                continue
-            assert m.error() is None, m.error()
-            idle = 0
-            got.setdefault(m.partition(), []).append((m.offset(), m.key(), m.value()))
-    finally:
-        c.close()
+    for m in read_until_idle(bootstrap, topic, range(partitions)):
+        got.setdefault(m.partition(), []).append((m.offset(), m.key(), m.value()))
     return got
 
 
