@@ -58,22 +58,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.targets import cpu_seconds, free_port  # noqa: E402
 from chronik.cli.certs import make_certs  # noqa: E402
 
 PASSWORD = "bench-pw"
 # ProducerPerformance's last line: "N records sent, R records/sec (M MB/sec), ..."
 JAVA_SUMMARY = re.compile(r"records sent, [\d.]+ records/sec \(([\d.]+) MB/sec\)")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def loop_cpu_seconds(pid: int) -> float:
