@@ -106,9 +106,38 @@ class CorruptBatchError(Exception):
     """A record set is not a well-formed sequence of v2 record batches."""
 
 
-class BatchHeader(NamedTuple):
-    """The 61-byte batch header with names (cold paths: tools, the cleaner)."""
+class BatchFlags:
+    """What a batch's attributes and offsets say, for the header tuple and BatchInfo alike."""
 
+    __slots__ = ()
+    base_offset: int
+    last_offset_delta: int
+    attributes: int
+
+    @property
+    def last_offset(self) -> int:
+        return self.base_offset + self.last_offset_delta
+
+    @property
+    def is_transactional(self) -> bool:
+        return bool(self.attributes & TRANSACTIONAL_MASK)
+
+    @property
+    def is_control(self) -> bool:
+        return bool(self.attributes & CONTROL_MASK)
+
+    @property
+    def compression(self) -> int:
+        """0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd."""
+        return self.attributes & COMPRESSION_MASK
+
+    @property
+    def timestamp_type(self) -> int:
+        """0 CreateTime, 1 LogAppendTime."""
+        return (self.attributes & TIMESTAMP_TYPE_MASK) >> 3
+
+
+class _HeaderFields(NamedTuple):
     base_offset: int
     batch_length: int  # bytes after this field: the batch is LOG_OVERHEAD + batch_length long
     partition_leader_epoch: int
@@ -123,6 +152,12 @@ class BatchHeader(NamedTuple):
     base_sequence: int
     record_count: int
 
+
+class BatchHeader(_HeaderFields, BatchFlags):
+    """The 61-byte batch header with names (cold paths: tools, the cleaner)."""
+
+    __slots__ = ()
+
     @classmethod
     def unpack_from(cls, buf: bytes | bytearray | memoryview, position: int = 0) -> BatchHeader:
         """The header at ``position`` (no checks: see ``read_batch_header`` for those)."""
@@ -133,31 +168,9 @@ class BatchHeader(NamedTuple):
         """Bytes of the whole batch."""
         return LOG_OVERHEAD + self.batch_length
 
-    @property
-    def last_offset(self) -> int:
-        return self.base_offset + self.last_offset_delta
-
-    @property
-    def is_transactional(self) -> bool:
-        return bool(self.attributes & TRANSACTIONAL_MASK)
-
-    @property
-    def is_control(self) -> bool:
-        return bool(self.attributes & CONTROL_MASK)
-
-    @property
-    def compression(self) -> int:
-        """0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd."""
-        return self.attributes & COMPRESSION_MASK
-
-    @property
-    def timestamp_type(self) -> int:
-        """0 CreateTime, 1 LogAppendTime."""
-        return (self.attributes & TIMESTAMP_TYPE_MASK) >> 3
-
 
 @dataclass(slots=True)
-class BatchInfo:
+class BatchInfo(BatchFlags):
     position: int
     size: int
     base_offset: int
@@ -169,28 +182,6 @@ class BatchInfo:
     base_sequence: int
     record_count: int
     attributes: int
-
-    @property
-    def is_transactional(self) -> bool:
-        return bool(self.attributes & TRANSACTIONAL_MASK)
-
-    @property
-    def is_control(self) -> bool:
-        return bool(self.attributes & CONTROL_MASK)
-
-    @property
-    def compression(self) -> int:
-        """0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd."""
-        return self.attributes & COMPRESSION_MASK
-
-    @property
-    def timestamp_type(self) -> int:
-        """0 CreateTime, 1 LogAppendTime."""
-        return (self.attributes & TIMESTAMP_TYPE_MASK) >> 3
-
-    @property
-    def last_offset(self) -> int:
-        return self.base_offset + self.last_offset_delta
 
 
 def _check_header(h: tuple, position: int, available: int) -> None:
