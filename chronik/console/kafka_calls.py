@@ -13,6 +13,7 @@ the endpoint handlers advertise.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import count
 from typing import TYPE_CHECKING, Any
@@ -68,8 +69,8 @@ def http_status(code: int) -> int:
     return 400
 
 
-def call(core: BrokerCore, security: ConsoleSecurity, request: Any, version: int) -> Any:
-    """Answer `request` at `version` (clamped to what we serve) as `security.principal` would be answered."""
+def _answer(core: BrokerCore, security: ConsoleSecurity, request: Any, version: int) -> tuple[Any, Any]:
+    """The handler's answer (perhaps a Deferred) and the authorizer's filter for it, if any."""
     spec = ALL_APIS[request.API_KEY]
     version = max(spec.min_version, min(version, spec.max_version))
     decoded = spec.request.decode(request.encode(version=version), version=version)
@@ -82,14 +83,35 @@ def call(core: BrokerCore, security: ConsoleSecurity, request: Any, version: int
         if isinstance(verdict, authz.Denied):
             raise KafkaCallError(verdict.code, verdict.message)
         post = verdict
-    response = HANDLERS[spec.key](ctx, decoded)
+    return HANDLERS[spec.key](ctx, decoded), post
+
+
+def call(core: BrokerCore, security: ConsoleSecurity, request: Any, version: int) -> Any:
+    """Answer `request` at `version` (clamped to what we serve) as `security.principal` would be answered;
+    for requests that never park (simple commits, admin calls)."""
+    response, post = _answer(core, security, request, version)
     if isinstance(response, Deferred):
-        # Nothing the console sends parks (acks=1 produce, simple commits); never wait on the loop.
-        core.purgatory.cancel_owner(ctx.conn_id)
+        core.purgatory.cancel_owner(response.owner)
         raise KafkaCallError(ErrorCode.REQUEST_TIMED_OUT, "the broker parked the request")
-    if post is not None:
-        response = post(response)
-    return response
+    return post(response) if post is not None else response
+
+
+def call_then(core: BrokerCore, security: ConsoleSecurity, request: Any, version: int,
+              then: Callable[[Any], None]) -> None:
+    """`call`, for requests whose answer may wait (a produce to a partition whose files are being made):
+    `then(response)` runs now or, later, on the loop; with None if the broker failed to answer."""
+    response, post = _answer(core, security, request, version)
+    if not isinstance(response, Deferred):
+        then(post(response) if post is not None else response)
+        return
+
+    def done(resp: Any) -> None:
+        then(post(resp) if post is not None and resp is not None else resp)
+
+    if response.done:
+        done(response.result)
+    else:
+        response.on_done = done
 
 
 def check_code(code: int, message: str | None = None) -> None:

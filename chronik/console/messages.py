@@ -24,7 +24,7 @@ from kafka.protocol.producer.produce import ProduceRequest
 from kafka.record.default_records import DefaultRecordBatchBuilder
 
 from chronik.console.api import ApiError, Call, Route, parse_time_ms, to_int
-from chronik.console.kafka_calls import KafkaCallError, call, http_status
+from chronik.console.kafka_calls import KafkaCallError, call_then, http_status
 from chronik.console.records import (
     MAX_BYTES,
     MAX_LIMIT,
@@ -355,14 +355,25 @@ class MessageRoutes:
         PD = ProduceRequest.TopicProduceData
         req = ProduceRequest(transactional_id=None, acks=1, timeout_ms=5000, topic_data=[
             PD(name=name, partition_data=[PD.PartitionProduceData(index=p, records=records)])])
-        try:
-            resp = call(c.core, c.security, req, 9)
-        except KafkaCallError as exc:
-            raise ApiError(http_status(exc.code), exc.message, exc.name) from None
-        for tr in resp.responses:
-            for pr in tr.partition_responses:
-                if pr.error_code:
-                    e = KafkaCallError(pr.error_code, getattr(pr, "error_message", None))
-                    raise ApiError(http_status(pr.error_code), e.message, e.name)
-                return 201, {"topic": name, "partition": pr.index, "offset": pr.base_offset}
-        raise ApiError(500, "the produce request got no answer")
+
+        def start(respond: Callable[[Response], None]) -> None:
+            def answered(resp: Any) -> None:
+                for tr in getattr(resp, "responses", ()):
+                    for pr in tr.partition_responses:
+                        if pr.error_code:
+                            e = KafkaCallError(pr.error_code, getattr(pr, "error_message", None))
+                            respond(json_response(http_status(pr.error_code), ApiError(
+                                http_status(pr.error_code), e.message, e.name).body()))
+                        else:
+                            respond(json_response(201, {"topic": name, "partition": pr.index,
+                                                        "offset": pr.base_offset}))
+                        return
+                respond(json_response(500, ApiError(500, "the produce request got no answer").body()))
+
+            try:
+                # A first write to a partition waits for its files (made off the loop): answer then.
+                call_then(c.core, c.security, req, 9, answered)
+            except KafkaCallError as exc:
+                raise ApiError(http_status(exc.code), exc.message, exc.name) from None
+
+        return Later(start)

@@ -159,6 +159,11 @@ def test_the_page_and_the_api_show_what_confluent_kafka_wrote(broker_factory):
     got = consume(b.bootstrap, "orders", 21, "reader", commit=False)
     mine = [m for m in got if m.key() == b"from-console"]
     assert len(mine) == 1 and mine[0].value() == b"hi" and mine[0].headers() == [("h", b"v")]
+    # the first write to a fresh topic waits for its files (made off the loop), then answers
+    assert api.post("/console/api/topics", {"name": "fresh"})[0] == 201
+    status, out = api.post("/console/api/topics/fresh/produce", {"key": "k", "value": "first"})
+    assert status == 201 and out == {"topic": "fresh", "partition": 0, "offset": 0}
+    assert [m.value() for m in consume(b.bootstrap, "fresh", 1, "fresh-reader", commit=False)] == [b"first"]
     # bad input: JSON errors, the broker keeps serving
     for path in ("/console/api/topics/orders/messages?limit=-1", "/console/api/topics/orders/messages?from=x"):
         status, out = api.get(path)
