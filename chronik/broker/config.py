@@ -28,6 +28,10 @@ class BrokerConfig:
     # the delay, as in Kafka) still form one generation.
     group_initial_rebalance_delay_ms: int = 200
     offsets_retention_minutes: int = 7 * 24 * 60
+    # Kafka's offsets.retention.check.interval.ms: expired offsets go, and so does an empty group
+    # left without offsets, at this pace (not at once: a group whose offsets were just deleted
+    # still exists for DeleteGroups and DescribeGroups, as in Kafka).
+    offsets_retention_check_interval_ms: int = 600_000
     # The consumer group protocol (KIP-848), Kafka's group.consumer.* with Kafka's defaults;
     # max size 0 is no limit (Kafka: Int.MaxValue); the first assignor is the default.
     group_consumer_session_timeout_ms: int = 45_000

@@ -54,6 +54,7 @@ def static_broker_configs(core) -> list[ConfigRow]:
         ("offsets.topic.replication.factor", "1", DEFAULT_CONFIG, "short", True),
         ("group.initial.rebalance.delay.ms", str(c.group_initial_rebalance_delay_ms), static, "int", True),
         ("offsets.retention.minutes", str(c.offsets_retention_minutes), static, "int", True),
+        ("offsets.retention.check.interval.ms", str(c.offsets_retention_check_interval_ms), static, "long", True),
         ("transaction.max.timeout.ms", str(c.transaction_max_timeout_ms), static, "int", True),
         ("log.retention.check.interval.ms", str(c.log_retention_check_interval_ms), static, "long", True),
         ("delete.topic.enable", "true", DEFAULT_CONFIG, "boolean", True),

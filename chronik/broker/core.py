@@ -168,10 +168,10 @@ class BrokerCore:
         self.log_manager.on_all_open.append(self._set_ready)
         self._every(max(0.05, min(self.config.housekeeping_interval_ms, 1000) / 1000.0),
                     self.transactions.housekeeping)
-        self._every(max(self.config.housekeeping_interval_ms, 1000) / 1000.0, self.groups.expire_offsets)
+        offsets_check_s = max(self.config.offsets_retention_check_interval_ms, 1000) / 1000.0
+        self._every(offsets_check_s, self.groups.expire_offsets)
         retention_ms = self.config.offsets_retention_minutes * 60_000
-        self._every(max(self.config.housekeeping_interval_ms, 1000) / 1000.0,
-                    lambda: self.consumer_groups.expire(retention_ms))
+        self._every(offsets_check_s, lambda: self.consumer_groups.expire(retention_ms))
         self._every(PRODUCER_SNAPSHOT_INTERVAL_S, self.snapshot_producers)
         self.log_manager.start()
         self.search.start()

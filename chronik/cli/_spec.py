@@ -351,6 +351,13 @@ SPEC = {'arguments': [],
                                                                                'admin port only.',
                                                                        'kind': '',
                                                                        'value': False},
+                                         '--offsets-retention-check-interval-ms': {'help': 'How often '
+                                                                                           'expired offsets, '
+                                                                                           'and empty groups '
+                                                                                           'left without '
+                                                                                           'offsets, are ',
+                                                                                   'kind': '',
+                                                                                   'value': True},
                                          '--offsets-retention-minutes': {'help': 'How long committed offsets '
                                                                                  'of an empty group are '
                                                                                  'kept.',

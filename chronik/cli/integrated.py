@@ -138,6 +138,15 @@ def integrated(
             help="How long committed offsets of an empty group are kept.",
         ),
     ] = _D.offsets_retention_minutes,
+    offsets_retention_check_interval_ms: Annotated[
+        int,
+        typer.Option(
+            "--offsets-retention-check-interval-ms",
+            min=1000,
+            help="How often expired offsets, and empty groups left without offsets, are removed "
+            "(Kafka's default, 600000).",
+        ),
+    ] = _D.offsets_retention_check_interval_ms,
     transaction_max_timeout_ms: Annotated[
         int,
         typer.Option(
@@ -325,6 +334,7 @@ def integrated(
         log_retention_check_interval_ms=log_retention_check_interval_ms,
         group_initial_rebalance_delay_ms=group_initial_rebalance_delay_ms,
         offsets_retention_minutes=offsets_retention_minutes,
+        offsets_retention_check_interval_ms=offsets_retention_check_interval_ms,
         transaction_max_timeout_ms=transaction_max_timeout_ms,
         http_port=http_port,
         http_host=http_host,
