@@ -275,6 +275,8 @@ class SearchIndexer:
             for idx in self.indexes.values():
                 if idx.idle_for(now) > IDLE_WRITER_S:
                     idx.close_writer()
+        for idx in self.indexes.values():
+            idx.reload_if_merged()  # a stat per index; the idle loop passes here every second
         return more
 
     def _commit_all(self) -> None:
