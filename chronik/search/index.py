@@ -48,6 +48,16 @@ def index_dir(data_dir: Path, topic: str) -> Path:
     return Path(data_dir) / INDEX_ROOT / topic
 
 
+def _meta_stamp(directory: Path) -> tuple[int, int, int] | None:
+    """What changes when tantivy publishes new segments (a commit or the end of a merge):
+    meta.json is replaced atomically (new inode)."""
+    try:
+        st = os.stat(directory / "meta.json")
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
 def _manual_reload(index: tantivy.Index) -> None:
     """Searchers see a commit when commit() reloads them, not via tantivy's meta.json
     watcher thread (one per index, polling): the indexer is the only writer."""
@@ -73,6 +83,7 @@ class TopicIndex:
         self.pending_docs = 0
         self._last_write = time.monotonic()
         self.index = self._open()
+        self._loaded = _meta_stamp(self.directory)  # the meta.json the searchers see
 
     # -- opening ------------------------------------------------------------------
     def _state_path(self) -> Path:
@@ -191,11 +202,28 @@ class TopicIndex:
         """Publish pending documents and deletions, then record the progress they make durable."""
         if self._writer is not None:
             self._writer.commit()
-        with self._lock:
-            self.index.reload()
+        self._reload()
         self._write_state()
         self.pending = 0
         self.pending_docs = 0
+
+    def _reload(self) -> None:
+        stamp = _meta_stamp(self.directory)
+        with self._lock:
+            self.index.reload()
+        self._loaded = stamp
+
+    def reload_if_merged(self) -> bool:
+        """Reload the searchers when tantivy's merge threads published segments since the last
+        reload. The searchers map every segment file they see; merged-away segments are
+        deleted from disk but stay mapped, and the pages the merge read stay resident in
+        this process, until the searchers move on. Without this, a bulk load whose last
+        merges ended after its last commit kept ~250 MB of deleted files mapped (RssFile)
+        at 1,000,000 1 KiB records -- and their disk space -- until the next write."""
+        if _meta_stamp(self.directory) == self._loaded:
+            return False
+        self._reload()
+        return True
 
     def offsets_in(self, partition: int, lo: int, hi: int) -> list[int]:
         """Indexed offsets of a partition in [lo, hi) (committed documents)."""

@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chronik.search.index import INDEX_ROOT, MAX_UNCOMMITTED_DOCS, TopicIndex, index_dir
+from chronik.search.malloc import limit_arenas
 from chronik.search.reader import PartitionFiles, decode_batch, decode_records
 from chronik.search.schema import record_document
 
@@ -157,6 +158,7 @@ class SearchIndexer:
 
     def start(self) -> None:
         sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
+        limit_arenas()  # before tantivy's first thread (chronik.search.malloc)
         self.root.mkdir(parents=True, exist_ok=True)
         self._publish(refresh=True)
         self._thread = threading.Thread(target=self._run, name="chronik-search", daemon=True)
@@ -275,6 +277,8 @@ class SearchIndexer:
             for idx in self.indexes.values():
                 if idx.idle_for(now) > IDLE_WRITER_S:
                     idx.close_writer()
+        for idx in self.indexes.values():
+            idx.reload_if_merged()  # a stat per index; the idle loop passes here every second
         return more
 
     def _commit_all(self) -> None:
