@@ -399,6 +399,9 @@ class Bench:
                 self.sample(normal, "fsync_produce_mb_s", durable)
                 self.sample(normal, "fsync_ratio", durable / base)
                 self.console.print(f" {durable:.1f} synced vs {base:.1f} MB/s")
+            # The pairs above leave GBs of dirty pages: let writeback finish first, or the latency leg
+            # measures how long each fsync queues behind it (and whoever ran more pairs loses).
+            os.sync()
             topic = fresh_name("bench-fsync-latency")
             create_topic(synced.bootstrap, topic)
             latency = produce_latency(synced.bootstrap, topic, self.plan.latency_rate,

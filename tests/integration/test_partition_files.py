@@ -53,3 +53,27 @@ def test_first_writes_to_fresh_partitions_land_and_are_acked(broker_factory, fsy
     assert b.stop() == 0
     made = re.search(r"made the files of (\d+) partitions off the loop \(0 failed\)", b.output())
     assert made and int(made.group(1)) >= 45, b.output()[-2000:]
+
+
+def test_a_partition_whose_files_cannot_be_made_answers_a_storage_error(broker_factory):
+    """A file where the partition's directory should be: KAFKA_STORAGE_ERROR at once, not a request that
+    waits for ever; the broker keeps serving the topic's other partition."""
+    from kafka.protocol.producer.produce import ProduceRequest, ProduceResponse
+
+    from tests.integration.raw import RawConn, record_batch
+
+    b = broker_factory()
+    admin = AdminClient({"bootstrap.servers": b.bootstrap})
+    admin.create_topics([NewTopic("blocked", 2, 1)])["blocked"].result(10)
+    (b.data_dir / "blocked-0").write_bytes(b"not a directory")
+    conn = RawConn(b.port)
+
+    def produce(partition: int) -> tuple[int, int]:
+        req = ProduceRequest(transactional_id=None, acks=1, timeout_ms=5000, topic_data=[
+            ProduceRequest.TopicProduceData(name="blocked", partition_data=[
+                ProduceRequest.TopicProduceData.PartitionProduceData(index=partition, records=record_batch(100, 3))])])
+        part = conn.call(req, ProduceResponse, 8).responses[0].partition_responses[0]
+        return part.error_code, part.base_offset
+
+    assert produce(0)[0] == 56  # KAFKA_STORAGE_ERROR
+    assert produce(1) == (0, 0)

@@ -35,13 +35,15 @@ def _part(index: int, code: int, base: int = -1, append_time: int = -1, start: i
     return _Part(index, code, base, append_time, start, None, message)
 
 
-def handle(ctx, req):
+def handle(ctx, req, files_tried: bool = False):
     v = ctx.api_version
     core = ctx.core
-    if core.file_maker is not None and v >= 3:
+    if core.file_maker is not None and v >= 3 and not files_tried:
         new = _without_files(core, req, v)
         if new:
-            return core.file_maker.defer(new, lambda: handle(ctx, req), owner=ctx.conn_id)
+            # Run once more when the files are made; if making them failed, the append tries
+            # itself and answers KAFKA_STORAGE_ERROR (no second round through the worker).
+            return core.file_maker.defer(new, lambda: handle(ctx, req, files_tried=True), owner=ctx.conn_id)
     responses = []
     # --fsync always: acks=all answers wait for the group commit of what they appended.
     group_commit = core.group_commit if req.acks == -1 else None
