@@ -88,12 +88,13 @@ SWITCH_INTERVAL_S = 0.0005
 # When the loop thread wanted more than this share of a core lately (LoopCpu), a
 # producer is pushing as fast as it can: the indexer, behind, then works DUTY_BUSY of the time
 # (the two cores are shared; the produce path comes first, indexing catches up).
-# A 200 MB burst lasts ~0.4 s: a 0.5 s window saw it only once it was over, and
-# a 30 % duty still took a third of the burst's CPU (bench/search.py peak produce,
-# on/off 66-67 % with 0.5 s and 0.3; 73-76 % with 0.1 s and 0.1).
+# Tried: a 0.1 s window and a 10 % duty let a 200 MB burst go faster (peak produce on/off
+# 66-67 % -> 73-76 % at 20k records), but a bulk load of 1M records then indexed at 23.3k
+# rec/s (69 us CPU per record) instead of 28.3k (58 us), one run each. Not profiled; likely
+# short windows see the loop's runnable-but-waiting spikes while tantivy fills both cores.
 LOOP_BUSY_SHARE = 0.6
-DUTY_BUSY = 0.1
-LOOP_CPU_WINDOW_S = 0.1
+DUTY_BUSY = 0.3
+LOOP_CPU_WINDOW_S = 0.5
 
 
 @dataclass(frozen=True, slots=True)
