@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from chronik.broker.purgatory import Deferred
+from chronik.broker.worker_results import WorkerResults
 from chronik.storage.log import make_partition_files
 
 log = logging.getLogger("chronik.files")
@@ -49,13 +50,9 @@ class FileMaker:
         self._make = make
         self._pending: dict[int, tuple[Any, list[_Waiter]]] = {}  # id(log) -> (log, waiters)
         self._jobs: queue.SimpleQueue[tuple[int, Path, Path] | None] = queue.SimpleQueue()
-        self._results: queue.SimpleQueue[tuple[int, OSError | None]] = queue.SimpleQueue()
         self.made_total = 0
         self.failed_total = 0
-        self._rsock, self._wsock = socket.socketpair()
-        self._rsock.setblocking(False)
-        self._wsock.setblocking(False)
-        add_wakeup(self._rsock, self._on_wakeup)
+        self._results: WorkerResults[tuple[int, OSError | None]] = WorkerResults(add_wakeup, self._on_wakeup)
         self._worker = threading.Thread(target=self._work, name="file-maker", daemon=True)
         self._worker.start()
 
@@ -81,16 +78,7 @@ class FileMaker:
         return len(self._pending)
 
     def _on_wakeup(self) -> None:
-        try:
-            while self._rsock.recv(512):
-                pass
-        except BlockingIOError:
-            pass
-        while True:
-            try:
-                key, error = self._results.get_nowait()
-            except queue.Empty:
-                break
+        for key, error in self._results.take():
             plog, waiters = self._pending.pop(key)
             if error is None:
                 self.made_total += 1
@@ -107,8 +95,7 @@ class FileMaker:
     def close(self) -> None:
         self._jobs.put(None)
         self._worker.join(5)
-        self._rsock.close()
-        self._wsock.close()
+        self._results.close()
         log.info("file maker: made the files of %d partitions off the loop (%d failed)",
                  self.made_total, self.failed_total)
 
@@ -127,10 +114,6 @@ class FileMaker:
             except Exception as exc:  # a bug must not leave requests waiting for ever
                 error = OSError(str(exc))
             self._results.put((key, error))
-            try:
-                self._wsock.send(b"\0")
-            except (BlockingIOError, OSError):
-                pass  # a wakeup is pending already (or the loop is gone)
 
 
 def _answer(w: _Waiter) -> None:

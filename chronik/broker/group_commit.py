@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from chronik.broker.purgatory import Deferred
+from chronik.broker.worker_results import WorkerResults
 from chronik.storage.atomic import fsync_path
 from chronik.storage.log import SyncPlan
 from chronik.storage.prealloc import Preallocator
@@ -84,13 +85,10 @@ class GroupCommit:
         self.batches_total = 0  # group commits
         self.failures_total = 0
         self._jobs: queue.SimpleQueue[tuple[list[Path], list[SyncPlan]] | None] = queue.SimpleQueue()
-        self._results: queue.SimpleQueue[tuple[int, OSError | None, float]] = queue.SimpleQueue()
         self.sync_seconds_total = 0.0  # time the worker spent in fsync batches
         self.sync_seconds_max = 0.0
-        self._rsock, self._wsock = socket.socketpair()
-        self._rsock.setblocking(False)
-        self._wsock.setblocking(False)
-        add_wakeup(self._rsock, self._on_wakeup)
+        # (files and directories synced, the error if one failed, seconds the batch took)
+        self._results: WorkerResults[tuple[int, OSError | None, float]] = WorkerResults(add_wakeup, self._on_wakeup)
         self._worker = threading.Thread(target=self._work, name="fsync", daemon=True)
         self._worker.start()
 
@@ -128,16 +126,7 @@ class GroupCommit:
         self._jobs.put((paths, plans))
 
     def _on_wakeup(self) -> None:
-        try:
-            while self._rsock.recv(512):
-                pass
-        except BlockingIOError:
-            pass
-        while True:
-            try:
-                synced, error, seconds = self._results.get_nowait()
-            except queue.Empty:
-                break
+        for synced, error, seconds in self._results.take():
             self.sync_seconds_total += seconds
             self.sync_seconds_max = max(self.sync_seconds_max, seconds)
             self._finish(synced, error)
@@ -164,7 +153,7 @@ class GroupCommit:
             remaining = deadline - time.monotonic()
             if self._in_flight is None or remaining <= 0:
                 break
-            ready, _, _ = select.select([self._rsock], [], [], remaining)
+            ready, _, _ = select.select([self._results.rsock], [], [], remaining)
             if not ready:
                 break
             self._on_wakeup()
@@ -176,8 +165,7 @@ class GroupCommit:
     def close(self) -> None:
         self._jobs.put(None)
         self._worker.join(5)
-        self._rsock.close()
-        self._wsock.close()
+        self._results.close()
         mean = self.sync_seconds_total / self.batches_total * 1000 if self.batches_total else 0.0
         pre = self.preallocator
         log.info("group commit: %d fsyncs in %d batches (%d failed); batch fsync time mean %.1f ms, max %.1f ms; "
@@ -206,10 +194,6 @@ class GroupCommit:
                 except Exception as exc:  # a bug must not leave answers held for ever
                     error = OSError(str(exc))
             self._results.put((done, error, time.perf_counter() - started))
-            try:
-                self._wsock.send(b"\0")
-            except (BlockingIOError, OSError):
-                pass  # the loop has a wakeup pending already (or is gone)
             # The answers are on their way: now make the next appends cheap.
             self._prepare(plans)
 
