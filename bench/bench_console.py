@@ -46,6 +46,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.targets import cpu_seconds, free_port  # noqa: E402
+from bench.workloads import produce_all  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHRONIK_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -77,13 +78,7 @@ def produce(bootstrap: str, topic: str, mb: int) -> float:
     value = b"x" * RECORD
     n = mb * 1024 * 1024 // RECORD
     t0 = time.perf_counter()
-    for _ in range(n):
-        while True:
-            try:
-                p.produce(topic, value)
-                break
-            except BufferError:
-                p.poll(0.005)
+    produce_all(p, topic, value, n)
     left = p.flush(300)
     if left:
         raise RuntimeError(f"{left} records not acknowledged")

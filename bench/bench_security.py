@@ -59,6 +59,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.targets import cpu_seconds, free_port  # noqa: E402
+from bench.workloads import produce_all  # noqa: E402
 from chronik.cli.certs import make_certs  # noqa: E402
 
 PASSWORD = "bench-pw"
@@ -142,13 +143,7 @@ def produce(conf: dict, mb: int, topic: str) -> tuple[float, int]:
     before = requests_sent()
     n = mb * 1024
     t0 = time.perf_counter()
-    for _ in range(n):
-        while True:
-            try:
-                p.produce(topic, value)
-                break
-            except BufferError:
-                p.poll(0.01)
+    produce_all(p, topic, value, n)
     p.flush(120)
     mbs = n * 1024 / (time.perf_counter() - t0) / 1e6
     return mbs, requests_sent() - before

@@ -68,18 +68,23 @@ class DeliveryCounter:
         self.first_error = self.first_error or err
 
 
+def produce_all(producer: Producer, topic: str, value: bytes, count: int, **kwargs: object) -> None:
+    """Queue `count` copies of `value` as fast as the client takes them (no flush)."""
+    for _ in range(count):
+        while True:
+            try:
+                producer.produce(topic, value, **kwargs)
+                break
+            except BufferError:  # local queue full: let librdkafka drain it
+                producer.poll(0.005)
+
+
 def produce_throughput(bootstrap: str, topic: str, count: int, size: int) -> ProduceResult:
     """Produce `count` records of `size` bytes as fast as the client can; wait for all acks."""
     producer = Producer({"bootstrap.servers": bootstrap, **THROUGHPUT_PRODUCER})
     counter, value = DeliveryCounter(), b"x" * size
     start = time.perf_counter()
-    for _ in range(count):
-        while True:
-            try:
-                producer.produce(topic, value, on_delivery=counter)
-                break
-            except BufferError:  # local queue full: let librdkafka drain it
-                producer.poll(0.005)
+    produce_all(producer, topic, value, count, on_delivery=counter)
     remaining = producer.flush(FLUSH_TIMEOUT_S)
     elapsed = time.perf_counter() - start
     if remaining or counter.failed or counter.ok != count:

@@ -17,6 +17,8 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from chronik.wire.encoding import skip_tagged_fields
+
 _HDR = struct.Struct(">hhih")
 _SIZE = struct.Struct(">i")
 _SIZE_CORR = struct.Struct(">ii")
@@ -204,21 +206,6 @@ class RequestHeader:
     body_offset: int
 
 
-def _skip_uvarint(buf: memoryview, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        if pos >= len(buf):
-            raise MalformedFrame("truncated varint in request header")
-        b = buf[pos]
-        pos += 1
-        value |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return value, pos
-        shift += 7
-        if shift > 28:
-            raise MalformedFrame("varint too long in request header")
-
-
 def parse_request_header(frame: memoryview, flexible_of: Callable[[int, int], bool]) -> RequestHeader:
     """Parse a request header v1/v2. `flexible_of(key, version)` says which."""
     if len(frame) < _HDR.size:
@@ -235,13 +222,12 @@ def parse_request_header(frame: memoryview, flexible_of: Callable[[int, int], bo
     elif client_len != -1:
         raise MalformedFrame("negative client id length")
     if flexible_of(api_key, api_version):
-        count, pos = _skip_uvarint(frame, pos)
-        for _ in range(count):
-            _tag, pos = _skip_uvarint(frame, pos)
-            size, pos = _skip_uvarint(frame, pos)
-            pos += size
-            if pos > len(frame):
-                raise MalformedFrame("tagged field runs past the frame")
+        try:
+            pos = skip_tagged_fields(frame, pos)
+        except IndexError:
+            raise MalformedFrame("request header's tagged fields run past the frame") from None
+        except ValueError as exc:
+            raise MalformedFrame(f"request header's tagged fields: {exc}") from None
     return RequestHeader(api_key, api_version, correlation_id, client_id, pos)
 
 

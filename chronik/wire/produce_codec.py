@@ -30,6 +30,7 @@ import uuid
 from typing import Any
 
 from chronik.wire.encoding import array_count as _count
+from chronik.wire.encoding import read_uvarint, skip_tagged_fields
 from chronik.wire.encoding import string_bytes as _string
 
 MIN_VERSION = 3
@@ -82,33 +83,6 @@ class ProduceRequestData:
         self.acks = acks
         self.timeout_ms = timeout_ms
         self.topic_data = topic_data
-
-
-def _uvarint(buf: memoryview, pos: int) -> tuple[int, int]:
-    b = buf[pos]
-    if b < 0x80:
-        return b, pos + 1
-    value, shift = b & 0x7F, 7
-    while True:
-        pos += 1
-        b = buf[pos]
-        value |= (b & 0x7F) << shift
-        if b < 0x80:
-            return value, pos + 1
-        shift += 7
-        if shift > 28:
-            raise ValueError("varint too long")
-
-
-def _skip_tags(buf: memoryview, pos: int) -> int:
-    count, pos = _uvarint(buf, pos)
-    for _ in range(count):
-        _tag, pos = _uvarint(buf, pos)
-        size, pos = _uvarint(buf, pos)
-        pos += size
-        if pos > len(buf):
-            raise ValueError("tagged field runs past the body")
-    return pos
 
 
 def _text(buf: memoryview, start: int, size: int) -> str:
@@ -169,14 +143,14 @@ _PAIR = struct.Struct(">ii")
 
 
 def _decode_flexible(body: memoryview, version: int) -> ProduceRequestData:
-    n, pos = _uvarint(body, 0)
+    n, pos = read_uvarint(body, 0)
     txn = None
     if n:
         txn = _text(body, pos, n - 1)
         pos += n - 1
     acks, timeout = _ACKS_TIMEOUT.unpack_from(body, pos)
     pos += 6
-    ntopics, pos = _uvarint(body, pos)
+    ntopics, pos = read_uvarint(body, pos)
     if not ntopics:
         raise ForbiddenNull("topic_data")
     by_id = version >= FIRST_TOPIC_ID
@@ -188,18 +162,18 @@ def _decode_flexible(body: memoryview, version: int) -> ProduceRequestData:
             name, topic_id = "", uuid.UUID(bytes=bytes(body[pos:pos + 16]))
             pos += 16
         else:
-            n, pos = _uvarint(body, pos)
+            n, pos = read_uvarint(body, pos)
             if not n:
                 raise ForbiddenNull(f"topic_data[{t}].name")
             name, topic_id = _text(body, pos, n - 1), None
             pos += n - 1
-        nparts, pos = _uvarint(body, pos)
+        nparts, pos = read_uvarint(body, pos)
         if not nparts:
             raise ForbiddenNull(f"topic_data[{t}].partition_data")
         parts = []
         for _ in range(nparts - 1):
             (index,) = _I32.unpack_from(body, pos)
-            size, pos = _uvarint(body, pos + 4)
+            size, pos = read_uvarint(body, pos + 4)
             if not size:
                 records = None
             else:
@@ -208,11 +182,11 @@ def _decode_flexible(body: memoryview, version: int) -> ProduceRequestData:
                     raise ValueError("records run past the frame")
                 records = body[pos:end]
                 pos = end
-            pos = _skip_tags(body, pos)
+            pos = skip_tagged_fields(body, pos)
             parts.append(PartitionProduceData(index, records))
-        pos = _skip_tags(body, pos)
+        pos = skip_tagged_fields(body, pos)
         topics.append(TopicProduceData(name, topic_id, parts))
-    _skip_tags(body, pos)
+    skip_tagged_fields(body, pos)
     return ProduceRequestData(txn, acks, timeout, topics)
 
 
