@@ -189,14 +189,17 @@ class SearchApp:
             q = self._visible(idx.schema, q, view)
             limit = frm + size if len(names) > 1 else size
             offset = 0 if len(names) > 1 else frm
-            if limit == 0:  # tantivy wants a limit of at least 1: count only
-                total += searcher.search(q, 1, count=True).count or 0
-                continue
-            if sort_field == "_score":
-                res = searcher.search(q, limit, count=True, offset=offset)
-            else:
-                res = searcher.search(q, limit, count=True, offset=offset, order_by_field=sort_field,
-                                      order=tantivy.Order.Asc if order == "asc" else tantivy.Order.Desc)
+            try:
+                if limit == 0:  # tantivy wants a limit of at least 1: count only
+                    total += searcher.search(q, 1, count=True).count or 0
+                    continue
+                if sort_field == "_score":
+                    res = searcher.search(q, limit, count=True, offset=offset)
+                else:
+                    res = searcher.search(q, limit, count=True, offset=offset, order_by_field=sort_field,
+                                          order=tantivy.Order.Asc if order == "asc" else tantivy.Order.Desc)
+            except ValueError as exc:  # a query the schema cannot answer (tantivy's "Schema error")
+                raise QueryError(f"cannot run this query: {exc}", "query_shard_exception") from None
             total += res.count or 0
             for key, addr in res.hits:
                 hits.append((key, name, 0, addr, searcher, idx))

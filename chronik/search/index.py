@@ -194,8 +194,14 @@ class TopicIndex:
         self.pruned_below[partition] = offset
         self.pending += 1
 
-    def delete_one(self, partition: int, offset: int) -> None:
-        self.writer.delete_documents_by_term("uid", f"{partition}-{offset}")
+    def delete_offsets(self, partition: int, offsets: list[int]) -> None:
+        """Delete the partition's documents at these offsets (records compaction removed): one query."""
+        if not offsets:
+            return
+        self.writer.delete_documents_by_query(tantivy.Query.boolean_query([
+            (tantivy.Occur.Must, tantivy.Query.term_query(self.schema, "partition", partition)),
+            (tantivy.Occur.Must, tantivy.Query.term_set_query(self.schema, "offset", list(offsets))),
+        ]))
         self.pending += 1
 
     def commit(self) -> None:

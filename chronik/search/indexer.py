@@ -385,8 +385,7 @@ class SearchIndexer:
                     if not got:
                         break
                 gone = [o for o in idx.offsets_in(p, lo, hi) if o not in present]
-                for o in gone:
-                    idx.delete_one(p, o)
+                idx.delete_offsets(p, gone)
                 if gone:
                     log.info("search: %s-%d: %d compacted record(s) removed from the index", view.name, p, len(gone))
             idx.compaction_seen[p] = sig
