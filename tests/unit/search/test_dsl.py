@@ -103,10 +103,3 @@ def test_id_queries_find_a_document_by_partition_and_offset(tmp_path: Path):
     assert offsets({"term": {"_id": "nonsense"}}) == []
     idx.close()
 
-
-def test_compacted_offsets_are_deleted_with_one_query(tmp_path: Path):
-    idx, offsets = _searchable(tmp_path)
-    idx.delete_offsets(0, [1, 3, 11])  # 11 is in partition 1: kept
-    idx.commit()
-    assert offsets({"match_all": {}}) == [0, 2, 4, 10, 11]
-    idx.close()
