@@ -38,3 +38,26 @@ def test_no_proc_file_means_never_busy() -> None:
     cpu = LoopCpu(2**31 - 1)  # no such thread
     cpu._last = (time.monotonic() - 10, cpu._last[1])
     assert cpu.share() == 0.0
+
+
+def test_tantivy_threads_are_reniced_and_ours_are_not(tmp_path) -> None:
+    import os
+
+    from chronik.search.index import TopicIndex
+    from chronik.search.indexer import TANTIVY_NICE, Renice
+
+    idx = TopicIndex(tmp_path / "t", "t", "id-1")
+    idx.writer  # noqa: B018 -- opening the writer starts tantivy's indexing, updater and merge threads
+    try:
+        renice = Renice(TANTIVY_NICE)
+        assert renice.apply() >= 2
+        assert renice.apply() == 0  # each thread once
+        nice = {}
+        for tid in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{tid}/comm") as f:
+                nice[f.read().strip()] = os.getpriority(os.PRIO_PROCESS, int(tid))
+        assert any(n.startswith("merge_thread") for n in nice)
+        assert all(v == TANTIVY_NICE for n, v in nice.items() if n.startswith(("merge_thread", "thrd-tantivy")))
+        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == 0
+    finally:
+        idx.close()
