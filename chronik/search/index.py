@@ -83,10 +83,14 @@ def _manual_reload(index: tantivy.Index) -> None:
 
 
 def _dir_bytes(directory: Path) -> int:
+    """Bytes of the files in a part; tantivy's merges and temporary files come and go meanwhile."""
     total = 0
     for entry in os.scandir(directory):
-        if entry.is_file():
-            total += entry.stat().st_size
+        try:
+            if entry.is_file():
+                total += entry.stat().st_size
+        except FileNotFoundError:
+            pass
     return total
 
 
@@ -253,12 +257,16 @@ class TopicIndex:
     def _delete(self, query: tantivy.Query) -> None:
         """Delete in every part: the last through its writer (published by the next commit),
         closed ones through a writer of their own, committed now."""
+        deleted = False
         for part in self.parts[:-1]:
+            if not part.index.searcher().search(query, 1, count=True).count:
+                continue  # nothing of it here: no writer, no commit
             w = part.index.writer(DELETE_HEAP, 1)
             w.delete_documents_by_query(query)
             w.commit()
             w.wait_merging_threads()
-        if len(self.parts) > 1:
+            deleted = True
+        if deleted:
             self._drop_empty_parts()
         self.writer.delete_documents_by_query(query)
         self.pending += 1
@@ -361,10 +369,13 @@ class TopicIndex:
     def size_bytes(self) -> int:
         total = 0
         for entry in os.scandir(self.directory):
-            if entry.is_file():
-                total += entry.stat().st_size
-            elif entry.is_dir() and entry.name.startswith(PART_PREFIX):
-                total += _dir_bytes(Path(entry.path))
+            try:
+                if entry.is_file():
+                    total += entry.stat().st_size
+                elif entry.is_dir() and entry.name.startswith(PART_PREFIX):
+                    total += _dir_bytes(Path(entry.path))
+            except FileNotFoundError:
+                pass  # a part removed meanwhile
         return total
 
     def close(self) -> None:
