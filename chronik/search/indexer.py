@@ -95,18 +95,18 @@ SWITCH_INTERVAL_S = 0.0005
 LOOP_BUSY_SHARE = 0.6
 DUTY_BUSY = 0.3
 LOOP_CPU_WINDOW_S = 0.5
-# tantivy's own threads do most of the indexing work (~40 of ~50 us per 1 KiB JSON record)
-# without the GIL, so the duty cycle above does not hold them back. Its background threads
-# (merges, segment updates, doc store) always run at nice TANTIVY_NICE; its indexing thread,
-# started anew at every commit (by our thread, at nice 0), is reniced only while the loop is
-# busy. A lower scheduling weight makes the kernel run the loop first when both want a core,
-# and leaves them every idle cycle. Our Python thread keeps nice 0: it holds the GIL, which
-# the loop waits for. Always renicing the indexing thread too cost bulk indexing on this
-# shared machine: 200,000 records at 28.4-28.7k/s instead of 34.5k/s (another process took
-# the second core from it).
+# tantivy's own threads (indexing, merges, segment updates, doc store) do most of the indexing
+# work (~40 of ~50 us per 1 KiB JSON record) without the GIL, so the duty cycle above does not
+# hold them back: they run at nice TANTIVY_NICE. A lower scheduling weight makes the kernel run
+# the loop first when both want a core, and leaves them every idle cycle. Our Python thread
+# keeps nice 0: it holds the GIL, which the loop waits for. bench/search.py, 200,000 records,
+# load 1-2 (p99 at 1,000 rec/s on - off; peak produce on/off): all reniced +1.0..+1.5 ms,
+# 78-86 % (3 runs); only the background threads, the indexing thread while the loop is busy,
+# +1.5, +1.7 ms, 68-75 % (2 runs: a burst is over before the loop counts as busy); none
+# (schema 2) +3.0 ms, 52 % (1 run); main +1.6..+2.4 ms, 70-84 % (5 runs). Bulk indexing
+# (no producer) was not measurably slower: 28.4-38.5k rec/s either way on this shared machine.
 TANTIVY_NICE = 10
-_INDEXING_THREAD = "thrd-tantivy"
-_BACKGROUND_THREADS = ("thread-tantivy", "merge_thread", "segment_update", "docstore")
+_TANTIVY_THREADS = ("thrd-tantivy", "thread-tantivy", "merge_thread", "segment_update", "docstore")
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,12 +298,9 @@ class SearchIndexer:
         for idx in self.indexes.values():
             idx.reload_if_merged()  # a stat per index; the idle loop passes here every second
         if self.indexed_records != self._reniced_at:
-            self._renice.apply(self._loop_busy())  # threads of a writer opened in this pass
+            self._renice.apply()  # threads of a writer opened in this pass
             self._reniced_at = self.indexed_records
         return more
-
-    def _loop_busy(self) -> bool:
-        return self._loop_cpu is not None and self._loop_cpu.share() > LOOP_BUSY_SHARE
 
     def _commit_all(self) -> None:
         for name, idx in list(self.indexes.items()):
@@ -312,7 +309,7 @@ class SearchIndexer:
 
     def _commit(self, name: str, idx: TopicIndex) -> None:
         idx.commit()
-        self._renice.apply(self._loop_busy())  # tantivy starts its indexing threads anew at each commit
+        self._renice.apply()  # tantivy starts its indexing threads anew at each commit
         for cb in self.listeners:
             cb(name)
 
@@ -463,12 +460,10 @@ class Renice:
         self._done: set[int] = set()
         self._ok = hasattr(os, "setpriority") and os.path.isdir("/proc/self/task")
 
-    def apply(self, indexing: bool = True) -> int:
-        """Renice tantivy's background threads not seen before, and its indexing threads too if
-        `indexing`; returns how many."""
+    def apply(self) -> int:
+        """Renice the tantivy threads not seen before; returns how many."""
         if not self._ok:
             return 0
-        names = (*_BACKGROUND_THREADS, _INDEXING_THREAD) if indexing else _BACKGROUND_THREADS
         n = 0
         alive = set()
         for entry in os.listdir("/proc/self/task"):
@@ -481,7 +476,7 @@ class Renice:
                     name = f.read().decode("ascii", "replace")
             except OSError:
                 continue
-            if name.startswith(names):
+            if name.startswith(_TANTIVY_THREADS):
                 try:
                     os.setpriority(os.PRIO_PROCESS, tid, self.nice)
                     n += 1

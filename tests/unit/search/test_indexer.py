@@ -54,23 +54,24 @@ def test_tantivy_threads_are_reniced_and_ours_are_not(tmp_path) -> None:
         def threads() -> dict[int, tuple[str, int]]:
             out = {}
             for tid in os.listdir("/proc/self/task"):
-                with open(f"/proc/self/task/{tid}/comm") as f:
-                    out[int(tid)] = (f.read().strip(), os.getpriority(os.PRIO_PROCESS, int(tid)))
+                try:
+                    with open(f"/proc/self/task/{tid}/comm") as f:
+                        out[int(tid)] = (f.read().strip(), os.getpriority(os.PRIO_PROCESS, int(tid)))
+                except OSError:
+                    pass  # ended meanwhile
             return out
 
-        deadline = time.monotonic() + 10  # tantivy starts its threads asynchronously
-        while not any(n.startswith("merge_thread") for n, _ in threads().values()) and time.monotonic() < deadline:
+        deadline = time.monotonic() + 10  # tantivy starts (and names) its threads asynchronously
+        reniced = 0
+        while True:
+            reniced += renice.apply()
+            merge = [(tid, v) for tid, (n, v) in threads().items() if n.startswith("merge_thread")]
+            if (merge and all(v == TANTIVY_NICE for _, v in merge)) or time.monotonic() > deadline:
+                break
             time.sleep(0.01)
-        assert renice.apply(indexing=False) >= 1
-        now = threads()
-        merge = [(tid, v) for tid, (n, v) in now.items() if n.startswith("merge_thread")]
+        assert reniced >= 2
         assert merge and all(v == TANTIVY_NICE for _, v in merge)
-        assert {tid for tid, _ in merge} <= renice._done
-        indexing = [tid for tid, (n, v) in now.items() if n.startswith("thrd-tantivy")]
-        assert all(now[tid][1] == 0 for tid in indexing)  # only while the loop is busy
-        renice.apply(indexing=True)
-        assert all(os.getpriority(os.PRIO_PROCESS, tid) == TANTIVY_NICE for tid in indexing
-                   if os.path.exists(f"/proc/self/task/{tid}"))
+        assert {tid for tid, _ in merge} <= renice._done  # each thread once
         assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == 0
     finally:
         idx.close()
