@@ -178,29 +178,35 @@ class SearchApp:
         hits: list[tuple[Any, str, int, tantivy.DocAddress, tantivy.Searcher, Any]] = []
         total = 0
         compiled: dict[str, tuple[Any, Any]] = {}
+        units: list[tuple[str, Any, tantivy.Query, tantivy.Searcher]] = []  # a tantivy index each
         for name in names:
             idx = ix.indexes.get(name)
             view = ix.views.get(name)
             if idx is None or view is None:
                 continue  # enabled a moment ago: the indexer has not opened it yet
-            searcher = idx.searcher()
             q = self._compile(idx, req["query"])
             compiled[name] = (q, idx)
             q = self._visible(idx.schema, q, view)
-            limit = frm + size if len(names) > 1 else size
-            offset = 0 if len(names) > 1 else frm
-            if limit == 0:  # tantivy wants a limit of at least 1: count only
-                total += searcher.search(q, 1, count=True).count or 0
-                continue
-            if sort_field == "_score":
-                res = searcher.search(q, limit, count=True, offset=offset)
-            else:
-                res = searcher.search(q, limit, count=True, offset=offset, order_by_field=sort_field,
-                                      order=tantivy.Order.Asc if order == "asc" else tantivy.Order.Desc)
+            units += [(name, idx, q, searcher) for searcher in idx.searchers()]
+        several = len(units) > 1  # hits merged here: each index answers its first from + size
+        limit = frm + size if several else size
+        offset = 0 if several else frm
+        for name, idx, q, searcher in units:
+            try:
+                if limit == 0:  # tantivy wants a limit of at least 1: count only
+                    total += searcher.search(q, 1, count=True).count or 0
+                    continue
+                if sort_field == "_score":
+                    res = searcher.search(q, limit, count=True, offset=offset)
+                else:
+                    res = searcher.search(q, limit, count=True, offset=offset, order_by_field=sort_field,
+                                          order=tantivy.Order.Asc if order == "asc" else tantivy.Order.Desc)
+            except ValueError as exc:  # a query the schema cannot answer (tantivy's "Schema error")
+                raise QueryError(f"cannot run this query: {exc}", "query_shard_exception") from None
             total += res.count or 0
             for key, addr in res.hits:
                 hits.append((key, name, 0, addr, searcher, idx))
-        if len(names) > 1:
+        if several:
             reverse = not (sort_field != "_score" and order == "asc")
             hits.sort(key=lambda h: h[0], reverse=reverse)
             hits = hits[frm:frm + size]

@@ -77,13 +77,29 @@ def tokens(text: str) -> list[str]:
 
 
 _FIELD_START = re.compile(r'(^|[\s(+\-!])value\.(?=[^\s:])')
+_JSON_FIELD_END = re.compile(r'(value_json\.[^\s:()"]+):$')
+_SLOP = re.compile(r'^~\d+')
 
 
 def rewrite_query_string(q: str) -> str:
-    """`value.<path>` (outside quotes) -> the JSON field `value_json.<path>`."""
-    out = []
-    for i, part in enumerate(re.split(r'("(?:[^"\\]|\\.)*")', q)):
-        out.append(part if i % 2 else _FIELD_START.sub(r"\1value_json.", part))
+    """`value.<path>` (outside quotes) -> the JSON field `value_json.<path>`, and a phrase on
+    it, `value.<path>:"a b"`, -> `(value_json.<path>:"a" AND value_json.<path>:"b")`: value_json
+    keeps no positions (chronik.search.schema), all the words in the field is the closest."""
+    parts = re.split(r'("(?:[^"\\]|\\.)*")', q)
+    out: list[str] = []
+    for i, part in enumerate(parts):
+        if not i % 2:
+            if i and out and out[-1].startswith("(value_json."):
+                part = _SLOP.sub("", part)  # a slop means nothing without positions
+            out.append(_FIELD_START.sub(r"\1value_json.", part))
+            continue
+        m = _JSON_FIELD_END.search(out[-1])
+        toks = list(dict.fromkeys(tokens(part[1:-1])))
+        if m is None or not toks:
+            out.append(part)
+            continue
+        out[-1] = out[-1][:m.start()]
+        out.append("(" + " AND ".join(f'{m.group(1)}:"{t}"' for t in toks) + ")")
     return "".join(out)
 
 
@@ -99,7 +115,7 @@ def field_for(name: str, exact: bool = False) -> str:
     if name.startswith("headers.") and len(name) > 8:
         return name
     if name == "_id":
-        return "uid"
+        return "_id"
     raise QueryError(
         f"unknown field {name!r}: use key, value, value.<json path>, headers.<name>, partition, offset, timestamp",
         "query_shard_exception",
@@ -130,21 +146,37 @@ def _numeric_term(schema: tantivy.Schema, field: str, v: Any) -> tantivy.Query:
     return Query.term_query(schema, field, n)
 
 
+def _id_query(schema: tantivy.Schema, v: Any) -> tantivy.Query:
+    """`_id` "<partition>-<offset>": the document with that partition and offset (no such id: none)."""
+    p, _, o = str(v).partition("-")
+    if not (p.isdigit() and o.isdigit()):
+        return Query.empty_query()
+    return Query.boolean_query([(Occur.Must, Query.term_query(schema, "partition", int(p))),
+                                (Occur.Must, Query.term_query(schema, "offset", int(o)))])
+
+
+def _all_words(schema: tantivy.Schema, f: str, toks: list[str]) -> tantivy.Query:
+    """A phrase on a JSON path: all its words in that field, any order (value_json keeps no
+    positions: chronik.search.schema)."""
+    if not toks:
+        return Query.empty_query()
+    if len(toks) == 1:
+        return Query.term_query(schema, f, toks[0])
+    return Query.boolean_query([(Occur.Must, Query.term_query(schema, f, t)) for t in dict.fromkeys(toks)])
+
+
 def _term(schema: tantivy.Schema, name: str, v: Any) -> tantivy.Query:
     f = field_for(name, exact=True)
     if f in NUMERIC_FIELDS:
         return _numeric_term(schema, f, v)
-    if f == "uid":
-        return Query.term_query(schema, f, str(v))
+    if f == "_id":
+        return _id_query(schema, v)
     if isinstance(v, dict | list) or v is None:
         raise QueryError(f"[term] value for {name} must be a string, number or boolean")
     if f.startswith("value_json."):
         if isinstance(v, str):
-            # Text leaves are tokenized (lowercased words); a one-word value matches its token.
-            toks = tokens(v)
-            if len(toks) == 1:
-                return Query.term_query(schema, f, toks[0])
-            return Query.phrase_query(schema, f, toks) if toks else Query.empty_query()
+            # Text leaves are tokenized (lowercased words): a value matches by its words.
+            return _all_words(schema, f, tokens(v))
         return Query.term_query(schema, f, v)
     if f == "value":
         toks = tokens(str(v))
@@ -168,16 +200,20 @@ def _match(schema: tantivy.Schema, body: Any, phrase: bool) -> tantivy.Query:
     f = field_for(name)
     if f in NUMERIC_FIELDS:
         return _numeric_term(schema, f, spec)
-    if isinstance(spec, bool | int | float) and f.startswith(("value_json.", "uid")):
+    if f == "_id":
+        return _id_query(schema, spec)
+    if isinstance(spec, bool | int | float) and f.startswith("value_json."):
         return Query.term_query(schema, f, spec)
     if not isinstance(spec, str | int | float):
         raise QueryError(f"[{kind}] query for {name} must be text")
-    if f == "uid" or f.startswith("headers."):
+    if f.startswith("headers."):
         return Query.term_query(schema, f, str(spec))
     toks = tokens(str(spec))
     if not toks:
         return Query.empty_query()
     if phrase and len(toks) > 1:
+        if f.startswith("value_json."):
+            return _all_words(schema, f, toks)
         return Query.phrase_query(schema, f, toks)
     if len(toks) == 1:
         return Query.term_query(schema, f, toks[0])

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from chronik.metadata.configs import TopicConfig
 from chronik.metadata.store import MetadataStore
-from chronik.search.index import TopicIndex, index_dir
+from chronik.search.index import MAX_UNCOMMITTED_DOCS, TopicIndex, index_dir
 from chronik.search.reader import PartitionFiles, decode_records
 from chronik.search.schema import record_document
 
@@ -95,6 +95,9 @@ def reindex(data_dir: Path, topic: str | None = None, every_topic: bool = False)
                         if start <= r.offset < bound:
                             idx.add(record_document(p, r))
                             docs += 1
+                            if idx.pending_docs >= MAX_UNCOMMITTED_DOCS:  # parts begin at commits
+                                idx.indexed_to[p] = r.offset + 1
+                                idx.commit()
                 if not got:
                     break
             idx.indexed_to[p] = max(nxt, start)

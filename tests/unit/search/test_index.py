@@ -62,3 +62,43 @@ def test_no_reload_without_a_new_commit_or_merge(tmp_path: Path) -> None:
     assert idx.reload_if_merged() is False
     assert idx.num_docs() == 1
     idx.close()
+
+
+def test_a_full_part_is_closed_and_new_documents_go_to_the_next(tmp_path: Path, monkeypatch) -> None:
+    import chronik.search.index as index_mod
+
+    monkeypatch.setattr(index_mod, "PART_BYTES", 1)  # every commit that wrote closes its part
+    d = tmp_path / "t"
+    idx = TopicIndex(d, "t", "id-1")
+    for c in range(3):
+        _add(idx, range(c * 10, c * 10 + 10))
+    assert [p.directory.name for p in idx.parts] == ["part-000000", "part-000001", "part-000002", "part-000003"]
+    assert idx.num_docs() == 30
+    assert idx.offsets_in(0, 5, 25) == list(range(5, 25))
+    idx.close()
+
+    again = TopicIndex(d, "t", "id-1")  # resumes past the largest offset of every part
+    assert not again.rebuilt and len(again.parts) == 4 and again.indexed_to[0] == 30
+    again.delete_below(0, 15)  # part 0 emptied (removed), part 1 halved
+    again.commit()
+    assert [p.directory.name for p in again.parts][:2] == ["part-000001", "part-000002"]
+    assert again.offsets_in(0, 0, 100) == list(range(15, 30))
+    again.delete_offsets(0, [16, 25])
+    again.commit()
+    assert again.offsets_in(0, 0, 100) == [15, *range(17, 25), *range(26, 30)]
+    again.close()
+
+
+def test_a_part_without_meta_json_last_is_a_crash_while_beginning_it(tmp_path: Path, monkeypatch) -> None:
+    import chronik.search.index as index_mod
+
+    monkeypatch.setattr(index_mod, "PART_BYTES", 1)
+    d = tmp_path / "t"
+    idx = TopicIndex(d, "t", "id-1")
+    _add(idx, range(10))
+    idx.close()
+    (d / "part-000002").mkdir()  # begun, never written
+    again = TopicIndex(d, "t", "id-1")
+    assert not again.rebuilt and [p.directory.name for p in again.parts] == ["part-000000", "part-000001"]
+    assert again.num_docs() == 10
+    again.close()
