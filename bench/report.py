@@ -100,6 +100,11 @@ ROWS: list[Row] = [
     Row("produce_100b_msgs_s", "produce 100 B (msgs/s)", "{:,.0f}", "≥1.3× kafka, ≥1.2× tansu, ≥95% sink",
         all_of(vs("kafka", "produce_100b_msgs_s", 1.3), vs_tansu("produce_100b_msgs_s", 1.2, True),
                vs_sink("produce_100b_msgs_s", 0.95))),
+    # The same with franz-go (bench/goclient.py): the Python client's ceiling is ~1M records/s.
+    Row("produce_100b_go_msgs_s", "  produce 100 B, franz-go (msgs/s)", "{:,.0f}", "≥1.3× kafka",
+        vs("kafka", "produce_100b_go_msgs_s", 1.3)),
+    Row("cpu_s_per_gb_produce_100b_go", "    broker CPU s/GB", "{:.2f}"),
+    Row("produce_100b_go_client_cpu_s_per_gb", "    client CPU s/GB", "{:.2f}"),
     Row("consume_mb_s", "consume 1 KiB, group (MB/s)", "{:.1f}", "≥1.3× kafka, ≥1.5× tansu",
         all_of(vs("kafka", "consume_mb_s", 1.3), vs_tansu("consume_mb_s", 1.5, True))),
     # The same reads from the first records on: without the client's fixed start (~0.1 s

@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import goclient
 from legs_idle import IdleConnections, raise_nofile
 from legs_small import VARIANTS, run_small
 from report import Figures, goals, markdown, ratios, render
@@ -60,6 +61,7 @@ DEFAULT_LEGS = tuple(leg for leg in LEGS if leg != "partitions")
 class Plan:
     big_count: int = 200_000  # 1 KiB records
     small_count: int = 500_000  # 100 B records
+    go_count: int = 2_000_000  # 100 B records sent by the franz-go producer (bench/goclient.py)
     latency_rate: int = 1_000
     latency_seconds: float = 5.0
     # Repeats of the 1 KiB produce leg after round 1: pushes ~1 GB through the
@@ -87,7 +89,7 @@ class Plan:
 
     @staticmethod
     def quick() -> Plan:
-        return Plan(big_count=20_000, small_count=50_000, latency_seconds=2.0,
+        return Plan(big_count=20_000, small_count=50_000, go_count=200_000, latency_seconds=2.0,
                     produce_repeats=1, samples=2, startup_runs=3, small_seconds=2.0,
                     small_samples=1, idle_samples=1, idle_cpu_seconds=2.0, partition_topics=100)
 
@@ -231,6 +233,16 @@ class Bench:
         self.bytes_through[target.name] += result.bytes
         self.sample(target, "produce_1k_mb_s", result.mb_per_s)
         self.sample(target, "produce_1k_msgs_s", result.msgs_per_s)
+
+    def produce_small_go(self, target: Target) -> None:
+        topic = fresh_name("bench-100b-go")
+        create_topic(target.bootstrap, topic)
+        cpu0 = target.cpu()
+        result, client_cpu_s = goclient.produce_throughput_go(target.bootstrap, topic, self.plan.go_count, 100)
+        self.record_cpu(target, "cpu_s_per_gb_produce_100b_go", cpu0, result.bytes)
+        self.bytes_through[target.name] += result.bytes
+        self.sample(target, "produce_100b_go_msgs_s", result.msgs_per_s)
+        self.sample(target, "produce_100b_go_client_cpu_s_per_gb", client_cpu_s / (result.bytes / 1e9))
 
     def produce_small(self, target: Target) -> None:
         topic = fresh_name("bench-100b")
@@ -490,6 +502,10 @@ class Bench:
         if "produce" in legs:
             self.sampled("produce 1 KiB", self.produce_big)
             self.sampled("produce 100 B", self.produce_small)
+            if goclient.available():
+                self.sampled("produce 100 B, franz-go", self.produce_small_go)
+            else:
+                self.console.print("[yellow]no go: the franz-go 100 B leg is skipped[/]")
         if "consume" in legs:
             # The sink reads back what it kept: the most this client can consume here.
             self.sampled("consume 1 KiB", self.consume, produce_only_ok=False, consume_ok=True)
