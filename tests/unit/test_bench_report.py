@@ -54,6 +54,7 @@ def full_figures() -> report.Figures:
     """Every figure the issue's targets name, with Chronik meeting all of them."""
     return {
         "chronik": {"produce_1k_mb_s": 200.0, "produce_100b_msgs_s": 1_000_000.0, "consume_mb_s": 300.0,
+                    "produce_100b_go_msgs_s": 3_000_000.0,
                     "latency_p99_ms": 2.0, "cpu_s_per_gb_produce": 1.0, "cpu_s_per_gb_consume": 0.5,
                     "small_acks1_req_s": 20_000.0, "small_acks1_us_per_req": 50.0,
                     "small_idem_req_s": 6_000.0, "small_idem_us_per_req": 70.0,
@@ -65,6 +66,7 @@ def full_figures() -> report.Figures:
                     "partitions_create_topics_per_s": 600.0, "partitions_restart_accept_s": 0.9,
                     "partitions_rss_mb": 120.0},
         "kafka": {"produce_1k_mb_s": 100.0, "produce_100b_msgs_s": 500_000.0, "consume_mb_s": 200.0,
+                  "produce_100b_go_msgs_s": 1_500_000.0,
                   "cpu_s_per_gb_produce": 3.0, "cpu_s_per_gb_consume": 2.0, "peak_rss_mb": 600.0,
                   "startup_s": 4.0, "startup_restart_s": 3.0},
         "tansu": {"produce_1k_mb_s": 100.0, "produce_100b_msgs_s": 500_000.0, "consume_mb_s": 150.0,
@@ -94,6 +96,7 @@ def test_every_target_met_when_every_figure_meets_it() -> None:
     ("chronik", "idle_produce_ratio", 0.94, "idle_produce_ratio"),
     ("chronik", "idle_cpu_ratio", 1.06, "idle_cpu_ratio"),
     ("chronik", "fsync_ratio", 0.49, "fsync_ratio"),
+    ("chronik", "produce_100b_go_msgs_s", 1_900_000.0, "produce_100b_go_msgs_s"),  # 1.27x kafka's
     ("chronik", "partitions_create_topics_per_s", 43.0, "partitions_create_topics_per_s"),
 ])
 def test_one_figure_off_target_misses_its_row_only(target: str, key: str, value: float, row: str) -> None:
