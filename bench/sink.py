@@ -30,6 +30,9 @@ from kafka.protocol.producer.produce import ProduceRequest, ProduceResponse
 from kafka.protocol.producer.transaction import InitProducerIdRequest, InitProducerIdResponse
 from sink_fetch import DEFAULT_RETAIN_BYTES, READ_APIS, READ_HANDLERS, ReadState, RetainedLogs
 
+from chronik.broker.streams import drop_sent
+from chronik.wire.encoding import skip_tagged_fields
+
 UNSUPPORTED_VERSION = 35
 NODE_ID = 0
 # Produce v13 addresses topics by id; capping at 12 keeps names on the wire.
@@ -50,27 +53,6 @@ class RequestHeader:
     api_version: int
     correlation_id: int
     body_offset: int
-
-
-def read_uvarint(buf: memoryview, pos: int) -> tuple[int, int]:
-    """Decode an unsigned varint; returns (value, next position)."""
-    value, shift = 0, 0
-    while True:
-        byte = buf[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, pos
-        shift += 7
-
-
-def skip_tagged_fields(buf: memoryview, pos: int) -> int:
-    count, pos = read_uvarint(buf, pos)
-    for _ in range(count):
-        _tag, pos = read_uvarint(buf, pos)
-        size, pos = read_uvarint(buf, pos)
-        pos += size
-    return pos
 
 
 def parse_header(buf: memoryview, request_cls: type | None) -> RequestHeader:
@@ -361,15 +343,7 @@ class Sink:
 
     def write(self, conn: Connection) -> None:
         out = conn.out
-        sent = conn.sock.sendmsg(list(itertools.islice(out, MAX_IOV)))
-        while sent:
-            head = out[0]
-            if sent >= len(head):
-                sent -= len(head)
-                out.popleft()
-            else:
-                out[0] = memoryview(head)[sent:]
-                sent = 0
+        drop_sent(out, conn.sock.sendmsg(list(itertools.islice(out, MAX_IOV))))
         # Only ask for writability while a backlog exists, to avoid busy wake-ups; and
         # only tell epoll when that changes (a syscall per response otherwise).
         if conn.want_write != bool(out):

@@ -27,15 +27,15 @@ _MAX_IOV = 64
 
 
 def drop_sent(out: deque, sent: int) -> bool:
-    """Drop `sent` bytes from the head of an output queue of buffers; True if the socket took only part
-    of the head (its buffer is full), whose rest stays at the front."""
+    """Drop `sent` bytes from the head of an output queue of buffers (any bytes-like); True if the
+    socket took only part of the head (its buffer is full), whose rest stays at the front, uncopied."""
     while sent:
         head = out[0]
         if sent >= len(head):
             sent -= len(head)
             out.popleft()
         else:
-            out[0] = head[sent:]
+            out[0] = memoryview(head)[sent:]
             return True
     return False
 
